@@ -1,0 +1,198 @@
+"""Classical codecs through Pillow: JPEG (4:2:0 or 4:4:4), WebP, JPEG 2000 and AVIF.
+
+Everything happens in memory; bpp always comes from the real encoded bytes. Each codec has
+one quality-like setting; `rd_curve` sweeps it, `match_bpp` bisects it to hit a target.
+"""
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+from PIL import Image, features
+
+from .errors import CodecError
+from .metrics import bpp as bits_per_pixel
+
+
+@dataclass
+class ClassicalResult:
+    codec: str
+    setting: float
+    data: bytes = field(repr=False)
+    reconstruction: np.ndarray = field(repr=False)
+    bpp: float = 0.0
+    encode_seconds: float = 0.0
+    decode_seconds: float = 0.0
+
+    @property
+    def num_bytes(self) -> int:
+        return len(self.data)
+
+    @property
+    def setting_label(self) -> str:
+        return self.codec_obj.setting_label(self.setting)
+
+    @cached_property
+    def codec_obj(self) -> "ClassicalCodec":
+        return get_codec(self.codec)
+
+
+class ClassicalCodec:
+    key = ""
+    label = ""
+    suffix = ""
+    pil_feature = ""
+    integer = True
+    low, high = 1, 100          # setting range for bisection; bpp grows with the setting
+    curve_settings: tuple = ()
+
+    def available(self) -> bool:
+        return features.check(self.pil_feature)
+
+    def library(self) -> str:
+        return f"{self.pil_feature} {features.version(self.pil_feature) or '?'}"
+
+    def save_kwargs(self, setting) -> dict:
+        raise NotImplementedError
+
+    def setting_label(self, setting) -> str:
+        return f"q={int(setting)}"
+
+    def encode(self, pixels: np.ndarray, setting) -> ClassicalResult:
+        if not self.available():
+            raise CodecError(f"{self.label} is not available in this Pillow build ({self.pil_feature} missing).")
+        img = Image.fromarray(pixels, "RGB")
+        buf = io.BytesIO()
+        t0 = time.perf_counter()
+        img.save(buf, **self.save_kwargs(setting))
+        t1 = time.perf_counter()
+        data = buf.getvalue()
+        with Image.open(io.BytesIO(data)) as dec:
+            rec = np.asarray(dec.convert("RGB"), dtype=np.uint8)
+        t2 = time.perf_counter()
+        h, w = pixels.shape[:2]
+        return ClassicalResult(self.key, setting, data, rec, bits_per_pixel(len(data), h, w), t1 - t0, t2 - t1)
+
+
+class JPEG(ClassicalCodec):
+    key, label, suffix, pil_feature = "jpeg", "JPEG 4:2:0", ".jpg", "jpg"
+    low, high = 1, 95  # above 95 libjpeg's own docs say the size grows for nothing
+    curve_settings = (2, 5, 10, 15, 20, 25, 30, 40, 50, 60, 70, 75, 80, 85, 90, 95)
+    subsampling = 2  # Pillow: 0 = 4:4:4, 1 = 4:2:2, 2 = 4:2:0
+
+    def save_kwargs(self, setting):
+        return {"format": "JPEG", "quality": int(setting), "subsampling": self.subsampling, "optimize": True}
+
+
+class JPEG444(JPEG):
+    key, label = "jpeg444", "JPEG 4:4:4"
+    subsampling = 0
+
+
+class WebP(ClassicalCodec):
+    key, label, suffix, pil_feature = "webp", "WebP", ".webp", "webp"
+    low, high = 0, 100
+    curve_settings = (0, 5, 10, 20, 30, 40, 50, 60, 70, 75, 80, 85, 90, 95, 100)
+
+    def save_kwargs(self, setting):
+        return {"format": "WEBP", "quality": int(setting), "method": 6}
+
+
+class JPEG2000(ClassicalCodec):
+    """Setting: target bits per pixel (OpenJPEG's rate control, one quality layer)."""
+    key, label, suffix, pil_feature = "jpeg2000", "JPEG 2000", ".jp2", "jpg_2000"
+    integer = False
+    low, high = 0.02, 8.0
+    curve_settings = (0.0625, 0.125, 0.1875, 0.25, 0.375, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0)
+
+    def save_kwargs(self, setting):
+        return {"format": "JPEG2000", "quality_mode": "rates", "quality_layers": [24.0 / float(setting)],
+                "irreversible": True}
+
+    def setting_label(self, setting):
+        return f"rate={float(setting):.3g} bpp"
+
+
+class AVIF(ClassicalCodec):
+    key, label, suffix, pil_feature = "avif", "AVIF", ".avif", "avif"
+    low, high = 0, 100
+    curve_settings = (0, 5, 10, 20, 30, 40, 50, 60, 70, 75, 80, 85, 90, 95)
+    speed = 6
+
+    def save_kwargs(self, setting):
+        return {"format": "AVIF", "quality": int(setting), "speed": self.speed, "subsampling": "4:2:0"}
+
+
+CODECS: dict[str, ClassicalCodec] = {c.key: c for c in (JPEG(), JPEG444(), WebP(), JPEG2000(), AVIF())}
+
+
+def get_codec(key: str) -> ClassicalCodec:
+    try:
+        return CODECS[key]
+    except KeyError:
+        raise CodecError(f"unknown codec {key!r}; choose one of {', '.join(CODECS)}.") from None
+
+
+def available_codecs() -> list[str]:
+    return [k for k, c in CODECS.items() if c.available()]
+
+
+def rd_curve(codec: str, pixels: np.ndarray, settings=None) -> list[ClassicalResult]:
+    c = get_codec(codec)
+    return [c.encode(pixels, s) for s in (settings or c.curve_settings)]
+
+
+@dataclass
+class Match:
+    target_bpp: float
+    below: ClassicalResult | None   # highest bpp not above the target (None: even the lowest is above)
+    closest: ClassicalResult        # nearest bpp either side
+    tried: int                      # encodes spent
+
+    @property
+    def best(self) -> ClassicalResult:
+        """The fair comparison point: not above the target when possible."""
+        return self.below or self.closest
+
+
+def match_bpp(codec: str, pixels: np.ndarray, target_bpp: float, max_steps: int = 14) -> Match:
+    """Bisection on the codec's setting for the target bpp.
+
+    Sizes grow with the setting almost everywhere but not strictly (encoders have small
+    non-monotonic steps), so after bisection the neighbours are checked too."""
+    c = get_codec(codec)
+    cache: dict = {}
+
+    def enc(s):
+        s = int(s) if c.integer else float(s)
+        if s not in cache:
+            cache[s] = c.encode(pixels, s)
+        return cache[s]
+
+    lo, hi = c.low, c.high
+    if c.integer:
+        while hi - lo > 1 and len(cache) < max_steps:
+            mid = (lo + hi) // 2
+            if enc(mid).bpp <= target_bpp:
+                lo = mid
+            else:
+                hi = mid
+        for s in range(max(c.low, lo - 1), min(c.high, hi + 1) + 1):
+            enc(s)
+    else:
+        lo_l, hi_l = np.log(lo), np.log(hi)
+        for _ in range(max_steps):
+            mid = float(np.exp((lo_l + hi_l) / 2))
+            if enc(mid).bpp <= target_bpp:
+                lo_l = np.log(mid)
+            else:
+                hi_l = np.log(mid)
+        enc(float(np.exp(lo_l)))
+    results = list(cache.values())
+    below = [r for r in results if r.bpp <= target_bpp]
+    best_below = max(below, key=lambda r: r.bpp) if below else None
+    closest = min(results, key=lambda r: abs(r.bpp - target_bpp))
+    return Match(target_bpp, best_below, closest, len(cache))

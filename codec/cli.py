@@ -1,0 +1,203 @@
+"""lstm-codec: the codec from the command line.
+
+    lstm-codec encode IN OUT.lstm [--iterations K] [--model PATH]
+    lstm-codec decode IN.lstm OUT.png [--iterations K]
+    lstm-codec info IN.lstm
+    lstm-codec eval DIR --out OUTDIR
+    lstm-codec train --data DIR ...
+    lstm-codec compare IN --iterations K --out fig.png
+
+Exit 0 on success; on a user error, exit 2 with one line on stderr (no traceback).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import CodecError
+
+EXIT_USER_ERROR = 2
+
+
+class UserError(CodecError):
+    pass
+
+
+def _load(model_path):
+    from .checkpoint import default_model_path, load_model
+    return load_model(model_path or default_model_path())
+
+
+def _codec(args):
+    from .coder import DEFAULT_TILE, LSTMCodec
+    return LSTMCodec(_load(args.model), getattr(args, "tile", None) or DEFAULT_TILE)
+
+
+def _writable(path, force: bool) -> Path:
+    p = Path(path)
+    if p.exists() and not force:
+        raise UserError(f"{p} already exists; choose another name or pass --force to overwrite it.")
+    if not p.parent.exists():
+        raise UserError(f"the folder {p.parent} does not exist; create it first.")
+    return p
+
+
+def _read_bytes(path) -> bytes:
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"{p} does not exist or is not a file.")
+    return p.read_bytes()
+
+
+def cmd_encode(a):
+    from .imageio import load_rgb
+    out = _writable(a.output, a.force)
+    img = load_rgb(a.input)
+    codec = _codec(a)
+    data, _ = codec.encode(img.pixels, a.iterations)
+    out.write_bytes(data)
+    for note in img.notes:
+        print(f"note: {note}", file=sys.stderr)
+    bpp = 8 * len(data) / (img.width * img.height)
+    print(f"{out}: {img.width}x{img.height}, {len(data)} bytes, {bpp:.4f} bpp, model {codec.model.model_id}")
+
+
+def cmd_decode(a):
+    from .imageio import save_rgb
+    out = _writable(a.output, a.force)
+    data = _read_bytes(a.input)
+    rec = _codec(a).decode(data, a.iterations)
+    try:
+        save_rgb(rec, out)
+    except (ValueError, OSError) as e:
+        raise UserError(f"could not write {out} ({e}); use a .png, .bmp or .tif name.") from None
+    print(f"{out}: {rec.shape[1]}x{rec.shape[0]}")
+
+
+def cmd_info(a):
+    from .coder import file_info
+    info = file_info(_read_bytes(a.input))
+    if a.json:
+        print(json.dumps(info, indent=2))
+    else:
+        for k, v in info.items():
+            print(f"{k:22s} {v}")
+
+
+def cmd_eval(a):
+    from .evaluate import evaluate, summary_lines
+    res = evaluate(a.directory, a.out, _codec(a), baselines=a.baselines.split(","),
+                   iterations=a.iterations, limit=a.limit or None, progress=not a.quiet)
+    for line in summary_lines(res):
+        print(line)
+    print("wrote " + ", ".join(res.files))
+
+
+def cmd_train(a):
+    from .train import from_args, train
+    s, cfg = from_args(a)
+    train(s, cfg)
+
+
+def cmd_compare(a):
+    from .baselines import match_bpp, get_codec
+    from .figures import comparison_figure
+    from .imageio import load_rgb
+    from .metrics import msssim, psnr
+    out = _writable(a.out, a.force)
+    img = load_rgb(a.input)
+    codec = _codec(a)
+    k = a.iterations
+    result = None
+    for result in codec.encode_progressive(img.pixels, k):
+        pass
+    rec = result.reconstruction
+    m = match_bpp(a.codec, img.pixels, result.bpp)
+    cl = m.best
+    label = get_codec(a.codec).label
+
+    def text(r, nbytes, bpp):
+        return f"{nbytes} B, {bpp:.3f} bpp, PSNR {psnr(img.pixels, r):.2f} dB, MS-SSIM {msssim(img.pixels, r):.4f}"
+
+    panels = [(f"LSTM ({k} iterations)", rec, text(rec, result.file_bytes, result.bpp)),
+              (f"{label} ({cl.setting_label})", cl.reconstruction, text(cl.reconstruction, cl.num_bytes, cl.bpp))]
+    comparison_figure(out, img.pixels, panels, title=f"{Path(a.input).name}: LSTM vs {label} at matched bpp")
+    print(f"{out}: LSTM {result.bpp:.3f} bpp vs {label} {cl.bpp:.3f} bpp")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lstm-codec", description="Progressive LSTM image codec (Toderici et al. "
+                                "2017 with hard-sigmoid gates and an image recovery block).")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def model_opts(sp):
+        sp.add_argument("--model", help="checkpoint (.pt); default: the shipped model")
+        sp.add_argument("--tile", type=int, default=0, help="tile size in pixels, multiple of 16 (default 1024)")
+
+    e = sub.add_parser("encode", help="image -> .lstm file")
+    e.add_argument("input"), e.add_argument("output")
+    e.add_argument("--iterations", "-k", type=int, default=None, help="iterations (default: the model's, 16)")
+    e.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")
+    model_opts(e)
+    e.set_defaults(func=cmd_encode)
+
+    d = sub.add_parser("decode", help=".lstm file -> image")
+    d.add_argument("input"), d.add_argument("output")
+    d.add_argument("--iterations", "-k", type=int, default=None, help="decode only the first K iterations")
+    d.add_argument("--force", action="store_true")
+    model_opts(d)
+    d.set_defaults(func=cmd_decode)
+
+    i = sub.add_parser("info", help="show a .lstm file's header")
+    i.add_argument("input")
+    i.add_argument("--json", action="store_true")
+    i.set_defaults(func=cmd_info)
+
+    ev = sub.add_parser("eval", help="RD evaluation of a folder against classical codecs")
+    ev.add_argument("directory")
+    ev.add_argument("--out", required=True, help="output folder (JSON, CSV, BD-rates, plot)")
+    ev.add_argument("--baselines", default="jpeg,webp,jpeg2000,avif")
+    ev.add_argument("--iterations", "-k", type=int, default=None)
+    ev.add_argument("--limit", type=int, default=0, help="only the first N images")
+    ev.add_argument("--quiet", action="store_true")
+    model_opts(ev)
+    ev.set_defaults(func=cmd_eval)
+
+    t = sub.add_parser("train", help="train a model")
+    from .train import add_arguments
+    add_arguments(t)
+    t.set_defaults(func=cmd_train)
+
+    c = sub.add_parser("compare", help="comparison figure: original, LSTM, classical at matched bpp, errors")
+    c.add_argument("input")
+    c.add_argument("--iterations", "-k", type=int, default=2)
+    c.add_argument("--codec", default="jpeg", help="jpeg, jpeg444, webp, jpeg2000 or avif")
+    c.add_argument("--out", required=True)
+    c.add_argument("--force", action="store_true")
+    model_opts(c)
+    c.set_defaults(func=cmd_compare)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except CodecError as e:
+        msg = str(e)
+        print(f"lstm-codec {args.command}: error: {msg[0].lower() + msg[1:] if msg else type(e).__name__}",
+              file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print(f"lstm-codec {args.command}: interrupted.", file=sys.stderr)
+        return 130
+    except MemoryError:
+        print(f"lstm-codec {args.command}: error: out of memory; use a smaller --tile.", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,200 @@
+"""The progressive LSTM codec: images in, .lstm bytes and reconstructions out.
+
+Two traversal orders over the same per-tile computation, so both give identical bits:
+- iteration-major (`encode_progressive`): every tile advances one iteration, then the
+  caller gets that iteration's codes and reconstruction (what the GUI shows live);
+- tile-major (`encode`, `decode`): each tile runs all its iterations before the next tile
+  starts, so memory holds one tile's LSTM state however large the photo.
+
+Encoder and decoder run the same fp32 operations on the same tiles, so decoding a file
+reproduces the encoder's reconstruction bit-exactly on the same machine and build
+(tests/test_coder.py checks it).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+
+from . import bitstream
+from .bitstream import Header
+from .checkpoint import LoadedModel
+from .errors import BitstreamError, CodecError, ModelError
+from .imageio import pad_to_multiple, tile_grid
+
+DEFAULT_TILE = 1024  # whole Kodak images are one tile; 24 MP photos are 24 tiles
+
+
+@dataclass
+class IterationResult:
+    iteration: int             # 1-based
+    codes: np.ndarray          # (C, H/16, W/16) of +-1 for this iteration
+    reconstruction: np.ndarray  # (H, W, 3) uint8, cropped to the image
+    file_bytes: int            # size of a file holding iterations 1..iteration
+    bpp: float                 # from those real bytes
+    seconds: float             # wall time of this iteration
+
+
+def to_uint8(x: torch.Tensor) -> np.ndarray:
+    """(1, 3, h, w) in [-0.5, 0.5] -> (h, w, 3) uint8."""
+    return (x[0].permute(1, 2, 0).mul(255.0).add(127.5).round_().clamp_(0, 255)
+            .to(torch.uint8).numpy())
+
+
+class _TileState:
+    """One tile's encoder/decoder LSTM state and running reconstruction."""
+
+    def __init__(self, net, x: torch.Tensor | None, shape):
+        self.x = x
+        self.enc, self.dec = net.init_states(shape)
+        self.recon = None
+
+
+class LSTMCodec:
+    def __init__(self, model: LoadedModel, tile: int = DEFAULT_TILE):
+        if tile % 16:
+            raise ValueError("tile size must be a multiple of 16")
+        self.model = model
+        self.net = model.net.eval()
+        self.cfg = model.config
+        self.tile = tile
+
+    # -- helpers --------------------------------------------------------------------
+    def header(self, height: int, width: int, iterations: int) -> Header:
+        return Header(width, height, iterations, self.cfg.bits, self.tile, self.model.model_id)
+
+    def _check_iterations(self, iterations: int | None) -> int:
+        k = self.cfg.iterations if iterations is None else int(iterations)
+        if not 1 <= k <= 255:
+            raise CodecError(f"iterations must be between 1 and 255 (the model was trained for "
+                             f"{self.cfg.iterations}), not {k}.")
+        return k
+
+    def _tiles(self, pixels: np.ndarray):
+        if pixels.ndim != 3 or pixels.shape[2] != 3 or pixels.dtype != np.uint8:
+            raise CodecError("the codec takes (H, W, 3) uint8 RGB pixels; load images with codec.imageio.load_rgb.")
+        padded = pad_to_multiple(pixels, 16)
+        x = torch.from_numpy(padded).permute(2, 0, 1)[None].float() / 255.0 - 0.5
+        return x, tile_grid(padded.shape[0], padded.shape[1], self.tile)
+
+    @torch.inference_mode()
+    def _step(self, st: _TileState, codes: torch.Tensor | None = None) -> torch.Tensor:
+        """Advance one tile by one iteration; encodes if codes is None. Returns the codes."""
+        if codes is None:
+            residual = st.x if st.recon is None else st.x - st.recon
+            codes, st.enc = self.net.encode_step(residual, st.enc, stochastic=False)
+        st.recon, st.dec = self.net.decode_step(codes, st.recon, st.dec)
+        return codes
+
+    # -- encoding -------------------------------------------------------------------
+    def encode_progressive(self, pixels: np.ndarray, iterations: int | None = None,
+                           should_stop: Callable[[], bool] | None = None) -> Iterator[IterationResult]:
+        """Yield after each iteration: its codes and the reconstruction so far.
+
+        Stops early (between iterations, or between tiles of a large image) when
+        should_stop() returns True; the caller keeps whatever was yielded."""
+        k = self._check_iterations(iterations)
+        h, w = pixels.shape[:2]
+        x, tiles = self._tiles(pixels)
+        header = self.header(h, w, k)
+        states = [_TileState(self.net, x[..., y:y + th, xx:xx + tw], (1, 3, th, tw))
+                  for y, xx, th, tw in tiles]
+        bh, bw = header.blocks
+        for t in range(k):
+            t0 = time.perf_counter()
+            codes = np.empty((self.cfg.bits, bh, bw), np.float32)
+            recon = np.empty((x.shape[2], x.shape[3], 3), np.uint8)
+            for (y, xx, th, tw), st in zip(tiles, states):
+                if should_stop and should_stop():
+                    return
+                c = self._step(st)
+                codes[:, y // 16:(y + th) // 16, xx // 16:(xx + tw) // 16] = c[0].numpy()
+                recon[y:y + th, xx:xx + tw] = to_uint8(st.recon)
+            yield IterationResult(t + 1, codes, recon[:h, :w], header.file_bytes(t + 1),
+                                  header.bpp(t + 1), time.perf_counter() - t0)
+
+    def encode(self, pixels: np.ndarray, iterations: int | None = None,
+               progress: Callable[[int, int], None] | None = None) -> tuple[bytes, np.ndarray]:
+        """Tile-major encoding with bounded memory. Returns (file bytes, final reconstruction)."""
+        k = self._check_iterations(iterations)
+        h, w = pixels.shape[:2]
+        x, tiles = self._tiles(pixels)
+        header = self.header(h, w, k)
+        bh, bw = header.blocks
+        codes = np.empty((k, self.cfg.bits, bh, bw), np.float32)
+        recon = np.empty((x.shape[2], x.shape[3], 3), np.uint8)
+        for i, (y, xx, th, tw) in enumerate(tiles):
+            st = _TileState(self.net, x[..., y:y + th, xx:xx + tw], (1, 3, th, tw))
+            for t in range(k):
+                codes[t, :, y // 16:(y + th) // 16, xx // 16:(xx + tw) // 16] = self._step(st)[0].numpy()
+            recon[y:y + th, xx:xx + tw] = to_uint8(st.recon)
+            if progress:
+                progress(i + 1, len(tiles))
+        return bitstream.write(header, list(codes)), recon[:h, :w]
+
+    # -- decoding -------------------------------------------------------------------
+    def _parse(self, data: bytes) -> bitstream.ParsedFile:
+        parsed = bitstream.read(data)
+        hd = parsed.header
+        if hd.model_id != self.model.model_id:
+            raise ModelError(f"the file was encoded with model {hd.model_id}, but the loaded model is "
+                             f"{self.model.model_id}; decode it with the model that encoded it (--model).")
+        if hd.bits != self.cfg.bits:
+            raise BitstreamError(f"the file has {hd.bits} bits per block, the model {self.cfg.bits}.")
+        return parsed
+
+    def decode(self, data: bytes, iterations: int | None = None,
+               progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+        """Reconstruction from the first `iterations` (default: all present) of a file."""
+        parsed = self._parse(data)
+        hd = parsed.header
+        k = parsed.available if iterations is None else int(iterations)
+        if not 1 <= k <= parsed.available:
+            raise BitstreamError(f"the file holds {parsed.available} iterations; ask for 1 to {parsed.available}.")
+        codes = [torch.from_numpy(parsed.iteration(t))[None] for t in range(k)]
+        # the file's tile size, not ours: tiling changes the reconstruction at tile seams
+        tiles = tile_grid(hd.blocks[0] * 16, hd.blocks[1] * 16, hd.tile)
+        recon = np.empty((hd.blocks[0] * 16, hd.blocks[1] * 16, 3), np.uint8)
+        for i, (y, xx, th, tw) in enumerate(tiles):
+            st = _TileState(self.net, None, (1, 3, th, tw))
+            for t in range(k):
+                self._step(st, codes[t][..., y // 16:(y + th) // 16, xx // 16:(xx + tw) // 16])
+            recon[y:y + th, xx:xx + tw] = to_uint8(st.recon)
+            if progress:
+                progress(i + 1, len(tiles))
+        return recon[:hd.height, :hd.width]
+
+    def decode_progressive(self, data: bytes, iterations: int | None = None) -> Iterator[tuple[int, np.ndarray, float]]:
+        """Yield (iteration, reconstruction, seconds so far) after each iteration of a file.
+
+        Iteration-major like encode_progressive (all tiles' state is held), so the same
+        images the encoder yielded come out one by one."""
+        parsed = self._parse(data)
+        hd = parsed.header
+        k = parsed.available if iterations is None else min(int(iterations), parsed.available)
+        tiles = tile_grid(hd.blocks[0] * 16, hd.blocks[1] * 16, hd.tile)
+        states = [_TileState(self.net, None, (1, 3, th, tw)) for _, _, th, tw in tiles]
+        recon = np.empty((hd.blocks[0] * 16, hd.blocks[1] * 16, 3), np.uint8)
+        t0 = time.perf_counter()
+        for t in range(k):
+            codes = torch.from_numpy(parsed.iteration(t))[None]
+            for (y, xx, th, tw), st in zip(tiles, states):
+                self._step(st, codes[..., y // 16:(y + th) // 16, xx // 16:(xx + tw) // 16])
+                recon[y:y + th, xx:xx + tw] = to_uint8(st.recon)
+            yield t + 1, recon[:hd.height, :hd.width].copy(), time.perf_counter() - t0
+
+
+def file_info(data: bytes) -> dict:
+    """What the header says, plus what the body holds; raises BitstreamError if malformed."""
+    parsed = bitstream.read(data)
+    h = parsed.header
+    return {
+        "format_version": h.version, "width": h.width, "height": h.height,
+        "iterations_encoded": h.iterations, "iterations_present": parsed.available,
+        "bits_per_block": h.bits, "tile": h.tile, "model_id": h.model_id,
+        "header_bytes": bitstream.HEADER_BYTES, "bytes_per_iteration": h.iteration_bytes,
+        "file_bytes": len(data), "bpp": round(8 * len(data) / (h.width * h.height), 5),
+    }

@@ -1,0 +1,188 @@
+"""Rate-distortion evaluation of the LSTM codec and the classical codecs over a folder.
+
+Writes CompressAI-shaped JSON per codec, a per-image CSV, BD-rates of the LSTM against
+each classical codec (bjontegaard package, pchip) and an RD plot.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .baselines import get_codec
+from .coder import LSTMCodec
+from .data import find_images
+from .errors import CodecError
+from .imageio import load_rgb
+from .metrics import msssim, msssim_db, psnr
+
+
+@dataclass
+class RDPoint:
+    image: str
+    codec: str
+    setting: float        # quality / rate for classical codecs, iteration count for the LSTM
+    bytes: int
+    bpp: float
+    psnr: float
+    ms_ssim: float
+    encode_seconds: float
+    decode_seconds: float
+
+    @property
+    def ms_ssim_db(self) -> float:
+        return msssim_db(self.ms_ssim)
+
+
+def lstm_points(codec: LSTMCodec, pixels: np.ndarray, name: str, iterations: int | None = None,
+                check_decode: bool = True) -> list[RDPoint]:
+    """One point per iteration. Encode time: the progressive encoder's cumulative time;
+    decode time: a decoder replaying the file, which must give the same pixels."""
+    points, data, enc_total = [], [], 0.0
+    results = list(codec.encode_progressive(pixels, iterations))
+    for r in results:
+        enc_total += r.seconds
+        points.append(RDPoint(name, "lstm", r.iteration, r.file_bytes, r.bpp, psnr(pixels, r.reconstruction),
+                              msssim(pixels, r.reconstruction), enc_total, math.nan))
+    if check_decode:
+        from . import bitstream
+        header = codec.header(pixels.shape[0], pixels.shape[1], len(results))
+        data = bitstream.write(header, [r.codes for r in results])
+        for (k, rec, secs), r, p in zip(codec.decode_progressive(data), results, points):
+            if not np.array_equal(rec, r.reconstruction):
+                raise CodecError(f"decoding {name} at iteration {k} did not reproduce the encoder's image.")
+            p.decode_seconds = secs
+    return points
+
+
+def classical_points(codec_key: str, pixels: np.ndarray, name: str) -> list[RDPoint]:
+    c = get_codec(codec_key)
+    out = []
+    for s in c.curve_settings:
+        r = c.encode(pixels, s)
+        out.append(RDPoint(name, codec_key, s, r.num_bytes, r.bpp, psnr(pixels, r.reconstruction),
+                           msssim(pixels, r.reconstruction), r.encode_seconds, r.decode_seconds))
+    return out
+
+
+def mean_curve(points: list[RDPoint]) -> dict:
+    """Average over images at each setting (CompressAI's convention), sorted by setting."""
+    by: dict[float, list[RDPoint]] = {}
+    for p in points:
+        by.setdefault(p.setting, []).append(p)
+    settings = sorted(by)
+    m = lambda attr: [float(np.mean([getattr(p, attr) for p in by[s]])) for s in settings]  # noqa: E731
+    return {"setting": settings, "bpp": m("bpp"), "psnr-rgb": m("psnr"), "ms-ssim-rgb": m("ms_ssim"),
+            "ms-ssim-rgb-db": [msssim_db(v) for v in m("ms_ssim")],
+            "encoding_time": m("encode_seconds"), "decoding_time": m("decode_seconds")}
+
+
+def compressai_json(name: str, description: str, curve: dict) -> dict:
+    return {"name": name, "description": description, "results": curve}
+
+
+def _monotone(rate, dist):
+    """Points of an RD curve that raise quality as rate rises (BD interpolation needs a
+    strictly increasing curve; a non-progressive iteration would otherwise break it)."""
+    pts = sorted(zip(rate, dist))
+    keep, best = [], -math.inf
+    for r, d in pts:
+        if d > best and math.isfinite(d):
+            keep.append((r, d))
+            best = d
+    return [p[0] for p in keep], [p[1] for p in keep]
+
+
+def bd_rate(anchor: dict, test: dict, metric: str) -> float:
+    """BD-rate in percent of `test` against `anchor` (negative: test needs fewer bits)."""
+    import bjontegaard as bd
+    ra, da = _monotone(anchor["bpp"], anchor[metric])
+    rt, dt = _monotone(test["bpp"], test[metric])
+    if len(ra) < 2 or len(rt) < 2 or max(da) <= min(dt) or max(dt) <= min(da):
+        return math.nan  # no overlap in quality: BD-rate is undefined
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(bd.bd_rate(ra, da, rt, dt, method="pchip", require_matching_points=False, min_overlap=0))
+
+
+@dataclass
+class EvalResult:
+    points: list[RDPoint] = field(default_factory=list)
+    curves: dict = field(default_factory=dict)       # codec key -> mean curve
+    bd: dict = field(default_factory=dict)           # codec key -> {"ms-ssim-db": %, "psnr": %}
+    files: list[str] = field(default_factory=list)
+
+
+def evaluate(image_dir, out_dir, codec: LSTMCodec, baselines=("jpeg", "webp", "jpeg2000", "avif"),
+             iterations: int | None = None, limit: int | None = None, progress: bool = True,
+             plot: bool = True) -> EvalResult:
+    paths = find_images(image_dir)[:limit]
+    if not paths:
+        raise CodecError(f"no images found in {image_dir}; pass a folder of PNG/JPEG files.")
+    baselines = [b for b in baselines if get_codec(b).available()]
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    res = EvalResult()
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(paths, unit="image", dynamic_ncols=True)
+    for p in (bar or paths):
+        if bar is not None:
+            bar.set_postfix_str(p.name)
+        pixels = load_rgb(p).pixels
+        res.points += lstm_points(codec, pixels, p.name, iterations)
+        for b in baselines:
+            res.points += classical_points(b, pixels, p.name)
+    if bar is not None:
+        bar.close()
+
+    keys = ["lstm"] + list(baselines)
+    for k in keys:
+        res.curves[k] = mean_curve([q for q in res.points if q.codec == k])
+    model = codec.model
+    for k in baselines:
+        res.bd[k] = {"ms-ssim-db": bd_rate(res.curves[k], res.curves["lstm"], "ms-ssim-rgb-db"),
+                     "psnr": bd_rate(res.curves[k], res.curves["lstm"], "psnr-rgb")}
+    for k in keys:
+        if k == "lstm":
+            name, desc = f"LSTM {model.model_id}", model.describe()
+        else:
+            c = get_codec(k)
+            name, desc = c.label, f"Pillow {c.library()}, settings {list(c.curve_settings)}"
+        path = out / f"{k}.json"
+        path.write_text(json.dumps(compressai_json(name, desc, res.curves[k]), indent=2))
+        res.files.append(str(path))
+    with open(out / "per_image.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["image", "codec", "setting", "bytes", "bpp", "psnr_rgb", "ms_ssim_rgb", "encode_s", "decode_s"])
+        for q in res.points:
+            w.writerow([q.image, q.codec, q.setting, q.bytes, f"{q.bpp:.5f}", f"{q.psnr:.4f}", f"{q.ms_ssim:.6f}",
+                        f"{q.encode_seconds:.4f}", f"{q.decode_seconds:.4f}"])
+    res.files.append(str(out / "per_image.csv"))
+    summary = {"images": len(paths), "model": model.describe(), "model_id": model.model_id,
+               "bd_rate_percent_vs": res.bd,
+               "lstm_mean": {k: res.curves["lstm"][k] for k in ("bpp", "ms-ssim-rgb", "psnr-rgb")}}
+    (out / "bd_rate.json").write_text(json.dumps(summary, indent=2))
+    res.files.append(str(out / "bd_rate.json"))
+    if plot:
+        from .figures import rd_plot
+        rd_plot(res.curves, out / "rd.png", title=f"{len(paths)} images from {Path(image_dir).name}")
+        res.files.append(str(out / "rd.png"))
+    return res
+
+
+def summary_lines(res: EvalResult) -> list[str]:
+    lines = []
+    c = res.curves["lstm"]
+    lines.append("LSTM mean per iteration: " + ", ".join(
+        f"{b:.3f} bpp {m:.4f}" for b, m in zip(c["bpp"], c["ms-ssim-rgb"])))
+    for k, v in res.bd.items():
+        lines.append(f"BD-rate vs {get_codec(k).label}: MS-SSIM(dB) {v['ms-ssim-db']:+.1f}%, PSNR {v['psnr']:+.1f}%")
+    return lines

@@ -1,0 +1,77 @@
+"""Headless figures (matplotlib, Agg): RD plots and the side-by-side comparison figure."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+STYLE = {"lstm": ("LSTM", "tab:red", "o-"), "jpeg": ("JPEG 4:2:0", "tab:orange", "s-"),
+         "jpeg444": ("JPEG 4:4:4", "tab:brown", "s--"), "webp": ("WebP", "tab:green", "^-"),
+         "jpeg2000": ("JPEG 2000", "tab:purple", "d-"), "avif": ("AVIF", "tab:blue", "v-")}
+
+
+def _plt():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def rd_plot(curves: dict, path, title: str = "", max_bpp: float = 2.25) -> None:
+    """MS-SSIM (dB) and PSNR vs bpp, one line per codec."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), dpi=110)
+    for key, c in curves.items():
+        label, color, fmt = STYLE.get(key, (key, None, "o-"))
+        for ax, metric in zip(axes, ("ms-ssim-rgb-db", "psnr-rgb")):
+            pts = [(b, v) for b, v in zip(c["bpp"], c[metric]) if b <= max_bpp * 1.1]
+            if pts:
+                ax.plot(*zip(*pts), fmt, color=color, label=label, ms=3.5, lw=1.4)
+    axes[0].set_ylabel("MS-SSIM (dB) = -10 log10(1 - MS-SSIM)")
+    axes[1].set_ylabel("PSNR RGB (dB)")
+    for ax in axes:
+        ax.set_xlabel("bits per pixel (real file bytes)")
+        ax.set_xlim(0, max_bpp)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower right", fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def error_map(original: np.ndarray, recon: np.ndarray) -> np.ndarray:
+    """Per-pixel mean absolute error over RGB, in 8-bit units."""
+    return np.abs(original.astype(np.int16) - recon.astype(np.int16)).mean(axis=2)
+
+
+def comparison_figure(path, original: np.ndarray, panels: list[tuple[str, np.ndarray, str]],
+                      title: str = "", gain: float = 4.0) -> None:
+    """Original + each (label, reconstruction, metrics text), and under them error maps
+    on one shared scale (|error| x gain, clipped), so the maps are comparable."""
+    plt = _plt()
+    n = 1 + len(panels)
+    h, w = original.shape[:2]
+    fig_w = 4.2 * n
+    fig, axes = plt.subplots(2, n, figsize=(fig_w, 2 * 4.2 * h / w + 1.2), dpi=110, squeeze=False)
+    axes[0, 0].imshow(original)
+    axes[0, 0].set_title(f"original\n{w}x{h}", fontsize=9)
+    vmax = 255.0 / gain
+    im = None
+    for i, (label, rec, text) in enumerate(panels, start=1):
+        axes[0, i].imshow(rec)
+        axes[0, i].set_title(f"{label}\n{text}", fontsize=9)
+        im = axes[1, i].imshow(error_map(original, rec), cmap="inferno", vmin=0, vmax=vmax)
+        axes[1, i].set_title(f"|error| of {label.split(' ')[0]}", fontsize=9)
+    axes[1, 0].axis("off")
+    if im is not None:
+        fig.colorbar(im, ax=axes[1, 0], fraction=0.5, label="mean |error| (8-bit levels)")
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    fig.savefig(Path(path))
+    plt.close(fig)

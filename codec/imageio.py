@@ -1,0 +1,126 @@
+"""Any image file Pillow reads -> 8-bit RGB, plus padding to the block grid and tiling."""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import ImageReadError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm",
+                  ".pnm", ".gif", ".jp2", ".j2k", ".avif", ".tga"}
+# Pillow's decompression-bomb guard would refuse big photos; we bound memory with tiles
+# instead, and refuse only what could not possibly be a photo.
+MAX_PIXELS = 400_000_000
+Image.MAX_IMAGE_PIXELS = None
+
+
+@dataclass
+class RGBImage:
+    """8-bit RGB pixels (H, W, 3) and notes on what the conversion did."""
+    pixels: np.ndarray
+    name: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def height(self) -> int:
+        return self.pixels.shape[0]
+
+    @property
+    def width(self) -> int:
+        return self.pixels.shape[1]
+
+
+def to_rgb(img: Image.Image, notes: list[str] | None = None) -> np.ndarray:
+    """Convert any Pillow image to (H, W, 3) uint8.
+
+    - EXIF orientation is applied, so pixels are as a viewer shows them.
+    - Alpha (RGBA, LA, PA, transparent palettes) is composited onto white, the way a viewer
+      shows a transparent image on a page; the codecs compress the colours only.
+    - 16-bit and 32-bit integer or float greys are scaled to 8 bits (not clipped).
+    - CMYK, YCbCr, LAB, palettes and greys go through Pillow's conversion to RGB.
+    """
+    notes = notes if notes is not None else []
+    try:
+        img = ImageOps.exif_transpose(img)
+    except Exception:  # a broken EXIF block should not make a readable image unreadable
+        notes.append("EXIF orientation could not be read and was ignored")
+    mode = img.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        a = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if mode.startswith("I;16") or (mode == "I" and a.max() > 255) else 255.0
+        if mode == "F":
+            top = 1.0 if a.max() <= 1.0 else 255.0
+        notes.append(f"{mode} samples scaled to 8 bits")
+        g = np.clip(np.round(a / top * 255.0), 0, 255).astype(np.uint8)
+        return np.repeat(g[:, :, None], 3, axis=2)
+    if mode == "P" and "transparency" in img.info:
+        img = img.convert("RGBA")
+        mode = "RGBA"
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = img.convert("RGBA")
+        if rgba.getextrema()[3][0] < 255:
+            notes.append("transparent pixels composited onto white")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(white, rgba)
+    if mode in ("RGB;16", "BGR;16", "RGB;15"):
+        notes.append(f"{mode} converted to 8-bit RGB")
+    return np.ascontiguousarray(np.asarray(img.convert("RGB"), dtype=np.uint8))
+
+
+def load_rgb(source) -> RGBImage:
+    """Read a path, bytes or file object. Raises ImageReadError with a sentence on failure."""
+    name = str(source) if isinstance(source, (str, Path)) else getattr(source, "name", "image")
+    if isinstance(source, (str, Path)):
+        p = Path(source)
+        if not p.exists():
+            raise ImageReadError(f"{p} does not exist; check the path.")
+        if p.is_dir():
+            raise ImageReadError(f"{p} is a folder, not an image file.")
+    elif isinstance(source, (bytes, bytearray)):
+        source = io.BytesIO(source)
+    try:
+        with Image.open(source) as img:
+            w, h = img.size
+            if w * h > MAX_PIXELS:
+                raise ImageReadError(f"{name} is {w}x{h} pixels, more than the {MAX_PIXELS // 1_000_000} "
+                                     "megapixels this tool handles; downscale it first.")
+            img.load()
+            notes: list[str] = []
+            pixels = to_rgb(img, notes)
+    except ImageReadError:
+        raise
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+        raise ImageReadError(f"{name} could not be read as an image ({str(e) or type(e).__name__}); "
+                             "open a PNG, JPEG, TIFF, WebP or other image file.") from None
+    if pixels.shape[0] == 0 or pixels.shape[1] == 0:
+        raise ImageReadError(f"{name} has no pixels.")
+    return RGBImage(pixels, Path(name).name, notes)
+
+
+def save_rgb(pixels: np.ndarray, path) -> None:
+    Image.fromarray(pixels).save(path)
+
+
+def pad_to_multiple(pixels: np.ndarray, multiple: int = 16) -> np.ndarray:
+    """Pad (H, W, C) by edge replication up to multiples of `multiple` (cropped back later).
+
+    Replication rather than zeros: a flat border costs the codec almost nothing to code
+    and does not drag the edge blocks' reconstruction toward black."""
+    h, w = pixels.shape[:2]
+    ph, pw = -h % multiple, -w % multiple
+    if ph == 0 and pw == 0:
+        return pixels
+    return np.pad(pixels, ((0, ph), (0, pw), (0, 0)), mode="edge")
+
+
+def tile_grid(height: int, width: int, tile: int) -> list[tuple[int, int, int, int]]:
+    """(y, x, h, w) tiles covering a padded image in raster order; edge tiles are smaller.
+
+    `tile` and the padded size are multiples of 16, so every tile is whole 16x16 blocks and
+    the number of code bits does not depend on the tiling."""
+    return [(y, x, min(tile, height - y), min(tile, width - x))
+            for y in range(0, height, tile) for x in range(0, width, tile)]

@@ -1,0 +1,53 @@
+"""The whole recurrent codec network: encoder, binarizer, decoder and the reconstruction rule."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..config import ModelConfig
+from .binarizer import Binarizer
+from .decoder import Decoder
+from .encoder import Encoder
+
+BLOCK = 16  # one code vector per 16x16 pixel block
+
+
+class LSTMCodecNet(nn.Module):
+    """One iteration: b_t = B(E(r_{t-1})), x_t = D(b_t) + gamma * x_{t-1}, r_t = x - x_t.
+
+    Pixels enter as RGB in [-0.5, 0.5]; H and W must be multiples of 16 (callers pad).
+    """
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.encoder = Encoder(cfg)
+        self.binarizer = Binarizer(self.encoder.out_channels, cfg.bits)
+        self.decoder = Decoder(cfg)
+
+    def init_states(self, x_shape, device="cpu"):
+        n, _, h, w = x_shape
+        enc = self.encoder.init_state(x_shape, device)
+        dec = self.decoder.init_state((n, self.cfg.bits, h // BLOCK, w // BLOCK), device)
+        return enc, dec
+
+    def encode_step(self, residual, enc_state, stochastic=None):
+        code, enc_state = self.encoder(residual, enc_state)
+        return self.binarizer(code, stochastic), enc_state
+
+    def decode_step(self, bits, prev_recon, dec_state):
+        out, dec_state = self.decoder(bits, dec_state)
+        recon = out if prev_recon is None else out + self.cfg.gamma * prev_recon
+        return recon, dec_state
+
+    def forward(self, x, iterations: int | None = None):
+        """Training pass: returns the reconstruction after each iteration (list of tensors)."""
+        iterations = iterations or self.cfg.iterations
+        enc, dec = self.init_states(x.shape, x.device)
+        recon, residual, outs = None, x, []
+        for _ in range(iterations):
+            bits, enc = self.encode_step(residual, enc)
+            recon, dec = self.decode_step(bits, recon, dec)
+            residual = x - recon
+            outs.append(recon)
+        return outs

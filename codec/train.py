@@ -1,0 +1,272 @@
+"""Training: random 32x32 crops, loss over all iterations, checkpoints, resume, DDP.
+
+Run under torchrun for several processes (gloo on CPU, nccl on GPUs); a plain run is one
+process. Only rank 0 logs and writes checkpoints.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import os
+import sys
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+
+from .checkpoint import read_checkpoint, save_checkpoint
+from .config import ModelConfig
+from .data import PatchSampler
+from .model import LSTMCodecNet
+
+
+@dataclass
+class TrainSettings:
+    data: str
+    out: str = "runs/default"
+    steps: int = 0              # 0: no step limit (use minutes)
+    minutes: float = 0.0        # 0: no time limit (use steps)
+    batch: int = 32
+    patch: int = 32
+    loss: str = "smoothl1"      # or "l1"
+    smoothl1_beta: float = 1.0  # PyTorch's default; with pixels in [-0.5, 0.5] that is 0.5*MSE
+    optimizer: str = "adam"     # or "sgd" (the paper: lr 0.1, momentum 0.9, weight decay 0.005)
+    lr: float = 5e-4
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    warmup: int = 200
+    lr_decay_steps: str = ""    # e.g. "20000,40000": multiply lr by 0.5 at each
+    clip: float = 0.5           # gradient-norm clip; 0 disables
+    bf16: bool = True
+    checkpoint_minutes: float = 5.0
+    resume: bool = False
+    init: str = ""              # start from these weights (config taken from them)
+    seed: int = 0
+    threads: int = 0
+    device: str = "auto"
+    max_images: int = 0
+    progress: bool = True
+
+
+def _rank_world():
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+
+
+def make_optimizer(params, s: TrainSettings):
+    if s.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=s.lr, momentum=s.momentum, weight_decay=s.weight_decay)
+    if s.optimizer == "adam":
+        return torch.optim.Adam(params, lr=s.lr, weight_decay=s.weight_decay)
+    raise ValueError(f"optimizer must be 'adam' or 'sgd', not {s.optimizer!r}")
+
+
+def lr_at(step: int, s: TrainSettings) -> float:
+    lr = s.lr * min(1.0, (step + 1) / max(1, s.warmup))
+    for d in filter(None, s.lr_decay_steps.split(",")):
+        if step >= int(d):
+            lr *= 0.5
+    return lr
+
+
+def reconstruction_loss(outs, x, s: TrainSettings):
+    """Mean over iterations of the per-iteration loss; also the per-iteration mean |r|."""
+    if s.loss == "l1":
+        per = [F.l1_loss(o.float(), x) for o in outs]
+    elif s.loss == "smoothl1":
+        per = [F.smooth_l1_loss(o.float(), x, beta=s.smoothl1_beta) for o in outs]
+    else:
+        raise ValueError(f"loss must be 'smoothl1' or 'l1', not {s.loss!r}")
+    with torch.no_grad():
+        l1 = [float((o.float() - x).abs().mean()) for o in outs]
+    return torch.stack(per).mean(), l1
+
+
+def train(s: TrainSettings, cfg: ModelConfig | None = None, log=print) -> Path:
+    """Train until `steps` or `minutes` runs out; returns the path of the last checkpoint."""
+    rank, world = _rank_world()
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() and s.device != "cpu" else "gloo")
+    device = torch.device("cuda" if s.device == "auto" and torch.cuda.is_available() else
+                          ("cpu" if s.device == "auto" else s.device))
+    if device.type == "cuda" and world > 1:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        torch.cuda.set_device(device)
+    if s.threads:
+        torch.set_num_threads(s.threads)
+    out = Path(s.out)
+    last = out / "last.pt"
+
+    state = None
+    if s.resume and last.exists():
+        state = read_checkpoint(last)
+        cfg = ModelConfig.from_dict(state["config"])
+    elif s.init:
+        init = read_checkpoint(s.init)
+        cfg = ModelConfig.from_dict(init["config"])
+    cfg = cfg or ModelConfig()
+    torch.manual_seed(s.seed + 1000 * rank)
+    net = LSTMCodecNet(cfg).to(device)
+    step, wall, meta = 0, 0.0, {}
+    if state is not None:
+        net.load_state_dict({k: v.float() for k, v in state["state_dict"].items()})
+        meta = state.get("meta", {})
+        step, wall = int(meta.get("steps", 0)), float(meta.get("train_seconds", 0.0))
+    elif s.init:
+        net.load_state_dict({k: v.float() for k, v in init["state_dict"].items()})
+    model = net
+    if world > 1:
+        model = torch.nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
+    opt = make_optimizer(net.parameters(), s)
+    if state is not None and "optimizer" in state:
+        opt.load_state_dict(state["optimizer"])
+
+    sampler = PatchSampler(s.data, s.patch, seed=s.seed + 7919 * rank + step, max_images=s.max_images or None)
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+        n_par = sum(p.numel() for p in net.parameters())
+        log(f"training {cfg} ({n_par / 1e6:.2f} M parameters) on {device}, {world} process(es), "
+            f"{len(sampler.images)} images; from step {step}")
+    log_path = out / "log.csv"
+    new_log = not log_path.exists()
+    log_file = open(log_path, "a", newline="") if rank == 0 else None
+    writer = csv.writer(log_file) if log_file else None
+    if writer and new_log:
+        writer.writerow(["step", "train_seconds", "lr", "loss", "s_per_step"] +
+                        [f"l1_it{t + 1}" for t in range(cfg.iterations)])
+
+    bar = None
+    if rank == 0 and s.progress:
+        try:
+            from tqdm import tqdm
+            bar = tqdm(total=s.steps or None, initial=step if s.steps else 0, unit="step",
+                       dynamic_ncols=True, file=sys.stderr)
+        except ImportError:
+            pass
+
+    meta.update({"train_settings": {k: v for k, v in vars(s).items() if k not in ("resume", "progress")},
+                 "data": str(s.data), "device": str(device), "world_size": world})
+
+    def checkpoint():
+        meta.update({"steps": step, "train_seconds": round(wall, 1),
+                     "samples": meta.get("samples", 0)})
+        return save_checkpoint(last, net, meta, opt)
+
+    def autocast():
+        return torch.autocast(device.type, dtype=torch.bfloat16) if s.bf16 else nullcontext()
+    start = time.monotonic()
+    session_start_wall = wall
+    last_ckpt = start
+    net.train()
+    try:
+        while True:
+            elapsed = time.monotonic() - start
+            stop = (s.steps and step >= s.steps) or (s.minutes and elapsed >= s.minutes * 60)
+            if world > 1:  # all ranks stop together: rank 0's clock decides
+                flag = torch.tensor([1.0 if stop else 0.0])
+                dist.broadcast(flag, 0)
+                stop = bool(flag.item())
+            if stop:
+                break
+            t0 = time.monotonic()
+            for g in opt.param_groups:
+                g["lr"] = lr_at(step, s)
+            x = torch.from_numpy(sampler.batch(s.batch)).to(device).float() / 255.0 - 0.5
+            with autocast():
+                outs = model(x)
+            loss, l1 = reconstruction_loss(outs, x, s)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if s.clip:
+                torch.nn.utils.clip_grad_norm_(net.parameters(), s.clip)
+            if not math.isfinite(loss.item()):
+                raise FloatingPointError(f"loss became {loss.item()} at step {step}; "
+                                         "lower --lr or keep --clip on, then --resume")
+            opt.step()
+            step += 1
+            meta["samples"] = meta.get("samples", 0) + s.batch * world
+            dt = time.monotonic() - t0
+            wall = session_start_wall + (time.monotonic() - start)
+            if rank == 0:
+                writer.writerow([step, round(wall, 2), f"{lr_at(step - 1, s):.3g}", f"{loss.item():.6f}",
+                                 f"{dt:.3f}"] + [f"{v:.5f}" for v in l1])
+                if step % 20 == 0:
+                    log_file.flush()
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix_str(f"loss {loss.item():.4f} it1 {l1[0]:.3f} it{len(l1)} {l1[-1]:.3f} {dt:.2f}s/step")
+                if time.monotonic() - last_ckpt >= s.checkpoint_minutes * 60:
+                    checkpoint()
+                    last_ckpt = time.monotonic()
+    finally:
+        if rank == 0:
+            checkpoint()
+            log_file.close()
+            if bar is not None:
+                bar.close()
+        if world > 1:
+            dist.barrier()
+    return last
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    d = TrainSettings(data="")
+    p.add_argument("--data", required=True, help="folder of training photos (searched recursively)")
+    p.add_argument("--out", default=d.out, help="run folder: last.pt, log.csv")
+    p.add_argument("--steps", type=int, default=d.steps, help="stop after this many steps in total")
+    p.add_argument("--minutes", type=float, default=d.minutes, help="stop after this many minutes of this session")
+    p.add_argument("--batch", type=int, default=d.batch)
+    p.add_argument("--patch", type=int, default=d.patch)
+    p.add_argument("--loss", choices=["smoothl1", "l1"], default=d.loss)
+    p.add_argument("--smoothl1-beta", type=float, default=d.smoothl1_beta)
+    p.add_argument("--optimizer", choices=["adam", "sgd"], default=d.optimizer)
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--momentum", type=float, default=d.momentum)
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    p.add_argument("--paper-sgd", action="store_true",
+                   help="the paper's optimiser: SGD lr 0.1, momentum 0.9, weight decay 0.005")
+    p.add_argument("--warmup", type=int, default=d.warmup)
+    p.add_argument("--lr-decay-steps", default=d.lr_decay_steps, help="comma-separated steps where lr halves")
+    p.add_argument("--clip", type=float, default=d.clip)
+    p.add_argument("--no-bf16", dest="bf16", action="store_false", help="train in fp32")
+    p.add_argument("--checkpoint-minutes", type=float, default=d.checkpoint_minutes)
+    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    p.add_argument("--init", default="", help="start from these weights")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--max-images", type=int, default=0)
+    p.add_argument("--no-progress", dest="progress", action="store_false")
+    # model architecture (ignored when resuming or with --init: the checkpoint decides)
+    c = ModelConfig()
+    p.add_argument("--gate", choices=["hard_sigmoid", "sigmoid"], default=c.gate)
+    p.add_argument("--upsampler", choices=["recovery", "depth_to_space"], default=c.upsampler)
+    p.add_argument("--gamma", type=float, default=c.gamma)
+    p.add_argument("--width", type=float, default=c.width)
+    p.add_argument("--bits", type=int, default=c.bits)
+    p.add_argument("--iterations", type=int, default=c.iterations)
+
+
+def from_args(a) -> tuple[TrainSettings, ModelConfig]:
+    if a.paper_sgd:
+        a.optimizer, a.lr, a.momentum, a.weight_decay = "sgd", 0.1, 0.9, 0.005
+    names = TrainSettings.__dataclass_fields__
+    s = TrainSettings(**{k: getattr(a, k) for k in names})
+    cfg = ModelConfig(gate=a.gate, upsampler=a.upsampler, gamma=a.gamma, width=a.width,
+                      bits=a.bits, iterations=a.iterations)
+    return s, cfg
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m codec.train")
+    add_arguments(p)
+    s, cfg = from_args(p.parse_args(argv))
+    train(s, cfg)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+sys.path.insert(0, str(ROOT))
+
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+
+@pytest.fixture(scope="session")
+def tiny_model_path(tmp_path_factory):
+    """A small random-weights model: the codec's plumbing does not need a trained one."""
+    from codec.checkpoint import save_checkpoint
+    from codec.config import ModelConfig
+    from codec.model import LSTMCodecNet
+    torch.manual_seed(0)
+    net = LSTMCodecNet(ModelConfig(width=0.0625, iterations=4))
+    path = tmp_path_factory.mktemp("models") / "tiny.pt"
+    save_checkpoint(path, net, {"name": "tiny-test"}, half=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_model_path):
+    from codec.checkpoint import load_model
+    return load_model(tiny_model_path)
+
+
+@pytest.fixture(scope="session")
+def sample_pixels():
+    from codec.imageio import load_rgb
+    return load_rgb(ROOT / "resources" / "samples" / "coffee.png").pixels
+
+
+@pytest.fixture
+def small_image(sample_pixels):
+    """A 40x56 crop: not a multiple of 16 on either side."""
+    return np.ascontiguousarray(sample_pixels[100:140, 200:256])
+
+
+def kodak_dir():
+    return SHARED / "data" / "kodak"
+
+
+needs_shared = pytest.mark.skipif(not (SHARED / "data" / "kodak").is_dir(),
+                                  reason="../shared/data/kodak is not present")

@@ -1,0 +1,143 @@
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from codec import bitstream
+from codec.bitstream import HEADER_BYTES, Header
+from codec.coder import LSTMCodec
+from codec.errors import BitstreamError, CodecError, ModelError
+
+
+def _file(h=40, w=56, k=3, bits=32, mid="0123456789abcdef"):
+    header = Header(w, h, k, bits, 1024, mid)
+    rng = np.random.default_rng(0)
+    codes = [np.where(rng.random((bits, *header.blocks)) < 0.5, -1.0, 1.0) for _ in range(k)]
+    return header, codes, bitstream.write(header, codes)
+
+
+def test_header_roundtrip_and_size_formula():
+    header, codes, data = _file()
+    assert len(data) == HEADER_BYTES + 3 * 32 * 3 * 4 // 8  # ceil(40/16)=3, ceil(56/16)=4
+    parsed = bitstream.read(data)
+    assert parsed.header == header and parsed.available == 3
+    for t in range(3):
+        assert np.array_equal(parsed.iteration(t), codes[t])
+
+
+def test_prefix_is_a_valid_file_with_fewer_iterations():
+    header, codes, data = _file()
+    for k in (1, 2):
+        cut = bitstream.prefix(data, k)
+        assert len(cut) == header.file_bytes(k)
+        assert bitstream.read(cut).available == k
+
+
+def _with_header(**changes):
+    h, _, data = _file()
+    fields = dict(magic=b"LSTM", version=1, flags=0, w=h.width, h=h.height, k=h.iterations,
+                  c=h.bits, tile=h.tile, mid=bytes.fromhex(h.model_id))
+    fields.update(changes)
+    head = struct.pack(">4sBBIIBBH8s", *fields.values())
+    return head + struct.pack(">I", zlib.crc32(head)) + data[HEADER_BYTES:]
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"", "not an .lstm file"),
+    (b"GIF89a" + b"\0" * 40, "not an .lstm file"),
+    (b"LSTM\x01", "shorter than"),
+    (_with_header(version=9), "format version 9"),
+    (_with_header(flags=1), "features"),
+    (_with_header(w=0), "empty"),
+    (_with_header(w=4_000_000_000, h=4_000_000_000), "megapixel"),
+    (_with_header(k=0), "iteration count"),
+    (_with_header(tile=24), "tile size"),
+])
+def test_hostile_headers(data, message):
+    with pytest.raises(BitstreamError, match=message):
+        bitstream.read(data)
+
+
+def test_damaged_header_checksum():
+    _, _, data = _file()
+    bad = bytearray(data)
+    bad[8] ^= 0x40
+    with pytest.raises(BitstreamError, match="checksum"):
+        bitstream.read(bytes(bad))
+
+
+def test_truncated_mid_iteration_and_trailing_bytes():
+    h, _, data = _file()
+    with pytest.raises(BitstreamError, match="middle of iteration 3"):
+        bitstream.read(data[:-5])
+    with pytest.raises(BitstreamError, match="after its last iteration"):
+        bitstream.read(data + b"x")
+    with pytest.raises(BitstreamError, match="no complete iteration"):
+        bitstream.read(data[:HEADER_BYTES])
+
+
+def test_absurd_size_does_not_allocate():
+    # 20000 x 20000 pixels is allowed, but the body is missing: refused before any decoding
+    data = _with_header(w=20000, h=20000)
+    with pytest.raises(BitstreamError, match="middle of iteration 1"):
+        bitstream.read(data)
+
+
+@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_fuzz_mutated_files_only_raise_codec_errors(tiny_model, data):
+    """Thousands of mutated files: every one decodes or raises the codec's own error."""
+    codec = _fuzz_codec(tiny_model)
+    base = _fuzz_file(tiny_model)
+    buf = bytearray(base)
+    ops = data.draw(st.lists(st.tuples(st.sampled_from(["flip", "set", "cut", "insert", "delete"]),
+                                       st.integers(0, len(base) - 1), st.integers(0, 255)), min_size=1, max_size=4))
+    for op, pos, val in ops:
+        pos = min(pos, max(0, len(buf) - 1))
+        if op == "flip" and buf:
+            buf[pos] ^= 1 << (val % 8)
+        elif op == "set" and buf:
+            buf[pos] = val
+        elif op == "cut":
+            del buf[pos:]
+        elif op == "insert":
+            buf[pos:pos] = bytes([val]) * (val % 5 + 1)
+        elif op == "delete":
+            del buf[pos:pos + val % 7 + 1]
+    try:
+        img = codec.decode(bytes(buf))
+    except CodecError as e:
+        assert str(e) and "\n" not in str(e)
+    else:
+        assert img.dtype == np.uint8 and img.ndim == 3
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=200))
+def test_fuzz_random_bytes(tiny_model, blob):
+    with pytest.raises(CodecError):
+        _fuzz_codec(tiny_model).decode(blob)
+
+
+_cache = {}
+
+
+def _fuzz_codec(model):
+    return _cache.setdefault("codec", LSTMCodec(model))
+
+
+def _fuzz_file(model):
+    if "file" not in _cache:
+        rng = np.random.default_rng(1)
+        px = rng.integers(0, 256, (20, 24, 3), dtype=np.uint8)
+        _cache["file"] = _fuzz_codec(model).encode(px, 2)[0]
+    return _cache["file"]
+
+
+def test_model_mismatch(tiny_model):
+    h, _, data = _file(mid="ffffffffffffffff")
+    with pytest.raises(ModelError, match="encoded with model ffffffffffffffff"):
+        LSTMCodec(tiny_model).decode(data)

@@ -1,0 +1,99 @@
+import numpy as np
+import pytest
+
+from codec import bitstream
+from codec.coder import LSTMCodec, file_info
+from codec.errors import BitstreamError, CodecError
+
+
+def test_encode_decode_roundtrip_is_bit_exact(tiny_model, small_image):
+    codec = LSTMCodec(tiny_model)
+    data, rec = codec.encode(small_image, 4)
+    assert rec.shape == small_image.shape and rec.dtype == np.uint8
+    assert np.array_equal(codec.decode(data), rec)
+
+
+def test_file_size_is_header_plus_32_bits_per_block_per_iteration(tiny_model, small_image):
+    codec = LSTMCodec(tiny_model)
+    h, w = small_image.shape[:2]
+    for k in (1, 3):
+        data, _ = codec.encode(small_image, k)
+        assert len(data) == bitstream.HEADER_BYTES + k * 32 * -(-h // 16) * -(-w // 16) // 8
+
+
+def test_progressive_yields_match_file_prefixes(tiny_model, small_image):
+    codec = LSTMCodec(tiny_model)
+    results = list(codec.encode_progressive(small_image, 4))
+    assert [r.iteration for r in results] == [1, 2, 3, 4]
+    data, rec = codec.encode(small_image, 4)
+    assert np.array_equal(rec, results[-1].reconstruction)
+    for r in results:
+        assert r.file_bytes == bitstream.HEADER_BYTES + r.iteration * len(bitstream.pack_iteration(r.codes))
+        assert r.bpp == pytest.approx(8 * r.file_bytes / small_image.shape[0] / small_image.shape[1])
+        cut = data[:r.file_bytes]  # a prefix cut at an iteration boundary
+        assert np.array_equal(codec.decode(cut), r.reconstruction)
+        assert np.array_equal(codec.decode(data, r.iteration), r.reconstruction)
+    assert [k for k, _, _ in codec.decode_progressive(data)] == [1, 2, 3, 4]
+
+
+def test_tiles_bound_memory_and_keep_bits_count(tiny_model, sample_pixels):
+    img = np.ascontiguousarray(sample_pixels[:100, :130])
+    whole = LSTMCodec(tiny_model, tile=1024)
+    tiled = LSTMCodec(tiny_model, tile=32)
+    d1, r1 = whole.encode(img, 2)
+    d2, r2 = tiled.encode(img, 2)
+    assert len(d1) == len(d2)
+    assert file_info(d2)["tile"] == 32
+    # the decoder follows the file's tiling, whatever its own default
+    assert np.array_equal(whole.decode(d2), r2)
+    # iteration-major and tile-major orders give the same bits
+    prog = list(tiled.encode_progressive(img, 2))
+    assert np.array_equal(prog[-1].reconstruction, r2)
+    # tiles change only seams: the images agree closely
+    assert np.abs(r1.astype(int) - r2.astype(int)).mean() < 20
+
+
+def test_cancellation_stops_between_iterations(tiny_model, small_image):
+    codec = LSTMCodec(tiny_model)
+    seen = []
+    for r in codec.encode_progressive(small_image, 4, should_stop=lambda: len(seen) >= 2):
+        seen.append(r.iteration)
+    assert seen == [1, 2]
+
+
+def test_bad_requests(tiny_model, small_image):
+    codec = LSTMCodec(tiny_model)
+    data, _ = codec.encode(small_image, 2)
+    with pytest.raises(BitstreamError, match="holds 2 iterations"):
+        codec.decode(data, 3)
+    with pytest.raises(CodecError, match="iterations must be"):
+        codec.encode(small_image, 0)
+    with pytest.raises(CodecError, match="uint8"):
+        codec.encode(small_image.astype(np.float32), 1)
+
+
+def test_odd_and_tiny_images(tiny_model):
+    codec = LSTMCodec(tiny_model)
+    for shape in [(1, 1, 3), (17, 3, 3), (5, 33, 3)]:
+        px = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+        data, rec = codec.encode(px, 1)
+        assert rec.shape == shape
+        assert np.array_equal(codec.decode(data), rec)
+
+
+def test_checkpoint_id_is_stable_and_config_travels(tiny_model_path, tiny_model):
+    from codec.checkpoint import load_model
+    again = load_model(tiny_model_path)
+    assert again.model_id == tiny_model.model_id and len(again.model_id) == 16
+    assert again.config.width == 0.0625 and again.config.iterations == 4
+
+
+def test_bad_checkpoints(tmp_path):
+    from codec.checkpoint import load_model
+    from codec.errors import ModelError
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(ModelError, match="not a readable model checkpoint"):
+        load_model(bad)
+    with pytest.raises(ModelError, match="does not exist"):
+        load_model(tmp_path / "missing.pt")

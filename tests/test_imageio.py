@@ -1,0 +1,99 @@
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from codec.errors import ImageReadError
+from codec.imageio import load_rgb, pad_to_multiple, tile_grid
+
+
+def _png(img: Image.Image, fmt="PNG", **kw) -> bytes:
+    b = io.BytesIO()
+    img.save(b, fmt, **kw)
+    return b.getvalue()
+
+
+def test_rgb_passes_through(sample_pixels):
+    img = load_rgb(_png(Image.fromarray(sample_pixels)))
+    assert np.array_equal(img.pixels, sample_pixels)
+    assert img.notes == []
+
+
+def test_grey_becomes_three_equal_channels():
+    g = np.arange(64, dtype=np.uint8).reshape(8, 8) * 3
+    px = load_rgb(_png(Image.fromarray(g, "L"))).pixels
+    assert px.shape == (8, 8, 3) and (px == g[:, :, None]).all()
+
+
+def test_rgba_is_composited_onto_white_and_noted():
+    a = np.zeros((4, 4, 4), np.uint8)
+    a[..., 0] = 200          # red-ish
+    a[:2, :, 3] = 255        # top half opaque
+    a[2:, :, 3] = 0          # bottom half transparent
+    img = load_rgb(_png(Image.fromarray(a, "RGBA")))
+    assert (img.pixels[:2] == [200, 0, 0]).all()
+    assert (img.pixels[2:] == 255).all()
+    assert any("transparent" in n for n in img.notes)
+
+
+def test_palette_with_transparency():
+    p = Image.new("P", (4, 4), 0)
+    p.putpalette([10, 20, 30] + [0, 0, 0] * 255)
+    p.info["transparency"] = 0
+    assert (load_rgb(_png(p, transparency=0)).pixels == 255).all()
+
+
+def test_16bit_grey_is_scaled_not_clipped():
+    a = np.array([[0, 257 * 128, 65535]], dtype=np.uint16)
+    px = load_rgb(_png(Image.fromarray(a))).pixels
+    assert px[0, :, 0].tolist() == [0, 128, 255]
+
+
+def test_cmyk_jpeg():
+    img = Image.new("CMYK", (8, 8), (0, 255, 255, 0))  # red
+    px = load_rgb(_png(img, "JPEG", quality=95)).pixels
+    assert px[..., 0].mean() > 200 and px[..., 1].mean() < 60
+
+
+def test_exif_orientation_is_applied():
+    a = np.zeros((4, 8, 3), np.uint8)
+    a[:, :4] = 255  # left half white
+    img = Image.fromarray(a)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    px = load_rgb(_png(img, "JPEG", exif=exif, quality=100)).pixels
+    assert px.shape == (8, 4, 3)
+    assert px[:4].mean() > 200 and px[4:].mean() < 50  # the white half is now on top
+
+
+@pytest.mark.parametrize("content", [b"", b"not an image at all", b"\x89PNG\r\n\x1a\n" + b"\0" * 20])
+def test_unreadable_input_raises_a_sentence(content, tmp_path):
+    p = tmp_path / "broken.png"
+    p.write_bytes(content)
+    with pytest.raises(ImageReadError, match="could not be read as an image"):
+        load_rgb(p)
+
+
+def test_missing_and_folder_paths(tmp_path):
+    with pytest.raises(ImageReadError, match="does not exist"):
+        load_rgb(tmp_path / "nope.png")
+    with pytest.raises(ImageReadError, match="is a folder"):
+        load_rgb(tmp_path)
+
+
+def test_padding_replicates_edges():
+    a = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
+    p = pad_to_multiple(a, 4)
+    assert p.shape == (4, 4, 3)
+    assert np.array_equal(p[:2, :3], a) and np.array_equal(p[3, 3], a[1, 2])
+    assert pad_to_multiple(p, 4) is p
+
+
+def test_tile_grid_covers_exactly_once():
+    tiles = tile_grid(80, 112, 32)
+    cover = np.zeros((80, 112), int)
+    for y, x, h, w in tiles:
+        assert h % 16 == 0 and w % 16 == 0
+        cover[y:y + h, x:x + w] += 1
+    assert (cover == 1).all()

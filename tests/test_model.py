@@ -1,0 +1,90 @@
+import pytest
+import torch
+
+from codec.config import ModelConfig
+from codec.model import LSTMCodecNet
+from codec.model.binarizer import Binarizer
+from codec.model.cells import ConvLSTMCell, hard_sigmoid
+from codec.model.recovery import ImageRecoveryBlock
+
+
+def test_reference_width_matches_the_reference_implementation():
+    # 1zb/pytorch-image-comp-rnn: 35.5 M parameters (sigmoid gates, depth-to-space)
+    net = LSTMCodecNet(ModelConfig(gate="sigmoid", upsampler="depth_to_space", width=1.0))
+    assert sum(p.numel() for p in net.parameters()) == pytest.approx(35.5e6, rel=0.005)
+
+
+def test_hard_sigmoid_is_the_papers():
+    x = torch.tensor([-10.0, -2.5, -1.0, 0.0, 1.0, 2.5, 10.0])
+    assert torch.allclose(hard_sigmoid(x), torch.tensor([0.0, 0.0, 0.3, 0.5, 0.7, 1.0, 1.0]))
+
+
+@pytest.mark.parametrize("gate", ["hard_sigmoid", "sigmoid"])
+def test_cell_shapes_and_state(gate):
+    cell = ConvLSTMCell(8, 12, 3, 2, 1, gate)
+    x = torch.randn(2, 8, 16, 20)
+    st = cell.init_state(x.shape, "cpu")
+    h, (h2, c) = cell(x, st)
+    assert h.shape == (2, 12, 8, 10) and c.shape == h.shape
+    assert torch.equal(h, h2)
+    assert (h.abs() <= 1).all()
+
+
+def test_binarizer_codes_are_plus_minus_one_with_straight_through_gradient():
+    b = Binarizer(4, 8)
+    x = torch.randn(3, 4, 5, 5, requires_grad=True)
+    for stochastic in (True, False):
+        y = b(x, stochastic)
+        assert set(torch.unique(y).tolist()) <= {-1.0, 1.0}
+    y = b(x, True)
+    y.sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+def test_stochastic_binarizer_is_unbiased():
+    b = Binarizer(1, 1)
+    with torch.no_grad():
+        b.conv.weight.fill_(1.0)
+    x = torch.full((1, 1, 200, 200), 0.5)
+    mean = b(x, True).mean().item()
+    assert mean == pytest.approx(torch.tanh(torch.tensor(0.5)).item(), abs=0.02)
+
+
+def test_recovery_block_starts_as_bilinear_upsampler():
+    blk = ImageRecoveryBlock(8, 2)
+    x = torch.ones(1, 8, 6, 6)
+    y = blk(x)
+    assert y.shape == (1, 2, 12, 12)
+    # a constant input comes out constant away from the border (bilinear, weights sum to 1)
+    assert torch.allclose(y[..., 2:-2, 2:-2], torch.ones_like(y[..., 2:-2, 2:-2]))
+
+
+@pytest.mark.parametrize("upsampler", ["recovery", "depth_to_space"])
+@pytest.mark.parametrize("gamma", [0.0, 0.5, 1.0])
+def test_network_iterates_and_reconstruction_rule(upsampler, gamma):
+    cfg = ModelConfig(upsampler=upsampler, gamma=gamma, width=0.0625, iterations=3)
+    net = LSTMCodecNet(cfg).eval()
+    x = torch.rand(1, 3, 32, 48) - 0.5
+    enc, dec = net.init_states(x.shape)
+    bits, enc = net.encode_step(x, enc, stochastic=False)
+    assert bits.shape == (1, cfg.bits, 2, 3)
+    r1, dec = net.decode_step(bits, None, dec)
+    out, _ = net.decoder(bits, net.init_states(x.shape)[1])
+    assert torch.allclose(r1, out)  # first iteration: x_1 = D(b_1)
+    bits2, enc = net.encode_step(x - r1, enc, stochastic=False)
+    d2, dec2 = net.decoder(bits2, dec)
+    r2, _ = net.decode_step(bits2, r1, dec)
+    assert torch.allclose(r2, d2 + gamma * r1)
+    outs = net(x)
+    assert len(outs) == 3 and outs[0].shape == x.shape
+
+
+def test_config_validation_and_roundtrip():
+    cfg = ModelConfig(gate="sigmoid", gamma=1.0)
+    assert ModelConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ValueError):
+        ModelConfig(gate="relu")
+    with pytest.raises(ValueError):
+        ModelConfig(gamma=2.0)
+    with pytest.raises(ValueError):
+        ModelConfig.from_dict({**cfg.to_dict(), "colour": 1})
