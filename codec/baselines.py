@@ -183,8 +183,10 @@ def match_bpp(codec: str, pixels: np.ndarray, target_bpp: float, max_steps: int 
         for s in range(max(c.low, lo - 1), min(c.high, hi + 1) + 1):
             enc(s)
     else:
-        lo_l, hi_l = np.log(lo), np.log(hi)
-        for _ in range(max_steps):
+        # the continuous setting is a rate in bpp: bracket the target closely
+        lo_l = np.log(max(lo, target_bpp * 0.6))
+        hi_l = np.log(min(hi, max(target_bpp * 1.05, lo * 1.01)))
+        for _ in range(min(max_steps, 7)):
             mid = float(np.exp((lo_l + hi_l) / 2))
             if enc(mid).bpp <= target_bpp:
                 lo_l = np.log(mid)

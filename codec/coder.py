@@ -77,7 +77,7 @@ class LSTMCodec:
         if pixels.ndim != 3 or pixels.shape[2] != 3 or pixels.dtype != np.uint8:
             raise CodecError("the codec takes (H, W, 3) uint8 RGB pixels; load images with codec.imageio.load_rgb.")
         padded = pad_to_multiple(pixels, 16)
-        x = torch.from_numpy(padded).permute(2, 0, 1)[None].float() / 255.0 - 0.5
+        x = torch.from_numpy(np.array(padded)).permute(2, 0, 1)[None].float() / 255.0 - 0.5
         return x, tile_grid(padded.shape[0], padded.shape[1], self.tile)
 
     @torch.inference_mode()

@@ -1,0 +1,76 @@
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+
+from codec.cli import main
+
+
+def run(*args):
+    return main([str(a) for a in args])
+
+
+@pytest.fixture
+def photo(tmp_path, sample_pixels):
+    p = tmp_path / "photo.png"
+    Image.fromarray(sample_pixels[:48, :80]).save(p)
+    return p
+
+
+def test_encode_info_decode_prefix(tmp_path, photo, tiny_model_path, capsys):
+    lstm = tmp_path / "photo.lstm"
+    assert run("encode", photo, lstm, "-k", 3, "--model", tiny_model_path) == 0
+    size = lstm.stat().st_size
+    assert size == 30 + 3 * 32 * 3 * 5 // 8
+    assert run("info", lstm) == 0
+    out = capsys.readouterr().out
+    assert "iterations_present" in out and "80" in out and "48" in out
+    assert run("decode", lstm, tmp_path / "full.png", "--model", tiny_model_path) == 0
+    # a prefix of the file decodes to fewer iterations
+    cut = tmp_path / "cut.lstm"
+    cut.write_bytes(lstm.read_bytes()[:30 + 60])
+    assert run("decode", cut, tmp_path / "one.png", "--model", tiny_model_path) == 0
+    assert Image.open(tmp_path / "one.png").size == (80, 48)
+
+
+def test_compare_figure(tmp_path, photo, tiny_model_path):
+    fig = tmp_path / "fig.png"
+    assert run("compare", photo, "-k", 2, "--out", fig, "--model", tiny_model_path) == 0
+    assert Image.open(fig).size[0] > 600
+
+
+@pytest.mark.parametrize("payload, words", [
+    (b"LSTM\x01\x00", "shorter than"),
+    (b"hello", "not an .lstm file"),
+])
+def test_hostile_files_exit_2_with_one_line(tmp_path, tiny_model_path, capsys, payload, words):
+    bad = tmp_path / "bad.lstm"
+    bad.write_bytes(payload)
+    assert run("decode", bad, tmp_path / "x.png", "--model", tiny_model_path) == 2
+    err = capsys.readouterr().err.strip()
+    assert words in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_user_errors(tmp_path, photo, tiny_model_path, capsys):
+    lstm = tmp_path / "p.lstm"
+    assert run("encode", photo, lstm, "-k", 1, "--model", tiny_model_path) == 0
+    # never overwrite without --force
+    assert run("encode", photo, lstm, "-k", 1, "--model", tiny_model_path) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert run("encode", photo, lstm, "-k", 2, "--model", tiny_model_path, "--force") == 0
+    assert run("encode", tmp_path / "none.png", tmp_path / "n.lstm", "--model", tiny_model_path) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert run("encode", photo, tmp_path / "q.lstm", "--model", tmp_path / "nomodel.pt") == 2
+    assert "model file" in capsys.readouterr().err
+    # truncated mid-iteration
+    (tmp_path / "t.lstm").write_bytes(lstm.read_bytes()[:-3])
+    assert run("decode", tmp_path / "t.lstm", tmp_path / "t.png", "--model", tiny_model_path) == 2
+    assert "middle of iteration 2" in capsys.readouterr().err
+
+
+def test_console_entry_point_exit_code(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "codec.cli", "info", str(tmp_path / "missing.lstm")],
+                       capture_output=True, text=True)
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and "does not exist" in r.stderr

@@ -1,0 +1,51 @@
+import csv
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from codec.coder import LSTMCodec
+from codec.evaluate import bd_rate, evaluate
+
+
+def test_bd_rate_of_a_curve_at_half_the_rate_is_minus_50_percent():
+    anchor = {"bpp": [0.25, 0.5, 1.0, 2.0], "psnr-rgb": [28.0, 31.0, 34.0, 37.0]}
+    test = {"bpp": [b / 2 for b in anchor["bpp"]], "psnr-rgb": anchor["psnr-rgb"]}
+    assert bd_rate(anchor, test, "psnr-rgb") == pytest.approx(-50.0, abs=0.01)
+    assert bd_rate(test, anchor, "psnr-rgb") == pytest.approx(100.0, abs=0.01)
+
+
+def test_bd_rate_ignores_non_monotone_points_and_undefined_without_overlap():
+    anchor = {"bpp": [0.25, 0.5, 1.0, 2.0], "q": [1.0, 2.0, 3.0, 4.0]}
+    wobbly = {"bpp": [0.25, 0.5, 0.75, 1.0, 2.0], "q": [1.0, 2.0, 1.5, 3.0, 4.0]}
+    assert bd_rate(anchor, wobbly, "q") == pytest.approx(0.0, abs=1e-6)
+    apart = {"bpp": [4.0, 8.0], "q": [10.0, 11.0]}
+    assert np.isnan(bd_rate(anchor, apart, "q"))
+
+
+def test_evaluate_writes_compressai_json_csv_bd_and_plot(tmp_path, tiny_model, sample_pixels):
+    src = tmp_path / "imgs"
+    src.mkdir()
+    Image.fromarray(sample_pixels[:64, :96]).save(src / "a.png")
+    Image.fromarray(sample_pixels[100:180, 200:264]).save(src / "b.png")
+    out = tmp_path / "out"
+    res = evaluate(src, out, LSTMCodec(tiny_model), baselines=("jpeg", "webp"), iterations=3, progress=False)
+    lstm = json.loads((out / "lstm.json").read_text())
+    assert set(lstm) == {"name", "description", "results"}
+    r = lstm["results"]
+    assert len(r["bpp"]) == 3 and r["bpp"] == sorted(r["bpp"])
+    for key in ("psnr-rgb", "ms-ssim-rgb", "encoding_time", "decoding_time"):
+        assert len(r[key]) == 3
+    jpeg = json.loads((out / "jpeg.json").read_text())
+    assert jpeg["name"] == "JPEG 4:2:0" and len(jpeg["results"]["bpp"]) > 5
+    rows = list(csv.DictReader(open(out / "per_image.csv")))
+    assert {row["image"] for row in rows} == {"a.png", "b.png"}
+    assert sum(row["codec"] == "lstm" for row in rows) == 6
+    bd = json.loads((out / "bd_rate.json").read_text())
+    assert set(bd["bd_rate_percent_vs"]) == {"jpeg", "webp"}
+    assert (out / "rd.png").stat().st_size > 10_000
+    # mean of bpp over the two images, per iteration, from real file sizes
+    per = [float(row["bpp"]) for row in rows if row["codec"] == "lstm" and row["setting"] == "1"]
+    assert r["bpp"][0] == pytest.approx(np.mean(per), rel=1e-4)
+    assert res.curves["lstm"]["bpp"] == r["bpp"]

@@ -1,0 +1,49 @@
+import math
+
+import numpy as np
+import pytest
+
+from codec.metrics import msssim, msssim_db, msssim_window, psnr
+
+
+def _noisy(a, amount, seed=0):
+    rng = np.random.default_rng(seed)
+    return np.clip(a.astype(int) + rng.integers(-amount, amount + 1, a.shape), 0, 255).astype(np.uint8)
+
+
+def test_psnr_known_value():
+    a = np.zeros((4, 4, 3), np.uint8)
+    b = a.copy()
+    b[0, 0, 0] = 16  # MSE = 256 / 48
+    assert psnr(a, b) == pytest.approx(10 * math.log10(255 ** 2 / (256 / 48)))
+    assert psnr(a, a) == math.inf
+
+
+def test_msssim_identity_and_ordering(sample_pixels):
+    a = sample_pixels
+    assert msssim(a, a) == pytest.approx(1.0)
+    assert msssim(a, _noisy(a, 4)) > msssim(a, _noisy(a, 30)) > 0
+
+
+@pytest.mark.parametrize("side", [2, 5, 20, 40, 100, 161])
+def test_small_images_fall_back_and_still_rank(sample_pixels, side):
+    a = np.ascontiguousarray(sample_pixels[:side, :side])
+    good, bad = msssim(a, _noisy(a, 3)), msssim(a, _noisy(a, 40))
+    assert 0 < bad < good <= 1
+    assert msssim(a, a) == pytest.approx(1.0)
+
+
+def test_window_choice():
+    assert msssim_window(512, 768) == 11
+    assert msssim_window(100, 300) == 7
+    assert msssim_window(32, 32) == 0
+
+
+def test_db_scale():
+    assert msssim_db(0.9) == pytest.approx(10.0)
+    assert msssim_db(0.99) == pytest.approx(20.0)
+
+
+def test_shape_mismatch_is_an_error():
+    with pytest.raises(ValueError):
+        psnr(np.zeros((2, 2, 3), np.uint8), np.zeros((2, 3, 3), np.uint8))
