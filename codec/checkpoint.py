@@ -100,6 +100,18 @@ def load_model(path, device="cpu") -> LoadedModel:
     return LoadedModel(net, cfg, weights_id(cfg, sd), str(path), payload.get("meta", {}))
 
 
+def export_model(src, dst, half: bool = True, meta: dict | None = None) -> str:
+    """Training checkpoint -> shippable model: weights only (float16 by default), no optimizer.
+    Returns the new model id (it changes with the storage precision)."""
+    payload = read_checkpoint(src)
+    cfg = ModelConfig.from_dict(payload["config"])
+    net = LSTMCodecNet(cfg)
+    net.load_state_dict({k: v.float() for k, v in payload["state_dict"].items()})
+    merged = {**payload.get("meta", {}), **(meta or {})}
+    merged["exported_from"] = Path(src).name
+    return save_checkpoint(dst, net, merged, half=half)
+
+
 def default_model_path() -> Path:
     """The shipped model in resources/."""
     return Path(__file__).resolve().parent.parent / "resources" / "models" / "default.pt"

@@ -102,29 +102,33 @@ def cmd_train(a):
 
 
 def cmd_compare(a):
-    from .baselines import match_bpp, get_codec
+    from .baselines import get_codec
     from .figures import comparison_figure
     from .imageio import load_rgb
-    from .metrics import msssim, psnr
+    from .session import ImageSession
     out = _writable(a.out, a.force)
     img = load_rgb(a.input)
-    codec = _codec(a)
-    k = a.iterations
-    result = None
-    for result in codec.encode_progressive(img.pixels, k):
+    session = ImageSession(img.pixels, img.name, _codec(a), img.notes)
+    for _ in session.run_lstm(a.iterations):
         pass
-    rec = result.reconstruction
-    m = match_bpp(a.codec, img.pixels, result.bpp)
-    cl = m.best
+    lstm = session.lstm[-1]
+    cl = session.match(a.codec, a.iterations)
     label = get_codec(a.codec).label
 
-    def text(r, nbytes, bpp):
-        return f"{nbytes} B, {bpp:.3f} bpp, PSNR {psnr(img.pixels, r):.2f} dB, MS-SSIM {msssim(img.pixels, r):.4f}"
+    def text(s):
+        return f"{s.num_bytes} B, {s.bpp:.3f} bpp, PSNR {s.psnr:.2f} dB, MS-SSIM {s.ms_ssim:.4f}"
 
-    panels = [(f"LSTM ({k} iterations)", rec, text(rec, result.file_bytes, result.bpp)),
-              (f"{label} ({cl.setting_label})", cl.reconstruction, text(cl.reconstruction, cl.num_bytes, cl.bpp))]
+    panels = [(f"LSTM ({a.iterations} iterations)", lstm.reconstruction, text(lstm)),
+              (f"{label} ({cl.label})", cl.reconstruction, text(cl))]
     comparison_figure(out, img.pixels, panels, title=f"{Path(a.input).name}: LSTM vs {label} at matched bpp")
-    print(f"{out}: LSTM {result.bpp:.3f} bpp vs {label} {cl.bpp:.3f} bpp")
+    print(f"{out}: LSTM {lstm.bpp:.3f} bpp vs {label} {cl.bpp:.3f} bpp")
+
+
+def cmd_export_model(a):
+    from .checkpoint import export_model
+    out = _writable(a.output, a.force)
+    mid = export_model(a.input, out, half=not a.fp32, meta={"name": a.name} if a.name else None)
+    print(f"{out}: model {mid}, {out.stat().st_size / 1e6:.1f} MB")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -178,6 +182,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--force", action="store_true")
     model_opts(c)
     c.set_defaults(func=cmd_compare)
+    x = sub.add_parser("export-model", help="training checkpoint -> small shippable model (float16)")
+    x.add_argument("input"), x.add_argument("output")
+    x.add_argument("--name", default="", help="a name shown in the app's About box")
+    x.add_argument("--fp32", action="store_true", help="keep float32 weights")
+    x.add_argument("--force", action="store_true")
+    x.set_defaults(func=cmd_export_model)
     return p
 
 

@@ -1,0 +1,132 @@
+"""One image under comparison: the LSTM's progressive results and the classical codecs'.
+
+This is what the GUI (and the headless export) drive: plain Python, no Qt. The worker
+threads call run_lstm / classical_curve / match; every result is cached on the session,
+so going back to an image or moving the slider again costs nothing.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import numpy as np
+
+from . import bitstream
+from .baselines import ClassicalResult, get_codec, match_bpp
+from .coder import LSTMCodec
+from .metrics import msssim, psnr
+
+
+@dataclass
+class RDSample:
+    """One reconstruction with its real size and metrics."""
+    codec: str
+    setting: float
+    label: str
+    reconstruction: np.ndarray = field(repr=False)
+    num_bytes: int
+    bpp: float
+    psnr: float
+    ms_ssim: float
+    seconds: float = 0.0
+
+    @property
+    def iteration(self) -> int:
+        """For LSTM samples: the iteration count (the setting)."""
+        return int(self.setting)
+
+
+class ImageSession:
+    def __init__(self, pixels: np.ndarray, name: str, codec: LSTMCodec, notes=()):
+        self.original = pixels
+        self.name = name
+        self.notes = list(notes)
+        self.codec = codec
+        self.lstm: list[RDSample] = []
+        self._codes: list[np.ndarray] = []
+        self.lstm_complete = False
+        self.curves: dict[str, list[RDSample]] = {}
+        self.matches: dict[tuple[str, int], RDSample] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def height(self) -> int:
+        return self.original.shape[0]
+
+    @property
+    def width(self) -> int:
+        return self.original.shape[1]
+
+    def _sample(self, codec: str, setting, label: str, rec: np.ndarray, nbytes: int, seconds=0.0) -> RDSample:
+        return RDSample(codec, setting, label, rec, nbytes, 8.0 * nbytes / (self.height * self.width),
+                        psnr(self.original, rec), msssim(self.original, rec), seconds)
+
+    def run_lstm(self, iterations: int | None = None,
+                 should_stop: Callable[[], bool] | None = None) -> Iterator[RDSample]:
+        """Encode from scratch, yielding each iteration as it is ready. If stopped early,
+        what was computed is discarded so a later run starts clean."""
+        self.lstm, self._codes, self.lstm_complete = [], [], False
+        k = iterations or self.codec.cfg.iterations
+        for r in self.codec.encode_progressive(self.original, k, should_stop):
+            s = self._sample("lstm", r.iteration, f"{r.iteration} it.", r.reconstruction, r.file_bytes, r.seconds)
+            self.lstm.append(s)
+            self._codes.append(r.codes)
+            yield s
+            if should_stop and should_stop():
+                break
+        self.lstm_complete = len(self.lstm) == k
+        if not self.lstm_complete:
+            self.lstm, self._codes = [], []
+
+    def lstm_bpp(self, iteration: int) -> float:
+        return self.codec.header(self.height, self.width, iteration).bpp(iteration)
+
+    def lstm_bytes(self, iteration: int) -> int:
+        return self.codec.header(self.height, self.width, iteration).file_bytes(iteration)
+
+    def lstm_file(self, iterations: int | None = None) -> bytes:
+        """The .lstm file of the first `iterations` iterations (all by default)."""
+        k = iterations or len(self._codes)
+        header = self.codec.header(self.height, self.width, k)
+        return bitstream.write(header, self._codes[:k])
+
+    def _from_result(self, r: ClassicalResult) -> RDSample:
+        return self._sample(r.codec, r.setting, r.setting_label, r.reconstruction, r.num_bytes, r.encode_seconds)
+
+    def classical_curve(self, key: str, should_stop: Callable[[], bool] | None = None) -> list[RDSample]:
+        if key not in self.curves:
+            c = get_codec(key)
+            pts = []
+            for s in c.curve_settings:
+                if should_stop and should_stop():
+                    return pts
+                pts.append(self._from_result(c.encode(self.original, s)))
+            self.curves[key] = pts
+        return self.curves[key]
+
+    def match(self, key: str, iteration: int) -> RDSample:
+        """The classical codec at the bpp of LSTM iteration `iteration` (not above it when it can)."""
+        with self._lock:
+            hit = self.matches.get((key, iteration))
+        if hit is None:
+            # the LSTM's size is known before it is encoded: header + k fixed-size iterations
+            target = self.lstm_bpp(iteration)
+            hit = self._from_result(match_bpp(key, self.original, target).best)
+            with self._lock:
+                self.matches[(key, iteration)] = hit
+        return hit
+
+    def rd_results(self) -> list[dict]:
+        """This image's RD data, one CompressAI-shaped dict per codec."""
+        out = []
+        series = {"lstm": self.lstm, **self.curves}
+        for key, pts in series.items():
+            if not pts:
+                continue
+            name = f"LSTM {self.codec.model.model_id}" if key == "lstm" else get_codec(key).label
+            desc = self.codec.model.describe() if key == "lstm" else get_codec(key).library()
+            out.append({"name": name, "description": f"{desc}; image {self.name}",
+                        "results": {"setting": [p.setting for p in pts], "bpp": [p.bpp for p in pts],
+                                    "psnr-rgb": [p.psnr for p in pts], "ms-ssim-rgb": [p.ms_ssim for p in pts]}})
+        return out

@@ -1,0 +1,119 @@
+"""Entry point: `python main.py [PHOTO ...] [--model M] [--iterations K --export OUT.png]`."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SAMPLE = Path(__file__).resolve().parent.parent / "resources" / "samples" / "coffee.png"
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog="lstm-compare", description="Compare a progressive LSTM image codec with "
+                                "JPEG, WebP, JPEG 2000 and AVIF. With no PHOTO, opens the built-in sample.")
+    p.add_argument("photos", nargs="*", help="images or folders to open")
+    p.add_argument("--model", help="checkpoint (.pt); default: the shipped model")
+    p.add_argument("--iterations", "-k", type=int, help="start at this many iterations")
+    p.add_argument("--codec", choices=["jpeg", "jpeg444", "webp", "jpeg2000", "avif"], help="classical codec")
+    p.add_argument("--mode", choices=["side", "split", "diff"], help="view mode")
+    p.add_argument("--export", metavar="OUT.png", help="render the comparison of the first PHOTO to OUT.png "
+                   "without showing a window, then exit")
+    p.add_argument("--force", action="store_true", help="with --export: overwrite OUT.png if it exists")
+    p.add_argument("--timeout", type=float, default=900, help="with --export: give up after this many seconds")
+    return p.parse_args(argv)
+
+
+def _fail(msg: str) -> int:
+    print(f"lstm-compare: error: {msg}", file=sys.stderr)
+    return 2
+
+
+def main(argv=None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.export:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        out = Path(args.export)
+        if out.exists() and not args.force:
+            return _fail(f"{out} already exists; choose another name or pass --force to overwrite it.")
+        if not out.parent.is_dir():
+            return _fail(f"the folder {out.parent} does not exist; create it first.")
+
+    import pyqtgraph as pg
+    from PySide6.QtCore import QSettings, Qt
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from codec.checkpoint import default_model_path, load_model
+    from codec.errors import CodecError
+
+    from .window import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("lstm-compare")
+    app.setOrganizationName("lstm-compare")
+    pg.setConfigOptions(imageAxisOrder="row-major")
+
+    model, model_error = None, ""
+    try:
+        model = load_model(args.model or default_model_path())
+    except CodecError as e:
+        model_error = str(e)
+    if args.export and model is None:
+        return _fail(model_error)
+
+    settings = None
+    if args.export:  # a scripted run must not change the user's saved window state
+        settings = QSettings(str(Path(tempfile.mkdtemp()) / "export.ini"), QSettings.IniFormat)
+    win = MainWindow(model, settings)
+    if args.codec:
+        win.codec_box.setCurrentIndex(max(0, win.codec_box.findData(args.codec)))
+    if args.mode:
+        win.set_mode(args.mode)
+    if args.iterations:
+        win.slider.setValue(args.iterations)
+
+    photos = args.photos or [str(SAMPLE)]
+    if args.export:
+        return _export_headless(app, win, photos[0], Path(args.export), args.timeout)
+
+    win.show()
+    if model is None:
+        QMessageBox.warning(win, "No model", f"{model_error}\n\nUse File > Load model… to pick a checkpoint.")
+    else:
+        win.open_paths(photos)
+    return app.exec()
+
+
+def _export_headless(app, win, photo: str, out: Path, timeout: float) -> int:
+    from PySide6.QtCore import Qt
+    win.setAttribute(Qt.WA_DontShowOnScreen, True)
+    win.resize(1600, 900)
+    win.show()
+    entries = win.open_paths([photo])
+    entry = entries[0] if entries else win.current
+    if entry is None:
+        return _fail(f"{photo} could not be opened.")
+    k = win.slider.value()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        app.processEvents()
+        if entry.error:
+            win.close()
+            return _fail(entry.error)
+        if win.ready(k, curves=True):
+            break
+        time.sleep(0.01)
+    else:
+        win.close()
+        return _fail(f"the comparison was not ready within {timeout:.0f} s.")
+    for _ in range(5):  # let the views lay out and repaint with the final images
+        app.processEvents()
+    ok = win.export_comparison(out)
+    msg = win.statusBar().currentMessage()
+    win.close()
+    if not ok:
+        return _fail(msg)
+    print(f"{out}: {msg}")
+    return 0

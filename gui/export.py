@@ -1,0 +1,160 @@
+"""Exports: the comparison as a PNG (views with their labels and metrics, plus the plot),
+the plot alone (PNG/SVG), the RD data (CSV/JSON), the .lstm file and reconstructions."""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from PySide6.QtCore import QPoint, QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QImage, QPainter
+
+from codec.baselines import get_codec
+
+
+class ExportError(Exception):
+    """A sentence for the user: what failed and what to do."""
+
+
+def panes_image(panes, image_size, extra=None, background=QColor(30, 30, 30)) -> QImage:
+    """A row of panes as the user sees them (the visible part of each image, same zoom),
+    each with its title above and its caption (codec, bytes, bpp, PSNR, MS-SSIM) below.
+    `extra` (e.g. the colour bar) is appended at the right, scaled to the images' height."""
+    pixmaps = [p.image_pixmap(image_size) for p in panes]
+    ph = max(px.height() / px.devicePixelRatio() for px in pixmaps)
+    pw = [px.width() / px.devicePixelRatio() for px in pixmaps]
+    font = QFont()
+    font.setPointSize(10)
+    bold = QFont(font)
+    bold.setBold(True)
+    title_h, cap_h, gap = 26, 40, 10
+    extra_img = extra.grab().toImage() if extra is not None else None
+    extra_w = int(extra_img.width() * ph / max(1, extra_img.height())) if extra_img is not None else 0
+    width = int(sum(pw) + gap * (len(panes) + 1) + (extra_w + gap if extra_img is not None else 0))
+    out = QImage(max(width, 200), int(title_h + ph + cap_h), QImage.Format_RGB32)
+    out.fill(background)
+    painter = QPainter(out)
+    painter.setRenderHint(QPainter.SmoothPixmapTransform, False)
+    x = gap
+    for pane, px, w in zip(panes, pixmaps, pw):
+        painter.setPen(QColor(235, 235, 235))
+        painter.setFont(bold)
+        painter.drawText(QRectF(x, 0, w, title_h), Qt.AlignCenter, pane.title.text())
+        painter.drawPixmap(QRectF(x, title_h, w, px.height() / px.devicePixelRatio()), px, QRectF(px.rect()))
+        painter.setFont(font)
+        painter.setPen(QColor(210, 210, 210))
+        painter.drawText(QRectF(x, title_h + ph + 2, w, cap_h - 2), Qt.AlignHCenter | Qt.AlignTop | Qt.TextWordWrap,
+                         pane.caption.text())
+        x += w + gap
+    if extra_img is not None:
+        painter.drawImage(QRectF(x, title_h, extra_w, ph), extra_img)
+    painter.end()
+    return out
+
+
+def compose(parts: list[QImage], title: str, background=QColor(30, 30, 30)) -> QImage:
+    """Stack images vertically under a title line."""
+    pad, title_h = 8, 28
+    width = max(p.width() for p in parts) + 2 * pad
+    height = title_h + sum(p.height() + pad for p in parts) + pad
+    out = QImage(width, height, QImage.Format_RGB32)
+    out.fill(background)
+    painter = QPainter(out)
+    painter.setPen(QColor(235, 235, 235))
+    f = QFont()
+    f.setPointSize(11)
+    f.setBold(True)
+    painter.setFont(f)
+    painter.drawText(pad, 0, width - 2 * pad, title_h, Qt.AlignVCenter | Qt.AlignLeft, title)
+    y = title_h
+    for p in parts:
+        painter.drawImage(QPoint((width - p.width()) // 2, y), p)
+        y += p.height() + pad
+    painter.end()
+    return out
+
+
+def render_plot(plot_widget, width: int, height: int) -> QImage:
+    """The plot laid out and drawn at the given size (pyqtgraph's exporter re-lays out the
+    plot for the target size, so text stays legible), whatever its size on screen."""
+    import pyqtgraph.exporters as ex
+    exporter = ex.ImageExporter(plot_widget.getPlotItem())
+    exporter.parameters()["width"] = width
+    exporter.parameters()["height"] = height
+    exporter.parameters()["antialias"] = True
+    exporter.parameters()["background"] = QColor(30, 30, 30)
+    return exporter.export(toBytes=True)
+
+
+def save_image(img: QImage, path) -> None:
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise ExportError(f"the folder {path.parent} does not exist; choose another place.")
+    if not img.save(str(path)):
+        raise ExportError(f"could not write {path}; check that the folder is writable and the name ends in .png.")
+
+
+def export_plot(plot_widget, path) -> None:
+    import pyqtgraph.exporters as ex
+    path = Path(path)
+    exporter = ex.SVGExporter(plot_widget.getPlotItem()) if path.suffix.lower() == ".svg" else \
+        ex.ImageExporter(plot_widget.getPlotItem())
+    if isinstance(exporter, ex.ImageExporter):
+        exporter.parameters()["width"] = max(800, int(plot_widget.width()))
+    try:
+        exporter.export(str(path))
+    except Exception as e:  # pyqtgraph raises plain Exceptions for bad paths/formats
+        raise ExportError(f"could not export the plot to {path} ({e}).") from None
+    if not path.exists():
+        raise ExportError(f"could not export the plot to {path}; use a .png or .svg name.")
+
+
+def export_rd(session, path) -> None:
+    """CompressAI-shaped JSON (a list, one entry per codec) or a flat CSV."""
+    path = Path(path)
+    data = session.rd_results()
+    try:
+        if path.suffix.lower() == ".csv":
+            with open(path, "w", newline="") as f:
+                w = csv.writer(f)
+                w.writerow(["image", "codec", "setting", "bpp", "psnr_rgb", "ms_ssim_rgb"])
+                for d in data:
+                    r = d["results"]
+                    for s, b, p, m in zip(r["setting"], r["bpp"], r["psnr-rgb"], r["ms-ssim-rgb"]):
+                        w.writerow([session.name, d["name"], s, f"{b:.5f}", f"{p:.4f}", f"{m:.6f}"])
+        else:
+            path.write_text(json.dumps(data, indent=2))
+    except OSError as e:
+        raise ExportError(f"could not write {path} ({e.strerror}); choose another place.") from None
+
+
+def reconstruction_files(session, iteration: int, codec: str, folder) -> dict[Path, bytes]:
+    """What "Save files" writes, by path: the LSTM file (all iterations), the LSTM and
+    classical reconstructions as PNG, and the classical codec's real file."""
+    import io
+
+    from PIL import Image
+
+    def png(pixels) -> bytes:
+        buf = io.BytesIO()
+        Image.fromarray(pixels).save(buf, "PNG")
+        return buf.getvalue()
+
+    folder = Path(folder)
+    stem = Path(session.name).stem
+    files = {folder / f"{stem}.lstm": session.lstm_file(),
+             folder / f"{stem}_lstm_{iteration}it.png": png(session.lstm[iteration - 1].reconstruction)}
+    cls = session.matches.get((codec, iteration))
+    if cls is not None:
+        c = get_codec(codec)
+        files[folder / f"{stem}_{codec}_{cls.bpp:.3f}bpp.png"] = png(cls.reconstruction)
+        files[folder / f"{stem}_{codec}_{cls.bpp:.3f}bpp{c.suffix}"] = c.encode(session.original, cls.setting).data
+    return files
+
+
+def write_files(files: dict[Path, bytes]) -> None:
+    try:
+        for path, data in files.items():
+            path.write_bytes(data)
+    except OSError as e:
+        raise ExportError(f"could not write {e.filename} ({e.strerror}); choose another folder.") from None

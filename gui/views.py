@@ -1,0 +1,304 @@
+"""Image views: side by side, split (draggable divider), and difference maps.
+
+Every view box is linked to one master, so zoom and pan move all views together, in
+every mode. Images are drawn with nearest-neighbour sampling (pyqtgraph's ImageItem does
+not smooth), so zoomed-in pixels stay square.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
+
+MODES = ("side", "split", "diff")
+MODE_LABELS = {"side": "Side by side", "split": "Split", "diff": "Difference"}
+
+
+def _view_box() -> pg.ViewBox:
+    vb = pg.ViewBox(lockAspect=True, invertY=True, enableMenu=False)
+    vb.setDefaultPadding(0.0)
+    return vb
+
+
+def _image_item() -> pg.ImageItem:
+    return pg.ImageItem(axisOrder="row-major")
+
+
+def error_image(original: np.ndarray, recon: np.ndarray, signed: bool) -> np.ndarray:
+    """Mean over RGB of (recon - original), or of its magnitude, in 8-bit levels."""
+    d = recon.astype(np.float32) - original.astype(np.float32)
+    return d.mean(axis=2) if signed else np.abs(d).mean(axis=2)
+
+
+class Pane(QWidget):
+    """A title, a view box showing one image, and a caption with the image's metrics."""
+
+    def __init__(self, title: str):
+        super().__init__()
+        self.title = QLabel(title)
+        self.title.setAlignment(Qt.AlignCenter)
+        f = self.title.font()
+        f.setBold(True)
+        f.setPointSize(f.pointSize() + 1)
+        self.title.setFont(f)
+        self.view = pg.GraphicsView()
+        self.view.setBackground((30, 30, 30))
+        self.vb = _view_box()
+        self.view.setCentralItem(self.vb)
+        self.caption = QLabel("")
+        self.caption.setAlignment(Qt.AlignCenter)
+        self.caption.setWordWrap(True)
+        self.caption.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.setSpacing(2)
+        lay.addWidget(self.title)
+        lay.addWidget(self.view, 1)
+        lay.addWidget(self.caption)
+        self.image = _image_item()
+        self.vb.addItem(self.image)
+        self.message = pg.TextItem("", color=(230, 230, 230), anchor=(0.5, 0.5), fill=(0, 0, 0, 170))
+        self.message.setZValue(10)
+        self.message.hide()
+        self.vb.addItem(self.message, ignoreBounds=True)
+        self.vb.sigRangeChanged.connect(self._place_message)
+
+    def show_message(self, text: str):
+        self.message.setText(text)
+        self.message.setVisible(bool(text))
+        self._place_message()
+
+    def _place_message(self, *_):
+        if self.message.isVisible():
+            self.message.setPos(self.vb.viewRect().center())
+
+    def image_pixmap(self, image_size):
+        """What the view shows of the image (cropped to the image where it is smaller than
+        the view), for exports."""
+        h, w = image_size
+        grab = self.view.grab()
+        scene_rect = self.vb.mapViewToScene(QRectF(0, 0, w, h)).boundingRect()
+        r = self.view.mapFromScene(scene_rect).boundingRect()
+        ratio = grab.devicePixelRatio()
+        r = r.intersected(self.view.viewport().rect())
+        return grab.copy(int(r.x() * ratio), int(r.y() * ratio), int(r.width() * ratio), int(r.height() * ratio))
+
+
+def _page(*widgets, stretch=None) -> QWidget:
+    page = QWidget()
+    lay = QHBoxLayout(page)
+    lay.setContentsMargins(0, 0, 0, 0)
+    lay.setSpacing(4)
+    for i, w in enumerate(widgets):
+        lay.addWidget(w, 1 if stretch is None else stretch[i])
+    return page
+
+
+class ComparisonViews(QStackedWidget):
+    """The three modes in a stack, all views linked. Emits hovered(x, y) in image pixels."""
+    hovered = Signal(int, int)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.original = self.lstm = self.classical = None
+        self.flicker = False
+        self.signed = False
+        self.gain = 4.0
+        self._split_x = None
+
+        # side by side
+        self.p_orig, self.p_lstm, self.p_cls = Pane("Original"), Pane("LSTM"), Pane("JPEG")
+        self.addWidget(_page(self.p_orig, self.p_lstm, self.p_cls))
+
+        # split: LSTM left of the divider, classical right of it
+        self.p_split = Pane("LSTM  ◀ ▶  JPEG")
+        self.split_right = _image_item()
+        self.p_split.vb.addItem(self.split_right)
+        self.divider = pg.InfiniteLine(angle=90, movable=True, pen=pg.mkPen((255, 220, 0), width=2),
+                                       hoverPen=pg.mkPen((255, 255, 255), width=3))
+        self.divider.setToolTip("Drag to move the divider ([ \\ ] keys: left, centre, right)")
+        self.divider.setZValue(5)
+        self.p_split.vb.addItem(self.divider, ignoreBounds=True)
+        self.divider.sigPositionChanged.connect(self._divider_moved)
+        self.addWidget(_page(self.p_split))
+
+        # difference maps with one shared colour bar
+        self.p_dl, self.p_dc = Pane("|LSTM − original|"), Pane("|JPEG − original|")
+        self.bar_view = pg.GraphicsLayoutWidget()
+        self.bar_view.setBackground((30, 30, 30))
+        self.bar_view.setFixedWidth(90)
+        self.colorbar = pg.ColorBarItem(values=(0, 255 / self.gain), colorMap=pg.colormap.get("inferno"),
+                                        interactive=False, width=18, label="mean |error| (8-bit levels)")
+        self.colorbar.setImageItem([self.p_dl.image, self.p_dc.image])
+        self.bar_view.addItem(self.colorbar)
+        self.addWidget(_page(self.p_dl, self.p_dc, self.bar_view, stretch=[1, 1, 0]))
+
+        for p in self.panes():
+            p.view.scene().sigMouseMoved.connect(lambda pos, p=p: self._mouse_moved(p, pos))
+        # Views are linked within a mode; switching modes hands the visible rectangle over.
+        # (Linking hidden, zero-sized views across modes fights the aspect lock.)
+        for master, others in ((self.p_orig, (self.p_lstm, self.p_cls)), (self.p_dl, (self.p_dc,))):
+            for p in others:
+                p.vb.setXLink(master.vb)
+                p.vb.setYLink(master.vb)
+        self.mode = "side"
+
+    def panes(self) -> list[Pane]:
+        return [self.p_orig, self.p_lstm, self.p_cls, self.p_split, self.p_dl, self.p_dc]
+
+    def visible_panes(self) -> list[Pane]:
+        return {"side": [self.p_orig, self.p_lstm, self.p_cls], "split": [self.p_split],
+                "diff": [self.p_dl, self.p_dc]}[self.mode]
+
+    # -- mode -----------------------------------------------------------------------
+    def set_mode(self, mode: str):
+        old = self.current_view_box()
+        rect, auto = old.viewRect(), old.autoRangeEnabled()[0]
+        self.mode = mode
+        self.setCurrentIndex(MODES.index(mode))
+        self._refresh()
+        new = self.current_view_box()
+        if auto or self.original is None:
+            new.enableAutoRange()
+        else:
+            new.setRange(rect, padding=0)
+
+    def set_codec_label(self, label: str):
+        self.p_cls.title.setText(label)
+        self.p_split.title.setText(f"LSTM  ◀ ▶  {label}")
+        self.p_dc.title.setText(f"|{label} − original|" if not self.signed else f"{label} − original")
+
+    # -- content --------------------------------------------------------------------
+    def set_original(self, pixels: np.ndarray | None, fit: bool = True):
+        self.original = pixels
+        self.lstm = self.classical = None
+        self._split_x = None
+        self._refresh()
+        if fit:
+            self.fit()
+
+    def set_lstm(self, pixels: np.ndarray | None, caption: str = ""):
+        self.lstm = pixels
+        self.p_lstm.caption.setText(caption)
+        self.p_dl.caption.setText(caption)
+        self._refresh()
+
+    def set_classical(self, pixels: np.ndarray | None, caption: str = ""):
+        self.classical = pixels
+        self.p_cls.caption.setText(caption)
+        self.p_dc.caption.setText(caption)
+        self._refresh()
+
+    def set_split_caption(self, text: str):
+        self.p_split.caption.setText(text)
+
+    def set_original_caption(self, text: str):
+        self.p_orig.caption.setText(text)
+
+    def set_messages(self, lstm: str = "", classical: str = ""):
+        self.p_lstm.show_message(lstm)
+        self.p_dl.show_message(lstm)
+        self.p_cls.show_message(classical)
+        self.p_dc.show_message(classical)
+
+    def set_flicker(self, on: bool):
+        """A/B: show the original in place of the reconstructions while on."""
+        self.flicker = on
+        self._refresh()
+
+    def set_diff_options(self, gain: float | None = None, signed: bool | None = None):
+        if gain is not None:
+            self.gain = gain
+        if signed is not None:
+            self.signed = signed
+            self.colorbar.setColorMap(pg.colormap.get("CET-D1" if signed else "inferno"))
+        top = 255.0 / self.gain
+        self.colorbar.setLevels((-top, top) if self.signed else (0.0, top))
+        self._refresh()
+
+    def _set(self, item: pg.ImageItem, pixels):
+        if pixels is None:
+            item.clear()
+        else:
+            item.setImage(pixels, autoLevels=False, levels=(0, 255))
+
+    def _refresh(self):
+        o = self.original
+        lstm = o if self.flicker else self.lstm
+        cls = o if self.flicker else self.classical
+        self._set(self.p_orig.image, o)
+        if self.mode == "side":
+            self._set(self.p_lstm.image, lstm)
+            self._set(self.p_cls.image, cls)
+        elif self.mode == "split":
+            self._set(self.p_split.image, lstm if lstm is not None else o)
+            self._update_split(cls)
+        else:
+            for pane, rec in ((self.p_dl, self.lstm), (self.p_dc, self.classical)):
+                if o is None or rec is None:
+                    pane.image.clear()
+                elif self.flicker:
+                    pane.image.setImage(np.zeros(o.shape[:2], np.float32), autoLevels=False)
+                else:
+                    pane.image.setImage(error_image(o, rec, self.signed), autoLevels=False)
+            self.colorbar.setLevels(self.colorbar.levels())
+
+    # -- split ----------------------------------------------------------------------
+    def set_split_position(self, fraction: float):
+        if self.original is not None:
+            self.divider.setValue(fraction * self.original.shape[1])
+
+    def _divider_moved(self):
+        self._update_split(self.original if self.flicker else self.classical)
+
+    def _update_split(self, cls):
+        o = self.original
+        if o is None:
+            self.split_right.clear()
+            return
+        w = o.shape[1]
+        if self._split_x is None:
+            self._split_x = w / 2
+            self.divider.blockSignals(True)
+            self.divider.setValue(self._split_x)
+            self.divider.blockSignals(False)
+        x = int(round(min(max(self.divider.value(), 0), w)))
+        self._split_x = x
+        if cls is None or x >= w:
+            self.split_right.clear()
+            return
+        self.split_right.setImage(cls[:, x:], autoLevels=False, levels=(0, 255))
+        self.split_right.setRect(QRectF(x, 0, w - x, o.shape[0]))
+
+    # -- zoom -----------------------------------------------------------------------
+    def fit(self):
+        """Fit the image and keep fitting on resize until the user zooms or pans."""
+        vb = self.current_view_box()
+        vb.enableAutoRange()
+        vb.autoRange(padding=0)
+
+    def one_to_one(self):
+        """One image pixel per screen pixel, centred where the view is now."""
+        vb = self.current_view_box()
+        if self.original is None or vb.width() <= 0:
+            return
+        c = vb.viewRect().center()
+        ratio = self.devicePixelRatioF() or 1.0
+        w, h = vb.width() * ratio, vb.height() * ratio
+        vb.setRange(QRectF(c.x() - w / 2, c.y() - h / 2, w, h), padding=0)
+
+    def zoom(self, factor: float):
+        self.current_view_box().scaleBy((1 / factor, 1 / factor))
+
+    def current_view_box(self) -> pg.ViewBox:
+        return {"side": self.p_orig.vb, "split": self.p_split.vb, "diff": self.p_dl.vb}[self.mode]
+
+    def _mouse_moved(self, pane: Pane, pos: QPointF):
+        if self.original is None or not pane.isVisible():
+            return
+        pt = pane.vb.mapSceneToView(pos)
+        x, y = int(np.floor(pt.x())), int(np.floor(pt.y()))
+        h, w = self.original.shape[:2]
+        if 0 <= x < w and 0 <= y < h:
+            self.hovered.emit(x, y)

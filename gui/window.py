@@ -1,0 +1,792 @@
+"""The main window: image list, comparison views, iteration slider, RD plot, exports."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QEvent, QObject, QSettings, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QGuiApplication, QIcon, QImage, QKeySequence, QPixmap, QShortcut
+from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QLabel,
+                               QListWidget, QListWidgetItem, QMainWindow, QMessageBox, QProgressBar,
+                               QPushButton, QSlider, QSpinBox, QSplitter, QToolButton, QVBoxLayout, QWidget)
+
+from codec.baselines import CODECS, available_codecs
+from codec.checkpoint import LoadedModel, default_model_path, load_model
+from codec.coder import LSTMCodec
+from codec.data import find_images
+from codec.errors import CodecError
+from codec.imageio import IMAGE_SUFFIXES, load_rgb
+from codec.session import ImageSession
+
+from . import export
+from .rdplot import METRICS, RDPlot
+from .views import MODE_LABELS, MODES, ComparisonViews
+from .worker import Ticket, Workers
+
+THUMB = 64
+
+
+@dataclass
+class Entry:
+    path: Path
+    item: QListWidgetItem
+    session: ImageSession | None = None
+    error: str = ""
+    pending: set = field(default_factory=set)  # (codec, k) matches queued
+    curves_queued: set = field(default_factory=set)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+class Bridge(QObject):
+    """Signals the worker threads emit; delivered on the GUI thread."""
+    loaded = Signal(object, object, object)     # entry, session, thumbnail (QImage)
+    load_failed = Signal(object, str)           # entry, message
+    lstm_iteration = Signal(object, object)     # session, RDSample
+    lstm_done = Signal(object, bool)            # session, complete
+    curve_ready = Signal(object, str)           # session, codec
+    match_ready = Signal(object, str, int)      # session, codec, iteration
+
+
+def thumbnail(pixels: np.ndarray) -> QImage:
+    h, w = pixels.shape[:2]
+    step = max(1, int(max(h, w) / THUMB))
+    small = np.ascontiguousarray(pixels[::step, ::step])
+    img = QImage(small.data, small.shape[1], small.shape[0], small.strides[0], QImage.Format_RGB888)
+    return img.copy()
+
+
+def caption(sample) -> str:
+    return (f"{sample.label} · {sample.num_bytes:,} B · {sample.bpp:.3f} bpp · "
+            f"PSNR {sample.psnr:.2f} dB · MS-SSIM {sample.ms_ssim:.4f}")
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, model: LoadedModel | None = None, settings: QSettings | None = None):
+        super().__init__()
+        self.settings = settings or QSettings("lstm-compare", "lstm-compare")
+        self.model = model
+        self.codec = LSTMCodec(model) if model else None
+        self.entries: list[Entry] = []
+        self.current: Entry | None = None
+        self.lstm_ticket: Ticket | None = None
+        self.lstm_session: ImageSession | None = None
+        self.workers = Workers(self)
+        self.workers.failed.connect(self._worker_failed)
+        self.bridge = Bridge()
+        self.bridge.loaded.connect(self._loaded)
+        self.bridge.load_failed.connect(self._load_failed)
+        self.bridge.lstm_iteration.connect(self._lstm_iteration)
+        self.bridge.lstm_done.connect(self._lstm_done)
+        self.bridge.curve_ready.connect(self._curve_ready)
+        self.bridge.match_ready.connect(self._match_ready)
+        self.codecs = [c for c in ("jpeg", "jpeg444", "webp", "jpeg2000", "avif") if c in available_codecs()]
+        self._build()
+        self._restore()
+        self.setAcceptDrops(True)
+        QGuiApplication.instance().installEventFilter(self)
+        self._update_title()
+
+    # ================================================================ layout
+    def _build(self):
+        self.setWindowTitle("lstm-compare")
+        self.views = ComparisonViews()
+        self.views.hovered.connect(self._hovered)
+        self.plot = RDPlot()
+        self.plot.iterationClicked.connect(lambda k: self.slider.setValue(k))
+        self.plot.setMinimumHeight(220)
+
+        # image list
+        self.list = QListWidget()
+        self.list.setIconSize(QSize(THUMB, THUMB))
+        self.list.setMinimumWidth(170)
+        self.list.setMaximumWidth(260)
+        self.list.currentRowChanged.connect(self._row_changed)
+        self.list.setToolTip("Opened images: click to switch (Up/Down). Drop files or folders here.")
+
+        # controls
+        iters = self.model.config.iterations if self.model else 16
+        self.slider = QSlider(Qt.Horizontal)
+        self.slider.setRange(1, iters)
+        self.slider.setPageStep(1)
+        self.slider.setTickPosition(QSlider.TicksBelow)
+        self.slider.setTickInterval(1)
+        self.slider.setToolTip("LSTM iterations = bitrate (0.125 bpp each). Left/Right arrows move it.")
+        self.slider.valueChanged.connect(self._iteration_changed)
+        self.iter_label = QLabel()
+        self.iter_label.setMinimumWidth(330)
+        f = self.iter_label.font()
+        f.setBold(True)
+        self.iter_label.setFont(f)
+
+        self.codec_box = QComboBox()
+        for key in self.codecs:
+            self.codec_box.addItem(CODECS[key].label, key)
+        self.codec_box.setToolTip("Classical codec shown against the LSTM, at the same bpp")
+        self.codec_box.currentIndexChanged.connect(self._codec_changed)
+
+        self.mode_group = QButtonGroup(self)
+        mode_row = QHBoxLayout()
+        mode_row.setSpacing(0)
+        for i, mode in enumerate(MODES):
+            b = QToolButton()
+            b.setText(MODE_LABELS[mode])
+            b.setCheckable(True)
+            b.setToolTip(f"{MODE_LABELS[mode]} view (Ctrl+{i + 1})")
+            self.mode_group.addButton(b, i)
+            mode_row.addWidget(b)
+        self.mode_group.idClicked.connect(lambda i: self.set_mode(MODES[i]))
+
+        self.gain = QSpinBox()
+        self.gain.setRange(1, 64)
+        self.gain.setPrefix("gain ×")
+        self.gain.setValue(4)
+        self.gain.setToolTip("Difference view: amplify errors (full colour scale = 255 / gain levels)")
+        self.gain.valueChanged.connect(lambda g: self.views.set_diff_options(gain=float(g)))
+        self.signed = QCheckBox("signed")
+        self.signed.setToolTip("Difference view: signed error (blue darker, red brighter than the original)")
+        self.signed.toggled.connect(self._signed_toggled)
+
+        self.metric_box = QComboBox()
+        for k, v in METRICS.items():
+            self.metric_box.addItem(v, k)
+        self.metric_box.setToolTip("Quality axis of the RD plot")
+        self.metric_box.currentIndexChanged.connect(lambda i: self.plot.set_metric(self.metric_box.itemData(i)))
+
+        fit = QPushButton("Fit")
+        fit.setToolTip("Fit the image in the view (F)")
+        fit.clicked.connect(self.views.fit)
+        one = QPushButton("1:1")
+        one.setToolTip("One image pixel per screen pixel (1)")
+        one.clicked.connect(self.views.one_to_one)
+
+        row1 = QHBoxLayout()
+        row1.addWidget(QLabel("Iterations"))
+        row1.addWidget(self.slider, 1)
+        row1.addWidget(self.iter_label)
+        row2 = QHBoxLayout()
+        row2.addWidget(QLabel("vs"))
+        row2.addWidget(self.codec_box)
+        row2.addSpacing(12)
+        row2.addLayout(mode_row)
+        row2.addSpacing(12)
+        row2.addWidget(self.gain)
+        row2.addWidget(self.signed)
+        row2.addSpacing(12)
+        row2.addWidget(fit)
+        row2.addWidget(one)
+        row2.addStretch(1)
+        row2.addWidget(QLabel("plot"))
+        row2.addWidget(self.metric_box)
+        controls = QWidget()
+        cl = QVBoxLayout(controls)
+        cl.setContentsMargins(6, 4, 6, 4)
+        cl.addLayout(row1)
+        cl.addLayout(row2)
+
+        bottom = QWidget()
+        bl = QVBoxLayout(bottom)
+        bl.setContentsMargins(0, 0, 0, 0)
+        bl.addWidget(controls)
+        bl.addWidget(self.plot, 1)
+        self.vsplit = QSplitter(Qt.Vertical)
+        self.vsplit.addWidget(self.views)
+        self.vsplit.addWidget(bottom)
+        self.vsplit.setStretchFactor(0, 3)
+        self.vsplit.setStretchFactor(1, 2)
+
+        self.hsplit = QSplitter(Qt.Horizontal)
+        self.hsplit.addWidget(self.list)
+        self.hsplit.addWidget(self.vsplit)
+        self.hsplit.setStretchFactor(0, 0)
+        self.hsplit.setStretchFactor(1, 1)
+        self.setCentralWidget(self.hsplit)
+
+        # status bar: messages, pixel readout, progress, cancel
+        self.readout = QLabel()
+        self.readout.setToolTip("Pixel under the cursor: coordinates and RGB of each image")
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(220)
+        self.progress.setFormat("%v/%m iterations")
+        self.progress.hide()
+        self.cancel_btn = QPushButton("Cancel")
+        self.cancel_btn.setToolTip("Stop encoding this image (Esc)")
+        self.cancel_btn.clicked.connect(self.cancel)
+        self.cancel_btn.hide()
+        sb = self.statusBar()
+        sb.addPermanentWidget(self.readout)
+        sb.addPermanentWidget(self.progress)
+        sb.addPermanentWidget(self.cancel_btn)
+
+        self._menus()
+
+    def _menus(self):
+        mb = self.menuBar()
+
+        def act(menu, text, slot, shortcut=None, tip=""):
+            a = QAction(text, self)
+            if shortcut:
+                a.setShortcut(QKeySequence(shortcut))
+            if tip:
+                a.setStatusTip(tip)
+            a.triggered.connect(slot)
+            menu.addAction(a)
+            return a
+
+        fm = mb.addMenu("&File")
+        act(fm, "&Open images…", self.open_dialog, QKeySequence.Open, "Open one or more images")
+        act(fm, "Open &folder…", self.open_folder_dialog, "Ctrl+Shift+O", "Open every image in a folder")
+        fm.addSeparator()
+        act(fm, "&Export comparison…", self.export_comparison_dialog, "Ctrl+E",
+            "Save the views, their labels and the plot as one PNG")
+        act(fm, "&Copy comparison", self.copy_comparison, "Ctrl+Shift+C", "Copy the comparison image to the clipboard")
+        act(fm, "Export &plot…", self.export_plot_dialog, None, "Save the RD plot as PNG or SVG")
+        act(fm, "Export RD &data…", self.export_rd_dialog, None, "Save this image's RD points as JSON or CSV")
+        act(fm, "&Save .lstm and reconstructions…", self.save_files_dialog, QKeySequence.Save,
+            "Save the .lstm file, both reconstructions and the classical codec's file")
+        fm.addSeparator()
+        act(fm, "Load &model…", self.load_model_dialog, None, "Use another trained checkpoint")
+        act(fm, "Re-&encode", self.reencode, "F5", "Encode the current image again")
+        fm.addSeparator()
+        act(fm, "&Quit", self.close, QKeySequence.Quit)
+
+        vm = mb.addMenu("&View")
+        for i, mode in enumerate(MODES):
+            act(vm, MODE_LABELS[mode], lambda _=False, m=mode: self.set_mode(m), f"Ctrl+{i + 1}")
+        vm.addSeparator()
+        act(vm, "&Fit", self.views.fit, "F")
+        act(vm, "&1:1 pixels", self.views.one_to_one, "1")
+        act(vm, "Zoom &in", lambda: self.views.zoom(1.25), QKeySequence.ZoomIn)
+        act(vm, "Zoom &out", lambda: self.views.zoom(0.8), QKeySequence.ZoomOut)
+        vm.addSeparator()
+        act(vm, "Split divider &left", lambda: self.views.set_split_position(0.1), "[")
+        act(vm, "Split divider &centre", lambda: self.views.set_split_position(0.5), "\\")
+        act(vm, "Split divider &right", lambda: self.views.set_split_position(0.9), "]")
+
+        hm = mb.addMenu("&Help")
+        act(hm, "&Keyboard shortcuts", self.show_shortcuts, "F1")
+        act(hm, "&About lstm-compare", self.show_about)
+
+        for key, step in (("Left", -1), ("Right", 1), ("PgDown", -1), ("PgUp", 1)):
+            QShortcut(QKeySequence(key), self, lambda s=step: self.slider.setValue(self.slider.value() + s))
+        QShortcut(QKeySequence("Home"), self, lambda: self.slider.setValue(1))
+        QShortcut(QKeySequence("End"), self, lambda: self.slider.setValue(self.slider.maximum()))
+        QShortcut(QKeySequence("Escape"), self, self.cancel)
+
+    # ================================================================ settings
+    def _restore(self):
+        s = self.settings
+        geo = s.value("geometry")
+        if geo is not None:
+            self.restoreGeometry(geo)
+        else:
+            self.resize(1500, 860)
+        for name, splitter, sizes in (("hsplit", self.hsplit, [190, 1310]), ("vsplit", self.vsplit, [520, 330])):
+            state = s.value(name)
+            if state is not None:
+                splitter.restoreState(state)
+            else:
+                splitter.setSizes(sizes)
+        codec = s.value("codec", "jpeg")
+        i = self.codec_box.findData(codec)
+        self.codec_box.setCurrentIndex(max(0, i))
+        self.slider.setValue(int(s.value("iteration", 2)))
+        mode = s.value("mode", "side")
+        self.set_mode(mode if mode in MODES else "side")
+        m = self.metric_box.findData(s.value("metric", "ms-ssim"))
+        self.metric_box.setCurrentIndex(max(0, m))
+        self.gain.setValue(int(s.value("gain", 4)))
+        self._iteration_changed(self.slider.value())
+
+    def _save_settings(self):
+        s = self.settings
+        s.setValue("geometry", self.saveGeometry())
+        s.setValue("hsplit", self.hsplit.saveState())
+        s.setValue("vsplit", self.vsplit.saveState())
+        s.setValue("codec", self.current_codec())
+        s.setValue("iteration", self.slider.value())
+        s.setValue("mode", self.views.mode)
+        s.setValue("metric", self.metric_box.currentData())
+        s.setValue("gain", self.gain.value())
+        s.sync()
+
+    def closeEvent(self, event):
+        self._save_settings()
+        self.cancel()
+        self.workers.stop()
+        QGuiApplication.instance().removeEventFilter(self)
+        super().closeEvent(event)
+
+    # ================================================================ opening
+    def current_codec(self) -> str:
+        return self.codec_box.currentData() or "jpeg"
+
+    def last_dir(self) -> str:
+        return str(self.settings.value("last_dir", str(Path.home())))
+
+    def open_dialog(self):
+        filt = "Images (" + " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES)) + ");;All files (*)"
+        paths, _ = QFileDialog.getOpenFileNames(self, "Open images", self.last_dir(), filt)
+        if paths:
+            self.open_paths(paths)
+
+    def open_folder_dialog(self):
+        d = QFileDialog.getExistingDirectory(self, "Open a folder of images", self.last_dir())
+        if d:
+            self.open_paths([d])
+
+    def open_paths(self, paths) -> list[Entry]:
+        """Open files and folders (folders: every image in them). Returns the new entries."""
+        if self.codec is None:
+            self.status("No model is loaded; use File > Load model… first.", error=True)
+            return []
+        files, skipped = [], []
+        for p in map(Path, paths):
+            if p.is_dir():
+                found = find_images(p)
+                others = [q for q in p.iterdir() if q.is_file() and q.suffix.lower() not in IMAGE_SUFFIXES]
+                skipped += [q.name for q in others]
+                if not found:
+                    self.status(f"{p} holds no image files.", error=True)
+                files += found
+            else:
+                files.append(p)
+        if skipped:
+            self.status(f"Skipped {len(skipped)} file(s) that are not images: {', '.join(skipped[:5])}"
+                        f"{'…' if len(skipped) > 5 else ''}", error=True)
+        new = []
+        known = {e.path.resolve(): e for e in self.entries}
+        for p in files:
+            if p.resolve() in known:
+                continue
+            item = QListWidgetItem(p.name)
+            item.setToolTip(str(p))
+            e = Entry(p, item)
+            self.entries.append(e)
+            self.list.addItem(item)
+            new.append(e)
+            self.workers.submit("classic", lambda t, e=e: self._load_job(e), priority=0, what=f"opening {p.name}")
+        if files:
+            self.settings.setValue("last_dir", str(files[0].parent))
+        first = new[0] if new else (known.get(files[0].resolve()) if files else None)
+        if first is not None:
+            self.list.setCurrentRow(self.entries.index(first))
+        return new
+
+    def _load_job(self, e: Entry):
+        try:
+            img = load_rgb(e.path)
+        except CodecError as err:
+            self.bridge.load_failed.emit(e, str(err))
+            return
+        session = ImageSession(img.pixels, img.name, self.codec, img.notes)
+        self.bridge.loaded.emit(e, session, thumbnail(img.pixels))
+
+    def _loaded(self, e: Entry, session: ImageSession, thumb: QImage):
+        if e not in self.entries:
+            return
+        e.session = session
+        e.item.setIcon(QIcon(QPixmap.fromImage(thumb)))
+        e.item.setText(f"{e.name}\n{session.width}x{session.height}")
+        if e is self.current:
+            self._show_entry()
+
+    def _load_failed(self, e: Entry, message: str):
+        e.error = message
+        e.item.setText(f"{e.name}\n(unreadable)")
+        e.item.setForeground(Qt.red)
+        e.item.setToolTip(message)
+        self.status(message, error=True)
+        if e is self.current:
+            self._show_entry()
+
+    def _row_changed(self, row: int):
+        self.current = self.entries[row] if 0 <= row < len(self.entries) else None
+        if self.lstm_ticket and (self.current is None or self.current.session is not self.lstm_session):
+            self.lstm_ticket.cancel()  # stale work for another image stops between iterations
+            self.lstm_ticket = None
+            self.lstm_session = None
+        self._show_entry()
+
+    # ================================================================ work
+    def _show_entry(self):
+        e = self.current
+        self._update_title()
+        if e is None:
+            self.views.set_original(None)
+            self.plot.show_session(None, [])
+            return
+        if e.error:
+            self.views.set_original(None)
+            self.views.set_original_caption(e.error)
+            self.plot.show_session(None, [])
+            return
+        s = e.session
+        if s is None:
+            self.views.set_original(None)
+            self.views.set_original_caption("loading…")
+            return
+        self.views.set_original(s.original)
+        note = f" · {'; '.join(s.notes)}" if s.notes else ""
+        self.views.set_original_caption(f"{s.name} · {s.width}x{s.height}{note}")
+        self.plot.show_session(s, self.codecs)
+        if not s.lstm_complete and self.lstm_session is not s:
+            self._start_encode(s)
+        self._queue_curves(e)
+        self._iteration_changed(self.slider.value())
+
+    def _start_encode(self, s: ImageSession):
+        ticket = Ticket()
+        self.lstm_ticket, self.lstm_session = ticket, s
+        total = self.slider.maximum()
+        self.progress.setRange(0, total)
+        self.progress.setValue(0)
+        self.progress.show()
+        self.cancel_btn.show()
+
+        def run(t: Ticket):
+            for sample in s.run_lstm(total, should_stop=lambda: t.cancelled):
+                self.bridge.lstm_iteration.emit(s, sample)
+            self.bridge.lstm_done.emit(s, s.lstm_complete)
+
+        self.workers.submit("lstm", run, ticket, priority=0, what=f"encoding {s.name}")
+
+    def _queue_curves(self, e: Entry):
+        order = [self.current_codec()] + [c for c in self.codecs if c != self.current_codec()]
+        for i, key in enumerate(order):
+            if key in e.session.curves or key in e.curves_queued:
+                continue
+            e.curves_queued.add(key)
+            s = e.session
+
+            def run(t, s=s, key=key):
+                s.classical_curve(key, should_stop=lambda: t.cancelled)
+                self.bridge.curve_ready.emit(s, key)
+
+            self.workers.submit("classic", run, priority=2 + i, what=f"{CODECS[key].label} curve")
+
+    def _queue_match(self, e: Entry, codec: str, k: int, priority: int):
+        s = e.session
+        if (codec, k) in s.matches or (codec, k) in e.pending:
+            return
+        e.pending.add((codec, k))
+
+        def run(t):
+            try:
+                s.match(codec, k)
+            finally:
+                e.pending.discard((codec, k))
+            self.bridge.match_ready.emit(s, codec, k)
+
+        self.workers.submit("classic", run, priority=priority, what=f"matching {CODECS[codec].label}")
+
+    def _prefetch_matches(self):
+        e = self.current
+        if e is None or e.session is None:
+            return
+        for k in range(1, self.slider.maximum() + 1):
+            self._queue_match(e, self.current_codec(), k, priority=10 + abs(k - self.slider.value()))
+
+    def cancel(self):
+        if self.lstm_ticket is not None:
+            self.lstm_ticket.cancel()
+            self.status("Encoding cancelled; press F5 to encode again.")
+        self.lstm_ticket = None
+        self.lstm_session = None
+        self.progress.hide()
+        self.cancel_btn.hide()
+
+    def reencode(self):
+        e = self.current
+        if e is not None and e.session is not None:
+            self.cancel()
+            self._start_encode(e.session)
+            self._iteration_changed(self.slider.value())
+
+    # ================================================================ results
+    def _lstm_iteration(self, s: ImageSession, sample):
+        if self.current is None or s is not self.current.session:
+            return
+        self.progress.setValue(sample.iteration)
+        self.plot.refresh(self.slider.value(), self.current_codec())
+        if sample.iteration <= self.slider.value():
+            self._iteration_changed(self.slider.value())
+
+    def _lstm_done(self, s: ImageSession, complete: bool):
+        if s is self.lstm_session:
+            self.lstm_ticket = None
+            self.lstm_session = None
+            self.progress.hide()
+            self.cancel_btn.hide()
+        if self.current is not None and s is self.current.session:
+            if complete:
+                self.status(f"{s.name}: {len(s.lstm)} iterations encoded "
+                            f"({sum(p.seconds for p in s.lstm):.1f} s).")
+                self._prefetch_matches()
+            self._iteration_changed(self.slider.value())
+
+    def _curve_ready(self, s: ImageSession, key: str):
+        if self.current is not None and s is self.current.session:
+            self.plot.refresh(self.slider.value(), self.current_codec())
+
+    def _match_ready(self, s: ImageSession, codec: str, k: int):
+        if self.current is not None and s is self.current.session:
+            if codec == self.current_codec() and k == self.slider.value():
+                self._iteration_changed(k)
+            else:
+                self.plot.refresh(self.slider.value(), self.current_codec())
+
+    def _iteration_changed(self, k: int):
+        """Show iteration k from the cache (and ask for what is missing)."""
+        e = self.current
+        codec = self.current_codec()
+        s = e.session if e is not None else None
+        total = self.slider.maximum()
+        if s is None:
+            self.iter_label.setText(f"{k}/{total} iterations")
+            self.views.set_lstm(None)
+            self.views.set_classical(None)
+            self.views.set_messages()
+            return
+        self.iter_label.setText(f"{k}/{total} iterations · {s.lstm_bpp(k):.3f} bpp · {s.lstm_bytes(k):,} bytes")
+        avail = len(s.lstm)
+        lstm_msg = ""
+        if avail:
+            shown = s.lstm[min(k, avail) - 1]
+            self.views.set_lstm(shown.reconstruction, caption(shown))
+            if avail < k:
+                lstm_msg = f"computing iteration {k}… (showing {avail})"
+        else:
+            self.views.set_lstm(None, "")
+            lstm_msg = "encoding…" if self.lstm_session is s else "not encoded (F5)"
+        m = s.matches.get((codec, k))
+        cls_msg = ""
+        if m is not None:
+            self.views.set_classical(m.reconstruction, caption(m))
+        else:
+            self.views.set_classical(None, "")
+            cls_msg = f"matching {CODECS[codec].label} to {s.lstm_bpp(k):.3f} bpp…"
+            self._queue_match(e, codec, k, priority=0)
+        self.views.set_messages(lstm_msg, cls_msg)
+        lab = CODECS[codec].label
+        self.views.set_split_caption(f"left: LSTM {shown.bpp:.3f} bpp · right: {lab} "
+                                     f"{m.bpp:.3f} bpp" if avail and m else "")
+        self.plot.refresh(k, codec)
+
+    def _codec_changed(self, _i: int):
+        self.views.set_codec_label(CODECS[self.current_codec()].label)
+        if self.current is not None and self.current.session is not None:
+            self._iteration_changed(self.slider.value())
+            if self.current.session.lstm_complete:
+                self._prefetch_matches()
+
+    def _signed_toggled(self, on: bool):
+        self.views.set_diff_options(signed=on)
+        self.views.set_codec_label(CODECS[self.current_codec()].label)
+        self.views.p_dl.title.setText("LSTM − original" if on else "|LSTM − original|")
+
+    def set_mode(self, mode: str):
+        self.views.set_mode(mode)
+        b = self.mode_group.button(MODES.index(mode))
+        if b is not None:
+            b.setChecked(True)
+        diff = mode == "diff"
+        self.gain.setEnabled(diff)
+        self.signed.setEnabled(diff)
+
+    def _hovered(self, x: int, y: int):
+        parts = [f"x {x}, y {y}"]
+        for name, img in (("original", self.views.original), ("LSTM", self.views.lstm),
+                          (CODECS[self.current_codec()].label, self.views.classical)):
+            if img is not None:
+                r, g, b = img[y, x]
+                parts.append(f"{name} ({r}, {g}, {b})")
+        self.readout.setText(" · ".join(parts))
+
+    # ================================================================ events
+    def eventFilter(self, obj, event):
+        # Space held: flip the reconstructions to the original (A/B flicker)
+        t = event.type()
+        if t in (QEvent.KeyPress, QEvent.KeyRelease) and event.key() == Qt.Key_Space \
+                and not event.isAutoRepeat() and self.isActiveWindow():
+            self.views.set_flicker(t == QEvent.KeyPress)
+            return True
+        return super().eventFilter(obj, event)
+
+    def dragEnterEvent(self, event):
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event):
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            self.open_paths(paths)
+
+    def _worker_failed(self, what: str, message: str):
+        self.status(f"Error while {what}: {message}", error=True)
+        if self.current is not None and self.current.session is not None:
+            self._iteration_changed(self.slider.value())
+
+    def status(self, text: str, error: bool = False):
+        self.statusBar().setStyleSheet("color: #ff8080;" if error else "")
+        self.statusBar().showMessage(text, 15000)
+
+    def _update_title(self):
+        name = self.current.name if self.current else ""
+        model = f"model {self.model.model_id}" if self.model else "no model"
+        self.setWindowTitle(f"{name + ' — ' if name else ''}lstm-compare ({model})")
+
+    # ================================================================ exports
+    def ready(self, k: int | None = None, curves: bool = False) -> bool:
+        """Whether iteration k (default: the slider's) and its classical match are on screen
+        (and, with curves, every classical RD curve is computed)."""
+        e = self.current
+        k = k or self.slider.value()
+        return bool(e and e.session and len(e.session.lstm) >= k
+                    and (self.current_codec(), k) in e.session.matches
+                    and (not curves or all(c in e.session.curves for c in self.codecs)))
+
+    def comparison_image(self) -> QImage:
+        s = self.current.session
+        k = self.slider.value()
+        title = (f"{s.name} · LSTM {k} iterations vs {CODECS[self.current_codec()].label} at matched bpp · "
+                 f"model {self.model.model_id}")
+        v = self.views
+        views = export.panes_image(v.visible_panes(), s.original.shape[:2],
+                                   v.bar_view if v.mode == "diff" else None)
+        plot = export.render_plot(self.plot, max(640, views.width()), 360)
+        return export.compose([views, plot], title)
+
+    def _need_ready(self) -> bool:
+        if self.current is None or self.current.session is None:
+            self.status("Open an image first (Ctrl+O).", error=True)
+            return False
+        if not self.ready():
+            self.status("The comparison is still being computed; export when both sides are shown.", error=True)
+            return False
+        return True
+
+    def _save_name(self, title: str, suggested: str, filt: str) -> str:
+        path, _ = QFileDialog.getSaveFileName(self, title, str(Path(self.last_dir()) / suggested), filt)
+        return path  # QFileDialog asks before overwriting an existing file
+
+    def _stem(self) -> str:
+        return f"{Path(self.current.name).stem}_lstm{self.slider.value()}_vs_{self.current_codec()}"
+
+    def export_comparison_dialog(self):
+        if not self._need_ready():
+            return
+        path = self._save_name("Export comparison", self._stem() + ".png", "PNG image (*.png)")
+        if path:
+            self.export_comparison(path)
+
+    def export_comparison(self, path) -> bool:
+        try:
+            export.save_image(self.comparison_image(), path)
+        except export.ExportError as err:
+            self.status(f"Export failed: {err}", error=True)
+            return False
+        self.status(f"Saved the comparison to {path}.")
+        return True
+
+    def copy_comparison(self):
+        if self._need_ready():
+            QGuiApplication.clipboard().setImage(self.comparison_image())
+            self.status("Comparison copied to the clipboard.")
+
+    def export_plot_dialog(self):
+        if self.current is None or self.current.session is None:
+            return self.status("Open an image first (Ctrl+O).", error=True)
+        path = self._save_name("Export plot", f"{Path(self.current.name).stem}_rd.png",
+                               "PNG image (*.png);;SVG drawing (*.svg)")
+        if path:
+            try:
+                export.export_plot(self.plot, path)
+                self.status(f"Saved the plot to {path}.")
+            except export.ExportError as err:
+                self.status(f"Export failed: {err}", error=True)
+
+    def export_rd_dialog(self):
+        if self.current is None or self.current.session is None:
+            return self.status("Open an image first (Ctrl+O).", error=True)
+        path = self._save_name("Export RD data", f"{Path(self.current.name).stem}_rd.json",
+                               "JSON, CompressAI style (*.json);;CSV (*.csv)")
+        if path:
+            try:
+                export.export_rd(self.current.session, path)
+                self.status(f"Saved the RD data to {path}.")
+            except export.ExportError as err:
+                self.status(f"Export failed: {err}", error=True)
+
+    def save_files_dialog(self):
+        e = self.current
+        if e is None or e.session is None or not e.session.lstm_complete:
+            return self.status("Wait until the image is fully encoded, then save.", error=True)
+        folder = QFileDialog.getExistingDirectory(self, "Save .lstm and reconstructions into", self.last_dir())
+        if not folder:
+            return
+        files = export.reconstruction_files(e.session, self.slider.value(), self.current_codec(), folder)
+        existing = [p.name for p in files if p.exists()]
+        if existing and QMessageBox.question(
+                self, "Replace files?", "These files exist and would be replaced:\n" + "\n".join(existing)
+                + "\n\nReplace them?") != QMessageBox.Yes:
+            return
+        try:
+            export.write_files(files)
+            self.status(f"Saved {len(files)} files to {folder}.")
+        except export.ExportError as err:
+            self.status(f"Save failed: {err}", error=True)
+
+    # ================================================================ model
+    def load_model_dialog(self):
+        path, _ = QFileDialog.getOpenFileName(self, "Load model", str(default_model_path().parent),
+                                              "Checkpoints (*.pt);;All files (*)")
+        if path:
+            self.set_model_path(path)
+
+    def set_model_path(self, path) -> bool:
+        try:
+            model = load_model(path)
+        except CodecError as err:
+            QMessageBox.warning(self, "Model not loaded", str(err))
+            self.status(f"Model not loaded: {err}", error=True)
+            return False
+        self.cancel()
+        self.model, self.codec = model, LSTMCodec(model)
+        self.slider.setMaximum(model.config.iterations)
+        for e in self.entries:
+            if e.session is not None:
+                e.session = ImageSession(e.session.original, e.session.name, self.codec, e.session.notes)
+                e.curves_queued.clear()
+                e.pending.clear()
+        self._update_title()
+        self._show_entry()
+        self.status(f"Loaded {model.describe()}")
+        return True
+
+    def show_about(self):
+        m = self.model
+        meta = m.meta if m else {}
+        hours = meta.get("train_seconds", 0) / 3600
+        text = ("<h3>lstm-compare</h3><p>A progressive LSTM image codec (Toderici et al. 2017, with "
+                "hard-sigmoid gates and an image recovery block) against JPEG, WebP, JPEG 2000 and AVIF.</p>")
+        if m:
+            text += (f"<p><b>Model</b>: {m.describe()}</p><p><b>Training</b>: {meta.get('steps', '?')} steps, "
+                     f"{hours:.1f} h on {meta.get('device', '?')}, data: {meta.get('data_description', meta.get('data', '?'))}"
+                     f"</p><p>File: {m.path}</p>")
+        QMessageBox.about(self, "About lstm-compare", text)
+
+    def show_shortcuts(self):
+        QMessageBox.information(self, "Keyboard shortcuts", (
+            "Left / Right, PgUp / PgDn, Home / End: iterations (bitrate)\n"
+            "Up / Down in the list: switch image\n"
+            "Ctrl+1 / 2 / 3: side by side, split, difference view\n"
+            "Space (hold): show the original in place of the reconstructions\n"
+            "[  \\  ]: split divider left, centre, right\n"
+            "F: fit · 1: one image pixel per screen pixel · Ctrl++ / Ctrl+-: zoom\n"
+            "Mouse wheel: zoom · drag: pan (all views follow)\n"
+            "Ctrl+O: open · Ctrl+E: export comparison · Ctrl+Shift+C: copy it · Ctrl+S: save files\n"
+            "Esc: cancel encoding · F5: encode again"))

@@ -1,0 +1,97 @@
+"""Background work: the LSTM encode and the classical codecs, never on the GUI thread.
+
+Two worker threads, so the classical curves fill in while the LSTM iterates: one runs
+LSTM jobs, the other loads images and runs the classical codecs. Jobs carry a Ticket;
+cancelling it (Cancel button, switching images) stops an LSTM encode between iterations.
+Results come back to the GUI thread through Qt signals (queued connections).
+"""
+from __future__ import annotations
+
+import itertools
+import queue
+import traceback
+from dataclasses import dataclass, field
+from typing import Callable
+
+from PySide6.QtCore import QObject, QThread, Signal
+
+from codec.errors import CodecError
+
+
+class Ticket:
+    def __init__(self):
+        self.cancelled = False
+
+    def cancel(self):
+        self.cancelled = True
+
+
+@dataclass(order=True)
+class Job:
+    priority: int
+    seq: int
+    run: Callable = field(compare=False)      # run(ticket) -> None; emits its own signals
+    ticket: Ticket = field(compare=False)
+    what: str = field(compare=False, default="")
+
+
+class _Thread(QThread):
+    def __init__(self, name: str, on_error):
+        super().__init__()
+        self.setObjectName(name)
+        self.jobs: queue.PriorityQueue = queue.PriorityQueue()
+        self.on_error = on_error
+        self.current: Job | None = None
+
+    def run(self):
+        while True:
+            job = self.jobs.get()
+            if job.run is None:
+                return
+            if job.ticket.cancelled:
+                continue
+            self.current = job
+            try:
+                job.run(job.ticket)
+            except CodecError as e:
+                self.on_error(job, str(e))
+            except MemoryError:
+                self.on_error(job, "out of memory; close other images or open a smaller one.")
+            except Exception as e:  # a bug: report it in the window, keep the app alive
+                traceback.print_exc()
+                self.on_error(job, f"internal error while {job.what}: {type(e).__name__}: {e}")
+            finally:
+                self.current = None
+
+
+class Workers(QObject):
+    """Owns the two threads. `submit` queues a job; lower priority numbers run first."""
+    failed = Signal(str, str)  # what, message
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._seq = itertools.count()
+        self.lstm = _Thread("lstm-worker", self._error)
+        self.classic = _Thread("classic-worker", self._error)
+        self.lstm.start()
+        self.classic.start()
+
+    def _error(self, job: Job, message: str):
+        if not job.ticket.cancelled:
+            self.failed.emit(job.what, message)
+
+    def submit(self, thread: str, run, ticket: Ticket | None = None, priority: int = 1, what: str = "") -> Ticket:
+        ticket = ticket or Ticket()
+        getattr(self, thread).jobs.put(Job(priority, next(self._seq), run, ticket, what))
+        return ticket
+
+    def busy(self) -> bool:
+        return any(t.current is not None or not t.jobs.empty() for t in (self.lstm, self.classic))
+
+    def stop(self, wait_ms: int = 5000):
+        for t in (self.lstm, self.classic):
+            if t.current is not None:
+                t.current.ticket.cancel()
+            t.jobs.put(Job(-1, -1, None, Ticket()))
+        for t in (self.lstm, self.classic):
+            t.wait(wait_ms)
