@@ -26,6 +26,24 @@ def parse_args(argv):
     return p.parse_args(argv)
 
 
+def apply_dark_theme(app) -> None:
+    """A dark Fusion palette: images are judged best on a neutral dark surround."""
+    from PySide6.QtGui import QColor, QPalette
+    app.setStyle("Fusion")
+    pal = QPalette()
+    base, window, text = QColor(37, 37, 38), QColor(45, 45, 48), QColor(220, 220, 220)
+    for role, color in ((QPalette.Window, window), (QPalette.WindowText, text), (QPalette.Base, base),
+                        (QPalette.AlternateBase, window), (QPalette.ToolTipBase, QColor(60, 60, 60)),
+                        (QPalette.ToolTipText, text), (QPalette.Text, text), (QPalette.Button, window),
+                        (QPalette.ButtonText, text), (QPalette.BrightText, QColor(255, 80, 80)),
+                        (QPalette.Highlight, QColor(42, 130, 218)), (QPalette.HighlightedText, QColor(255, 255, 255)),
+                        (QPalette.PlaceholderText, QColor(140, 140, 140))):
+        pal.setColor(role, color)
+    for role in (QPalette.Text, QPalette.ButtonText, QPalette.WindowText):
+        pal.setColor(QPalette.Disabled, role, QColor(120, 120, 120))
+    app.setPalette(pal)
+
+
 def _fail(msg: str) -> int:
     print(f"lstm-compare: error: {msg}", file=sys.stderr)
     return 2
@@ -54,6 +72,7 @@ def main(argv=None) -> int:
     app.setApplicationName("lstm-compare")
     app.setOrganizationName("lstm-compare")
     pg.setConfigOptions(imageAxisOrder="row-major")
+    apply_dark_theme(app)
 
     model, model_error = None, ""
     try:

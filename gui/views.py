@@ -154,15 +154,14 @@ class ComparisonViews(QStackedWidget):
     # -- mode -----------------------------------------------------------------------
     def set_mode(self, mode: str):
         old = self.current_view_box()
-        rect, auto = old.viewRect(), old.autoRangeEnabled()[0]
+        rect = old.viewRect()
         self.mode = mode
         self.setCurrentIndex(MODES.index(mode))
         self._refresh()
-        new = self.current_view_box()
-        if auto or self.original is None:
-            new.enableAutoRange()
+        if self.original is None or self._shows_whole_image(rect):
+            self.fit()  # the user was looking at the whole image: keep doing so
         else:
-            new.setRange(rect, padding=0)
+            self.current_view_box().setRange(rect, padding=0)  # keep the zoomed-in region
 
     def set_codec_label(self, label: str):
         self.p_cls.title.setText(label)
@@ -277,6 +276,10 @@ class ComparisonViews(QStackedWidget):
         vb = self.current_view_box()
         vb.enableAutoRange()
         vb.autoRange(padding=0)
+
+    def _shows_whole_image(self, rect: QRectF) -> bool:
+        h, w = self.original.shape[:2]
+        return rect.contains(QRectF(0.5, 0.5, w - 1, h - 1))
 
     def one_to_one(self):
         """One image pixel per screen pixel, centred where the view is now."""

@@ -437,6 +437,7 @@ class MainWindow(QMainWindow):
             self._start_encode(s)
         self._queue_curves(e)
         self._iteration_changed(self.slider.value())
+        self._prefetch_matches()  # the LSTM's bpp per iteration is known before encoding
 
     def _start_encode(self, s: ImageSession):
         ticket = Ticket()
@@ -466,7 +467,8 @@ class MainWindow(QMainWindow):
                 s.classical_curve(key, should_stop=lambda: t.cancelled)
                 self.bridge.curve_ready.emit(s, key)
 
-            self.workers.submit("classic", run, priority=2 + i, what=f"{CODECS[key].label} curve")
+            # the codec on screen first; the others after its bpp matches (see _prefetch_matches)
+            self.workers.submit("classic", run, priority=1 if i == 0 else 5 + i, what=f"{CODECS[key].label} curve")
 
     def _queue_match(self, e: Entry, codec: str, k: int, priority: int):
         s = e.session
@@ -488,7 +490,7 @@ class MainWindow(QMainWindow):
         if e is None or e.session is None:
             return
         for k in range(1, self.slider.maximum() + 1):
-            self._queue_match(e, self.current_codec(), k, priority=10 + abs(k - self.slider.value()))
+            self._queue_match(e, self.current_codec(), k, priority=2 + 0.01 * abs(k - self.slider.value()))
 
     def cancel(self):
         if self.lstm_ticket is not None:
@@ -525,7 +527,6 @@ class MainWindow(QMainWindow):
             if complete:
                 self.status(f"{s.name}: {len(s.lstm)} iterations encoded "
                             f"({sum(p.seconds for p in s.lstm):.1f} s).")
-                self._prefetch_matches()
             self._iteration_changed(self.slider.value())
 
     def _curve_ready(self, s: ImageSession, key: str):
@@ -580,8 +581,7 @@ class MainWindow(QMainWindow):
         self.views.set_codec_label(CODECS[self.current_codec()].label)
         if self.current is not None and self.current.session is not None:
             self._iteration_changed(self.slider.value())
-            if self.current.session.lstm_complete:
-                self._prefetch_matches()
+            self._prefetch_matches()
 
     def _signed_toggled(self, on: bool):
         self.views.set_diff_options(signed=on)

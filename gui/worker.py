@@ -28,7 +28,7 @@ class Ticket:
 
 @dataclass(order=True)
 class Job:
-    priority: int
+    priority: float
     seq: int
     run: Callable = field(compare=False)      # run(ticket) -> None; emits its own signals
     ticket: Ticket = field(compare=False)
@@ -80,7 +80,7 @@ class Workers(QObject):
         if not job.ticket.cancelled:
             self.failed.emit(job.what, message)
 
-    def submit(self, thread: str, run, ticket: Ticket | None = None, priority: int = 1, what: str = "") -> Ticket:
+    def submit(self, thread: str, run, ticket: Ticket | None = None, priority: float = 1, what: str = "") -> Ticket:
         ticket = ticket or Ticket()
         getattr(self, thread).jobs.put(Job(priority, next(self._seq), run, ticket, what))
         return ticket

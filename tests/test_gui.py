@@ -1,0 +1,198 @@
+"""The real window, driven offscreen with pytest-qt (tiny random model for speed)."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("pytestqt")
+from PySide6.QtCore import QSettings  # noqa: E402
+from PySide6.QtGui import QImage  # noqa: E402
+
+from gui.window import MainWindow  # noqa: E402
+
+
+@pytest.fixture
+def photos(tmp_path, sample_pixels):
+    a = tmp_path / "a.png"
+    b = tmp_path / "b.png"
+    Image.fromarray(sample_pixels[:96, :128]).save(a)
+    Image.fromarray(sample_pixels[150:230, 200:312]).save(b)
+    return a, b
+
+
+@pytest.fixture
+def window(qtbot, tiny_model, tmp_path):
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
+    w = MainWindow(tiny_model, settings)
+    qtbot.addWidget(w)
+    w.resize(1200, 800)
+    w.show()
+    yield w
+    w.close()
+
+
+def _wait_encoded(qtbot, w, timeout=30000):
+    qtbot.waitUntil(lambda: w.current and w.current.session and w.current.session.lstm_complete, timeout=timeout)
+
+
+def test_open_slider_updates_bpp_and_image(qtbot, window, photos):
+    window.open_paths([photos[0]])
+    _wait_encoded(qtbot, window)
+    qtbot.waitUntil(lambda: window.ready(), timeout=20000)
+    window.slider.setValue(1)
+    img1, label1 = window.views.lstm.copy(), window.iter_label.text()
+    window.slider.setValue(3)
+    assert "3/4 iterations" in window.iter_label.text()
+    s = window.current.session
+    assert f"{s.lstm[2].bpp:.3f} bpp" in window.iter_label.text() and label1 != window.iter_label.text()
+    assert not np.array_equal(img1, window.views.lstm)
+    assert np.array_equal(window.views.lstm, s.lstm[2].reconstruction)
+    # the classical side is matched to the same bpp (not above it)
+    qtbot.waitUntil(lambda: window.ready(3), timeout=20000)
+    m = s.matches[("jpeg", 3)]
+    assert m.bpp <= s.lstm[2].bpp and np.array_equal(window.views.classical, m.reconstruction)
+    # the plot shows every LSTM point, and clicking one moves the slider
+    xs, _ = window.plot.lstm_curve.getData()
+    assert len(xs) == 4
+    window.plot.iterationClicked.emit(2)
+    assert window.slider.value() == 2
+
+
+def test_difference_and_split_views(qtbot, window, photos):
+    window.open_paths([photos[0]])
+    _wait_encoded(qtbot, window)
+    qtbot.waitUntil(lambda: window.ready(), timeout=20000)
+    window.set_mode("diff")
+    err = window.views.p_dl.image.image
+    expected = np.abs(window.views.lstm.astype(np.float32) - window.views.original.astype(np.float32)).mean(axis=2)
+    assert np.allclose(err, expected)
+    window.signed.setChecked(True)
+    assert window.views.p_dl.image.image.min() < 0 or np.allclose(expected, 0)
+    window.set_mode("split")
+    window.views.set_split_position(0.25)
+    right = window.views.split_right.image
+    w = window.views.original.shape[1]
+    assert right.shape[1] == w - round(0.25 * w)
+    assert np.array_equal(right, window.views.classical[:, round(0.25 * w):])
+    # A/B flicker shows the original in place of the reconstructions
+    window.views.set_flicker(True)
+    assert np.array_equal(window.views.p_split.image.image, window.views.original)
+    window.views.set_flicker(False)
+
+
+def _qimage_array(img: QImage) -> np.ndarray:
+    img = img.convertToFormat(QImage.Format_RGB888)
+    a = np.frombuffer(img.constBits(), np.uint8, img.sizeInBytes()).reshape(img.height(), img.bytesPerLine())
+    return a[:, :img.width() * 3].reshape(img.height(), img.width(), 3).copy()
+
+
+def test_export_png_has_the_views_and_plot(qtbot, window, photos, tmp_path):
+    from gui import export
+    window.open_paths([photos[0]])
+    _wait_encoded(qtbot, window)
+    qtbot.waitUntil(lambda: window.ready(), timeout=20000)
+    out = tmp_path / "cmp.png"
+    assert window.export_comparison(out)
+    saved = np.asarray(Image.open(out).convert("RGB"))
+    v = window.views
+    panes = _qimage_array(export.panes_image(v.visible_panes(), v.original.shape[:2]))
+    # the views row sits under the title, centred, pixel for pixel as rendered
+    x0 = (saved.shape[1] - panes.shape[1]) // 2
+    assert np.array_equal(saved[28:28 + panes.shape[0], x0:x0 + panes.shape[1]], panes)
+    # its first pane is the original photo (mean colour), the second the LSTM reconstruction
+    w = v.p_orig.image_pixmap(v.original.shape[:2]).width()
+    first = panes[30:26 + w * v.original.shape[0] // v.original.shape[1] - 4, 12:10 + w - 2]
+    assert np.abs(first.reshape(-1, 3).mean(0) - v.original.reshape(-1, 3).mean(0)).max() < 12
+    # and the plot is below the views: many colours, the LSTM's red among them
+    plot = saved[28 + panes.shape[0]:]
+    assert plot.shape[0] >= 300 and ((plot[..., 0] > 200) & (plot[..., 1] < 90)).sum() > 50
+    # never overwrites without asking: the window's path goes through a file dialog
+    # that confirms; the headless path refuses (test_headless_export_command)
+
+
+def test_cancel_mid_encode(qtbot, window, photos, monkeypatch):
+    import codec.session as session_mod
+    original_run = session_mod.ImageSession.run_lstm
+
+    def slow_run(self, iterations=None, should_stop=None):
+        import time
+        for s in original_run(self, iterations, should_stop):
+            time.sleep(0.3)
+            yield s
+    monkeypatch.setattr(session_mod.ImageSession, "run_lstm", slow_run)
+    window.open_paths([photos[0]])
+    qtbot.waitUntil(lambda: window.current.session is not None and len(window.current.session.lstm) >= 1,
+                    timeout=20000)
+    window.cancel()
+    qtbot.waitUntil(lambda: window.workers.lstm.current is None, timeout=5000)
+    s = window.current.session
+    assert not s.lstm_complete and window.progress.isHidden()
+    window.reencode()
+    _wait_encoded(qtbot, window)
+
+
+def test_switching_images_stops_stale_work_and_caches(qtbot, window, photos):
+    window.open_paths(list(photos))
+    qtbot.waitUntil(lambda: window.lstm_session is not None, timeout=20000)
+    first = window.current
+    ticket = window.lstm_ticket
+    window.list.setCurrentRow(1)
+    assert ticket.cancelled
+    _wait_encoded(qtbot, window)
+    window.list.setCurrentRow(0)
+    _wait_encoded(qtbot, window)
+    window.list.setCurrentRow(1)
+    # cached: no new encode starts for an image already done
+    assert window.current.session.lstm_complete and window.lstm_session is None
+    assert first.session.lstm_complete
+
+
+def test_corrupt_and_mixed_files_keep_the_app_running(qtbot, window, photos, tmp_path):
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    (tmp_path / "notes.txt").write_text("hello")
+    window.open_paths([bad])
+    qtbot.waitUntil(lambda: bool(window.current.error), timeout=10000)
+    assert "could not be read as an image" in window.statusBar().currentMessage()
+    window.open_paths([tmp_path])  # the folder: two good images, one broken, one text file
+    assert "not images" in window.statusBar().currentMessage() or len(window.entries) == 3
+    window.list.setCurrentRow(window.entries.index(next(e for e in window.entries if e.path == photos[1])))
+    _wait_encoded(qtbot, window)
+
+
+def test_bad_model_is_reported(qtbot, window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: None)
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"nope")
+    assert not window.set_model_path(bad)
+    assert "not a readable model checkpoint" in window.statusBar().currentMessage()
+
+
+def test_settings_persist(qtbot, tiny_model, tmp_path):
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat)
+    w = MainWindow(tiny_model, settings)
+    qtbot.addWidget(w)
+    w.codec_box.setCurrentIndex(w.codec_box.findData("webp"))
+    w.set_mode("diff")
+    w.slider.setValue(3)
+    w.close()
+    w2 = MainWindow(tiny_model, QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat))
+    qtbot.addWidget(w2)
+    assert w2.current_codec() == "webp" and w2.views.mode == "diff" and w2.slider.value() == 3
+    w2.close()
+
+
+def test_headless_export_command(tmp_path, tiny_model_path, photos):
+    out = tmp_path / "fig.png"
+    cmd = [sys.executable, "main.py", str(photos[0]), "--iterations", "2", "--export", str(out),
+           "--model", str(tiny_model_path)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
+                       cwd=str(__import__("pathlib").Path(__file__).resolve().parent.parent))
+    assert r.returncode == 0, r.stderr
+    assert QImage(str(out)).width() > 600
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
+                       cwd=str(__import__("pathlib").Path(__file__).resolve().parent.parent))
+    assert r.returncode == 2 and "already exists" in r.stderr
