@@ -34,7 +34,9 @@ def window(qtbot, tiny_model, tmp_path):
 
 
 def _wait_encoded(qtbot, w, timeout=30000):
-    qtbot.waitUntil(lambda: w.current and w.current.session and w.current.session.lstm_complete, timeout=timeout)
+    # bool(): pytest-qt treats a callback returning None as an assertion that passed
+    qtbot.waitUntil(lambda: bool(w.current and w.current.session and w.current.session.lstm_complete),
+                    timeout=timeout)
 
 
 def test_open_slider_updates_bpp_and_image(qtbot, window, photos):
@@ -123,7 +125,7 @@ def test_cancel_mid_encode(qtbot, window, photos, monkeypatch):
             yield s
     monkeypatch.setattr(session_mod.ImageSession, "run_lstm", slow_run)
     window.open_paths([photos[0]])
-    qtbot.waitUntil(lambda: window.current.session is not None and len(window.current.session.lstm) >= 1,
+    qtbot.waitUntil(lambda: bool(window.current.session is not None and len(window.current.session.lstm) >= 1),
                     timeout=20000)
     window.cancel()
     qtbot.waitUntil(lambda: window.workers.lstm.current is None, timeout=5000)
