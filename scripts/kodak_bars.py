@@ -1,0 +1,58 @@
+"""Print the quality bars of issue 3 for a model on Kodak (or any folder).
+
+    python scripts/kodak_bars.py [--model resources/models/default.pt] [--data ../shared/data/kodak]
+                                 [--out results/kodak] [--baselines jpeg,webp,jpeg2000,avif]
+
+Runs the full evaluation (lstm-codec eval), then prints: BD-rate of the LSTM vs each
+baseline on MS-SSIM (dB) and PSNR, mean MS-SSIM at 2 and 16 iterations, and whether
+MS-SSIM rises with every iteration on every image.
+"""
+import argparse
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from codec.checkpoint import default_model_path, load_model  # noqa: E402
+from codec.coder import LSTMCodec  # noqa: E402
+from codec.evaluate import evaluate, summary_lines  # noqa: E402
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--model", default=str(default_model_path()))
+    p.add_argument("--data", default=str(Path(__file__).resolve().parent.parent.parent / "shared/data/kodak"))
+    p.add_argument("--out", default="results/kodak")
+    p.add_argument("--baselines", default="jpeg,webp,jpeg2000,avif")
+    p.add_argument("--limit", type=int, default=0)
+    a = p.parse_args()
+    model = load_model(a.model)
+    res = evaluate(a.data, a.out, LSTMCodec(model), baselines=a.baselines.split(","), limit=a.limit or None)
+    print(model.describe())
+    for line in summary_lines(res):
+        print(line)
+    per = defaultdict(list)
+    for q in res.points:
+        if q.codec == "lstm":
+            per[q.image].append((q.setting, q.ms_ssim))
+    not_prog = {img: [int(k) for (k, v), (_, prev) in zip(pts[1:], pts) if v <= prev]
+                for img, pts in ((i, sorted(v)) for i, v in per.items())}
+    not_prog = {k: v for k, v in not_prog.items() if v}
+    c = res.curves["lstm"]
+    ms = dict(zip([int(s) for s in c["setting"]], c["ms-ssim-rgb"]))
+    bpp = dict(zip([int(s) for s in c["setting"]], c["bpp"]))
+    jpeg = res.bd.get("jpeg", {}).get("ms-ssim-db", float("nan"))
+    print(f"BAR BD-rate vs JPEG 4:2:0 (MS-SSIM dB): {jpeg:+.1f}%  (bar: -15% or better)")
+    if 2 in ms:
+        print(f"BAR MS-SSIM at 2 iterations ({bpp[2]:.3f} bpp): {ms[2]:.4f}  (bar: >= 0.88)")
+    if 16 in ms:
+        print(f"BAR MS-SSIM at 16 iterations ({bpp[16]:.3f} bpp): {ms[16]:.4f}  (bar: >= 0.985)")
+    print(f"BAR progressive on every image: {'yes' if not not_prog else 'no'}"
+          + ("" if not not_prog else f" (iterations not improving: {not_prog})"))
+    mean_prog = all(b > a for a, b in zip(c["ms-ssim-rgb"], c["ms-ssim-rgb"][1:]))
+    print(f"    progressive on the mean curve: {'yes' if mean_prog else 'no'}")
+
+
+if __name__ == "__main__":
+    main()
