@@ -62,13 +62,17 @@ class ImageSession:
         return RDSample(codec, setting, label, rec, nbytes, 8.0 * nbytes / (self.height * self.width),
                         psnr(self.original, rec), msssim(self.original, rec), seconds)
 
-    def run_lstm(self, iterations: int | None = None,
-                 should_stop: Callable[[], bool] | None = None) -> Iterator[RDSample]:
-        """Encode from scratch, yielding each iteration as it is ready. If stopped early,
-        what was computed is discarded so a later run starts clean."""
+    def run_lstm(self, iterations: int | None = None, should_stop: Callable[[], bool] | None = None,
+                 preview: Callable[[int, np.ndarray], None] | None = None) -> Iterator[RDSample]:
+        """Encode from scratch, yielding each iteration as it is ready. `preview(k, image)`
+        is called with each reconstruction before its metrics are computed, so a viewer can
+        show it a little sooner. If stopped early, what was computed is discarded so a later
+        run starts clean."""
         self.lstm, self._codes, self.lstm_complete = [], [], False
         k = iterations or self.codec.cfg.iterations
         for r in self.codec.encode_progressive(self.original, k, should_stop):
+            if preview:
+                preview(r.iteration, r.reconstruction)
             s = self._sample("lstm", r.iteration, f"{r.iteration} it.", r.reconstruction, r.file_bytes, r.seconds)
             self.lstm.append(s)
             self._codes.append(r.codes)

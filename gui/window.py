@@ -46,6 +46,7 @@ class Bridge(QObject):
     loaded = Signal(object, object, object)     # entry, session, thumbnail (QImage)
     load_failed = Signal(object, str)           # entry, message
     lstm_iteration = Signal(object, object)     # session, RDSample
+    lstm_preview = Signal(object, int, object)  # session, iteration, reconstruction (metrics to follow)
     lstm_done = Signal(object, bool)            # session, complete
     curve_ready = Signal(object, str)           # session, codec
     match_ready = Signal(object, str, int)      # session, codec, iteration
@@ -80,6 +81,7 @@ class MainWindow(QMainWindow):
         self.bridge.loaded.connect(self._loaded)
         self.bridge.load_failed.connect(self._load_failed)
         self.bridge.lstm_iteration.connect(self._lstm_iteration)
+        self.bridge.lstm_preview.connect(self._lstm_preview)
         self.bridge.lstm_done.connect(self._lstm_done)
         self.bridge.curve_ready.connect(self._curve_ready)
         self.bridge.match_ready.connect(self._match_ready)
@@ -449,7 +451,10 @@ class MainWindow(QMainWindow):
         self.cancel_btn.show()
 
         def run(t: Ticket):
-            for sample in s.run_lstm(total, should_stop=lambda: t.cancelled):
+            def preview(k, image):
+                self.bridge.lstm_preview.emit(s, k, image)
+
+            for sample in s.run_lstm(total, should_stop=lambda: t.cancelled, preview=preview):
                 self.bridge.lstm_iteration.emit(s, sample)
             self.bridge.lstm_done.emit(s, s.lstm_complete)
 
@@ -516,6 +521,13 @@ class MainWindow(QMainWindow):
         self.plot.refresh(self.slider.value(), self.current_codec())
         if sample.iteration <= self.slider.value():
             self._iteration_changed(self.slider.value())
+
+    def _lstm_preview(self, s: ImageSession, k: int, image):
+        """The first reconstruction goes on screen before its metrics are computed."""
+        if self.current is not None and s is self.current.session and not s.lstm and k == 1:
+            self.views.set_lstm(image, "1 it. · computing metrics…")
+            self.views.set_messages(f"computing iteration {self.slider.value()}…" if self.slider.value() > 1 else "",
+                                    "")
 
     def _lstm_done(self, s: ImageSession, complete: bool):
         if s is self.lstm_session:

@@ -118,9 +118,9 @@ def test_cancel_mid_encode(qtbot, window, photos, monkeypatch):
     import codec.session as session_mod
     original_run = session_mod.ImageSession.run_lstm
 
-    def slow_run(self, iterations=None, should_stop=None):
+    def slow_run(self, iterations=None, should_stop=None, preview=None):
         import time
-        for s in original_run(self, iterations, should_stop):
+        for s in original_run(self, iterations, should_stop, preview):
             time.sleep(0.3)
             yield s
     monkeypatch.setattr(session_mod.ImageSession, "run_lstm", slow_run)
@@ -198,3 +198,14 @@ def test_headless_export_command(tmp_path, tiny_model_path, photos):
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
                        cwd=str(__import__("pathlib").Path(__file__).resolve().parent.parent))
     assert r.returncode == 2 and "already exists" in r.stderr
+
+
+def test_drop_files_opens_them(qtbot, window, photos):
+    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDropEvent
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in photos])
+    ev = QDropEvent(QPointF(10, 10), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
+    window.dropEvent(ev)
+    assert [e.path for e in window.entries] == list(photos)
+    _wait_encoded(qtbot, window)

@@ -1,0 +1,26 @@
+"""Smoke tests on the real benchmark images with the shipped model (skipped without ../shared)."""
+import numpy as np
+
+from codec import bitstream
+from codec.checkpoint import default_model_path, load_model
+from codec.cli import main
+from codec.coder import LSTMCodec
+from codec.imageio import load_rgb
+from conftest import kodak_dir, needs_shared
+
+
+@needs_shared
+def test_kodak_round_trip_prefix_and_size(tmp_path, capsys):
+    src = kodak_dir() / "kodim23.png"
+    out = tmp_path / "k.lstm"
+    assert main(["encode", str(src), str(out), "-k", "3"]) == 0
+    data = out.read_bytes()
+    assert len(data) == bitstream.HEADER_BYTES + 3 * 32 * (512 // 16) * (768 // 16) // 8
+    assert main(["info", str(out)]) == 0
+    assert "768" in capsys.readouterr().out
+    codec = LSTMCodec(load_model(default_model_path()))
+    full = codec.decode(data)
+    _, rec = codec.encode(load_rgb(src).pixels, 3)
+    assert np.array_equal(full, rec)
+    two = codec.decode(bitstream.prefix(data, 2))
+    assert two.shape == (512, 768, 3) and not np.array_equal(two, full)
