@@ -25,10 +25,19 @@ def _image_item() -> pg.ImageItem:
     return pg.ImageItem(axisOrder="row-major")
 
 
-def error_image(original: np.ndarray, recon: np.ndarray, signed: bool) -> np.ndarray:
-    """Mean over RGB of (recon - original), or of its magnitude, in 8-bit levels."""
-    d = recon.astype(np.float32) - original.astype(np.float32)
-    return d.mean(axis=2) if signed else np.abs(d).mean(axis=2)
+def error_sum(original: np.ndarray, recon: np.ndarray, signed: bool) -> np.ndarray:
+    """Sum over R, G, B of (recon - original), or of its magnitude: int16, |value| <= 765.
+    The mean error is this / 3; integers keep the colouring a table look-up."""
+    d = recon.astype(np.int16) - original.astype(np.int16)
+    return d.sum(axis=2, dtype=np.int16) if signed else np.abs(d).sum(axis=2, dtype=np.int16)
+
+
+def error_colours(lut: np.ndarray, gain: float, signed: bool) -> np.ndarray:
+    """Colour of every possible error sum: mean |error| x gain on a 0..255 scale (signed:
+    centred at 128), through the colour map's 256-entry table."""
+    mean = np.arange(-765, 766) / 3.0
+    t = 0.5 + 0.5 * mean * gain / 255.0 if signed else np.abs(mean) * gain / 255.0
+    return lut[np.clip(np.rint(t * 255.0), 0, 255).astype(np.intp)]
 
 
 class Pane(QWidget):
@@ -106,6 +115,7 @@ class ComparisonViews(QStackedWidget):
         self.signed = False
         self.gain = 4.0
         self._split_x = None
+        self._errors: dict = {}
 
         # side by side
         self.p_orig, self.p_lstm, self.p_cls = Pane("Original"), Pane("LSTM"), Pane("JPEG")
@@ -130,7 +140,7 @@ class ComparisonViews(QStackedWidget):
         self.bar_view.setFixedWidth(90)
         self.colorbar = pg.ColorBarItem(values=(0, 255 / self.gain), colorMap=pg.colormap.get("inferno"),
                                         interactive=False, width=18, label="mean |error| (8-bit levels)")
-        self.colorbar.setImageItem([self.p_dl.image, self.p_dc.image])
+        self._lut = self.colorbar.colorMap().getLookupTable(0.0, 1.0, 256, alpha=False)
         self.bar_view.addItem(self.colorbar)
         self.addWidget(_page(self.p_dl, self.p_dc, self.bar_view, stretch=[1, 1, 0]))
 
@@ -178,16 +188,18 @@ class ComparisonViews(QStackedWidget):
             self.fit()
 
     def set_lstm(self, pixels: np.ndarray | None, caption: str = ""):
-        self.lstm = pixels
         self.p_lstm.caption.setText(caption)
         self.p_dl.caption.setText(caption)
-        self._refresh()
+        if pixels is not self.lstm:
+            self.lstm = pixels
+            self._refresh(original=False, classical=False)
 
     def set_classical(self, pixels: np.ndarray | None, caption: str = ""):
-        self.classical = pixels
         self.p_cls.caption.setText(caption)
         self.p_dc.caption.setText(caption)
-        self._refresh()
+        if pixels is not self.classical:
+            self.classical = pixels
+            self._refresh(original=False, lstm=False)
 
     def set_split_caption(self, text: str):
         self.p_split.caption.setText(text)
@@ -211,7 +223,9 @@ class ComparisonViews(QStackedWidget):
             self.gain = gain
         if signed is not None:
             self.signed = signed
-            self.colorbar.setColorMap(pg.colormap.get("CET-D1" if signed else "inferno"))
+            cmap = pg.colormap.get("CET-D1" if signed else "inferno")
+            self.colorbar.setColorMap(cmap)
+            self._lut = cmap.getLookupTable(0.0, 1.0, 256, alpha=False)
         top = 255.0 / self.gain
         self.colorbar.setLevels((-top, top) if self.signed else (0.0, top))
         self._refresh()
@@ -220,28 +234,49 @@ class ComparisonViews(QStackedWidget):
         if pixels is None:
             item.clear()
         else:
-            item.setImage(pixels, autoLevels=False, levels=(0, 255))
+            item.setImage(pixels, autoLevels=False, levels=None)  # uint8 as is: no rescale pass
 
-    def _refresh(self):
+    def _error(self, rec: np.ndarray) -> np.ndarray:
+        """The error map of a reconstruction as colour (uint8 RGB) on the colour bar's scale.
+
+        Coloured here by table look-up rather than by ImageItem's LUT at every paint, and
+        cached: slider moves revisit the same images, and each redraw must fit in a frame."""
+        key = (id(self.original), id(rec), self.signed, self.gain)
+        hit = self._errors.get(key)
+        if hit is None or hit[0] is not rec:
+            if len(self._errors) > 64:
+                self._errors.clear()
+            table = error_colours(self._lut, self.gain, self.signed)
+            hit = (rec, table[error_sum(self.original, rec, self.signed) + 765])
+            self._errors[key] = hit
+        return hit[1]
+
+    def _refresh(self, original=True, lstm=True, classical=True):
+        """Put the current images into the current mode's views (only the sides asked for)."""
         o = self.original
-        lstm = o if self.flicker else self.lstm
-        cls = o if self.flicker else self.classical
-        self._set(self.p_orig.image, o)
+        rec_l = o if self.flicker else self.lstm
+        rec_c = o if self.flicker else self.classical
+        if original:
+            self._set(self.p_orig.image, o)
         if self.mode == "side":
-            self._set(self.p_lstm.image, lstm)
-            self._set(self.p_cls.image, cls)
+            if lstm:
+                self._set(self.p_lstm.image, rec_l)
+            if classical:
+                self._set(self.p_cls.image, rec_c)
         elif self.mode == "split":
-            self._set(self.p_split.image, lstm if lstm is not None else o)
-            self._update_split(cls)
+            if lstm or original:
+                self._set(self.p_split.image, rec_l if rec_l is not None else o)
+            self._update_split(rec_c)
         else:
-            for pane, rec in ((self.p_dl, self.lstm), (self.p_dc, self.classical)):
+            for pane, rec, want in ((self.p_dl, self.lstm, lstm), (self.p_dc, self.classical, classical)):
+                if not want:
+                    continue
                 if o is None or rec is None:
                     pane.image.clear()
-                elif self.flicker:
-                    pane.image.setImage(np.zeros(o.shape[:2], np.float32), autoLevels=False)
+                elif self.flicker:  # the original against itself: zero error everywhere
+                    pane.image.setImage(self._error(o), autoLevels=False, levels=None)
                 else:
-                    pane.image.setImage(error_image(o, rec, self.signed), autoLevels=False)
-            self.colorbar.setLevels(self.colorbar.levels())
+                    pane.image.setImage(self._error(rec), autoLevels=False, levels=None)
 
     # -- split ----------------------------------------------------------------------
     def set_split_position(self, fraction: float):
@@ -267,7 +302,7 @@ class ComparisonViews(QStackedWidget):
         if cls is None or x >= w:
             self.split_right.clear()
             return
-        self.split_right.setImage(cls[:, x:], autoLevels=False, levels=(0, 255))
+        self.split_right.setImage(cls[:, x:], autoLevels=False, levels=None)
         self.split_right.setRect(QRectF(x, 0, w - x, o.shape[0]))
 
     # -- zoom -----------------------------------------------------------------------

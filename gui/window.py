@@ -518,7 +518,7 @@ class MainWindow(QMainWindow):
         if self.current is None or s is not self.current.session:
             return
         self.progress.setValue(sample.iteration)
-        self.plot.refresh(self.slider.value(), self.current_codec())
+        self.plot.refresh(self.slider.value(), self.current_codec())  # a new point on the LSTM curve
         if sample.iteration <= self.slider.value():
             self._iteration_changed(self.slider.value())
 
@@ -549,8 +549,6 @@ class MainWindow(QMainWindow):
         if self.current is not None and s is self.current.session:
             if codec == self.current_codec() and k == self.slider.value():
                 self._iteration_changed(k)
-            else:
-                self.plot.refresh(self.slider.value(), self.current_codec())
 
     def _iteration_changed(self, k: int):
         """Show iteration k from the cache (and ask for what is missing)."""
@@ -587,7 +585,7 @@ class MainWindow(QMainWindow):
         lab = CODECS[codec].label
         self.views.set_split_caption(f"left: LSTM {shown.bpp:.3f} bpp · right: {lab} "
                                      f"{m.bpp:.3f} bpp" if avail and m else "")
-        self.plot.refresh(k, codec)
+        self.plot.set_current(k, codec)
 
     def _codec_changed(self, _i: int):
         self.views.set_codec_label(CODECS[self.current_codec()].label)

@@ -67,11 +67,21 @@ def test_difference_and_split_views(qtbot, window, photos):
     _wait_encoded(qtbot, window)
     qtbot.waitUntil(lambda: window.ready(), timeout=20000)
     window.set_mode("diff")
-    err = window.views.p_dl.image.image
-    expected = np.abs(window.views.lstm.astype(np.float32) - window.views.original.astype(np.float32)).mean(axis=2)
-    assert np.allclose(err, expected)
+    v = window.views
+    shown = v.p_dl.image.image
+    err = np.abs(v.lstm.astype(np.float64) - v.original.astype(np.float64)).sum(axis=2) / 3.0
+    # |error| x gain on the colour bar's scale (255 / gain levels = top of the bar)
+    idx = np.clip(np.rint(err * v.gain), 0, 255).astype(int)
+    assert np.array_equal(shown, v._lut[idx])
+    before = v.p_dc.image.image
+    window.gain.setValue(16)
+    assert not np.array_equal(v.p_dc.image.image, before)  # JPEG's small errors brighten
+    assert v.colorbar.levels() == pytest.approx((0, 255 / 16))
     window.signed.setChecked(True)
-    assert window.views.p_dl.image.image.min() < 0 or np.allclose(expected, 0)
+    assert v.colorbar.levels() == pytest.approx((-255 / 16, 255 / 16))
+    signed = (v.lstm.astype(np.float64) - v.original.astype(np.float64)).sum(axis=2) / 3.0
+    idx = np.clip(np.rint((0.5 + 0.5 * signed * 16 / 255) * 255), 0, 255).astype(int)
+    assert np.array_equal(v.p_dl.image.image, v._lut[idx])
     window.set_mode("split")
     window.views.set_split_position(0.25)
     right = window.views.split_right.image
