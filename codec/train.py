@@ -45,7 +45,7 @@ class TrainSettings:
     bf16: bool = True
     checkpoint_minutes: float = 5.0
     resume: bool = False
-    init: str = ""              # start from these weights (config taken from them)
+    init: str = ""              # start from these weights, continuing their step count and hours
     seed: int = 0
     threads: int = 0
     device: str = "auto"
@@ -65,8 +65,11 @@ def make_optimizer(params, s: TrainSettings):
     raise ValueError(f"optimizer must be 'adam' or 'sgd', not {s.optimizer!r}")
 
 
-def lr_at(step: int, s: TrainSettings) -> float:
-    lr = s.lr * min(1.0, (step + 1) / max(1, s.warmup))
+def lr_at(step: int, s: TrainSettings, session_step: int | None = None) -> float:
+    """Warm-up counts this session's steps (a resumed run's Adam state may be fresh),
+    the decay points count all steps."""
+    warm = step if session_step is None else session_step
+    lr = s.lr * min(1.0, (warm + 1) / max(1, s.warmup))
     for d in filter(None, s.lr_decay_steps.split(",")):
         if step >= int(d):
             lr *= 0.5
@@ -118,6 +121,9 @@ def train(s: TrainSettings, cfg: ModelConfig | None = None, log=print) -> Path:
         step, wall = int(meta.get("steps", 0)), float(meta.get("train_seconds", 0.0))
     elif s.init:
         net.load_state_dict({k: v.float() for k, v in init["state_dict"].items()})
+        meta = dict(init.get("meta", {}))
+        meta.pop("exported_from", None)
+        step, wall = int(meta.get("steps", 0)), float(meta.get("train_seconds", 0.0))
     model = net
     if world > 1:
         model = torch.nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
@@ -159,7 +165,7 @@ def train(s: TrainSettings, cfg: ModelConfig | None = None, log=print) -> Path:
     def autocast():
         return torch.autocast(device.type, dtype=torch.bfloat16) if s.bf16 else nullcontext()
     start = time.monotonic()
-    session_start_wall = wall
+    session_start_wall, session_start_step = wall, step
     last_ckpt = start
     net.train()
     try:
@@ -174,7 +180,7 @@ def train(s: TrainSettings, cfg: ModelConfig | None = None, log=print) -> Path:
                 break
             t0 = time.monotonic()
             for g in opt.param_groups:
-                g["lr"] = lr_at(step, s)
+                g["lr"] = lr_at(step, s, step - session_start_step)
             x = torch.from_numpy(sampler.batch(s.batch)).to(device).float() / 255.0 - 0.5
             with autocast():
                 outs = model(x)
@@ -192,7 +198,7 @@ def train(s: TrainSettings, cfg: ModelConfig | None = None, log=print) -> Path:
             dt = time.monotonic() - t0
             wall = session_start_wall + (time.monotonic() - start)
             if rank == 0:
-                writer.writerow([step, round(wall, 2), f"{lr_at(step - 1, s):.3g}", f"{loss.item():.6f}",
+                writer.writerow([step, round(wall, 2), f"{opt.param_groups[0]['lr']:.3g}", f"{loss.item():.6f}",
                                  f"{dt:.3f}"] + [f"{v:.5f}" for v in l1])
                 if step % 20 == 0:
                     log_file.flush()
@@ -235,7 +241,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-bf16", dest="bf16", action="store_false", help="train in fp32")
     p.add_argument("--checkpoint-minutes", type=float, default=d.checkpoint_minutes)
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
-    p.add_argument("--init", default="", help="start from these weights")
+    p.add_argument("--init", default="", help="start from these weights (e.g. the shipped model), continuing "
+                   "their step count and hours; the optimiser starts fresh")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--device", default="auto")

@@ -69,3 +69,15 @@ def test_ddp_two_gloo_processes(tmp_path, data_dir):
     assert ck["meta"]["steps"] == 3 and ck["meta"]["world_size"] == 2
     assert ck["meta"]["samples"] == 3 * 2 * 2
     assert len(list(csv.DictReader(open(out / "log.csv")))) == 3  # only rank 0 logs
+
+
+def test_continue_from_a_shipped_model(tmp_path, data_dir):
+    from codec.checkpoint import export_model
+    first = train(_settings(data_dir, tmp_path / "a", steps=3), TINY, log=lambda *_: None)
+    shipped = tmp_path / "shipped.pt"
+    export_model(first, shipped)  # float16, no optimizer: what resources/models holds
+    last = train(_settings(data_dir, tmp_path / "b", steps=5, init=str(shipped)), None, log=lambda *_: None)
+    meta = read_checkpoint(last)["meta"]
+    assert meta["steps"] == 5 and meta["train_seconds"] > 0
+    rows = list(csv.DictReader(open(tmp_path / "b" / "log.csv")))
+    assert [int(r["step"]) for r in rows] == [4, 5]
