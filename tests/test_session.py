@@ -1,0 +1,32 @@
+import numpy as np
+
+from codec.coder import LSTMCodec
+from codec.session import ImageSession
+
+
+def test_session_runs_caches_and_matches(tiny_model, sample_pixels):
+    small_image = np.ascontiguousarray(sample_pixels[:128, :192])
+    codec = LSTMCodec(tiny_model)
+    s = ImageSession(small_image, "crop.png", codec)
+    shown = []
+    samples = list(s.run_lstm(3, preview=lambda k, img: shown.append(k)))
+    assert shown == [1, 2, 3] and [p.iteration for p in samples] == [1, 2, 3] and s.lstm_complete
+    # the bpp known before encoding is the one measured after
+    assert [s.lstm_bpp(k) for k in (1, 2, 3)] == [p.bpp for p in samples]
+    data, rec = codec.encode(small_image, 3)
+    assert s.lstm_file() == data and np.array_equal(samples[-1].reconstruction, rec)
+    m = s.match("jpeg", 2)
+    assert m.bpp <= samples[1].bpp and s.match("jpeg", 2) is m  # cached
+    curve = s.classical_curve("jpeg")
+    assert s.classical_curve("jpeg") is curve
+    results = s.rd_results()
+    assert [r["name"].split()[0] for r in results] == ["LSTM", "JPEG"]
+    assert set(results[0]["results"]) >= {"bpp", "psnr-rgb", "ms-ssim-rgb"}
+
+
+def test_stopped_run_is_discarded(tiny_model, small_image):
+    s = ImageSession(small_image, "crop.png", LSTMCodec(tiny_model))
+    got = []
+    for sample in s.run_lstm(4, should_stop=lambda: len(got) >= 2):
+        got.append(sample)
+    assert len(got) == 2 and not s.lstm_complete and s.lstm == []
