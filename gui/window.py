@@ -35,6 +35,14 @@ class Entry:
     error: str = ""
     pending: set = field(default_factory=set)  # (codec, k) matches queued
     curves_queued: set = field(default_factory=set)
+    classic: Ticket = field(default_factory=Ticket)  # this visit's classical jobs
+
+    def leave(self):
+        """Drop this image's queued classical work (results so far stay cached)."""
+        self.classic.cancel()
+        self.classic = Ticket()
+        self.pending.clear()
+        self.curves_queued.clear()
 
     @property
     def name(self) -> str:
@@ -406,7 +414,10 @@ class MainWindow(QMainWindow):
             self._show_entry()
 
     def _row_changed(self, row: int):
-        self.current = self.entries[row] if 0 <= row < len(self.entries) else None
+        new = self.entries[row] if 0 <= row < len(self.entries) else None
+        if self.current is not None and new is not self.current:
+            self.current.leave()
+        self.current = new
         if self.lstm_ticket and (self.current is None or self.current.session is not self.lstm_session):
             self.lstm_ticket.cancel()  # stale work for another image stops between iterations
             self.lstm_ticket = None
@@ -473,7 +484,8 @@ class MainWindow(QMainWindow):
                 self.bridge.curve_ready.emit(s, key)
 
             # the codec on screen first; the others after its bpp matches (see _prefetch_matches)
-            self.workers.submit("classic", run, priority=1 if i == 0 else 5 + i, what=f"{CODECS[key].label} curve")
+            self.workers.submit("classic", run, e.classic, priority=1 if i == 0 else 5 + i,
+                                what=f"{CODECS[key].label} curve")
 
     def _queue_match(self, e: Entry, codec: str, k: int, priority: int):
         s = e.session
@@ -488,7 +500,7 @@ class MainWindow(QMainWindow):
                 e.pending.discard((codec, k))
             self.bridge.match_ready.emit(s, codec, k)
 
-        self.workers.submit("classic", run, priority=priority, what=f"matching {CODECS[codec].label}")
+        self.workers.submit("classic", run, e.classic, priority=priority, what=f"matching {CODECS[codec].label}")
 
     def _prefetch_matches(self):
         e = self.current
