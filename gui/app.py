@@ -60,7 +60,7 @@ def main(argv=None) -> int:
             return _fail(f"the folder {out.parent} does not exist; create it first.")
 
     import pyqtgraph as pg
-    from PySide6.QtCore import QSettings, Qt
+    from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     from codec.checkpoint import default_model_path, load_model

@@ -1,7 +1,6 @@
 """The whole recurrent codec network: encoder, binarizer, decoder and the reconstruction rule."""
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 from ..config import ModelConfig
