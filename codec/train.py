@@ -9,7 +9,9 @@ import argparse
 import csv
 import math
 import os
+import signal
 import sys
+import threading
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -164,6 +166,13 @@ def train(s: TrainSettings, cfg: ModelConfig | None = None, log=print) -> Path:
 
     def autocast():
         return torch.autocast(device.type, dtype=torch.bfloat16) if s.bf16 else nullcontext()
+    # SIGTERM (kill, a scheduler's time limit) and SIGINT stop at the next step boundary and
+    # write a checkpoint, instead of losing the work since the last periodic one.
+    stop_requested, previous_handlers = [], {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous_handlers[sig] = signal.signal(sig, lambda *_: stop_requested.append(True))
+
     start = time.monotonic()
     session_start_wall, session_start_step = wall, step
     last_ckpt = start
@@ -171,7 +180,7 @@ def train(s: TrainSettings, cfg: ModelConfig | None = None, log=print) -> Path:
     try:
         while True:
             elapsed = time.monotonic() - start
-            stop = (s.steps and step >= s.steps) or (s.minutes and elapsed >= s.minutes * 60)
+            stop = (s.steps and step >= s.steps) or (s.minutes and elapsed >= s.minutes * 60) or bool(stop_requested)
             if world > 1:  # all ranks stop together: rank 0's clock decides
                 flag = torch.tensor([1.0 if stop else 0.0])
                 dist.broadcast(flag, 0)
@@ -209,6 +218,8 @@ def train(s: TrainSettings, cfg: ModelConfig | None = None, log=print) -> Path:
                     checkpoint()
                     last_ckpt = time.monotonic()
     finally:
+        for sig, handler in previous_handlers.items():
+            signal.signal(sig, handler)
         if rank == 0:
             checkpoint()
             log_file.close()

@@ -80,3 +80,21 @@ def test_continue_from_a_shipped_model(tmp_path, data_dir):
     assert meta["steps"] == 5 and meta["train_seconds"] > 0
     rows = list(csv.DictReader(open(tmp_path / "b" / "log.csv")))
     assert [int(r["step"]) for r in rows] == [4, 5]
+
+
+def test_sigterm_stops_with_a_checkpoint(tmp_path, data_dir):
+    import signal
+    import time
+    out = tmp_path / "sig"
+    cmd = [sys.executable, "-m", "codec.train", "--data", str(data_dir), "--out", str(out), "--minutes", "5",
+           "--batch", "2", "--width", "0.0625", "--iterations", "2", "--threads", "1", "--no-progress",
+           "--checkpoint-minutes", "60"]
+    p = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": ROOT}, stderr=subprocess.PIPE, text=True)
+    log = out / "log.csv"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (log.exists() and log.stat().st_size > 200):
+        time.sleep(0.2)
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(timeout=60) == 0
+    steps = read_checkpoint(out / "last.pt")["meta"]["steps"]
+    assert steps >= 1 and steps == len(list(csv.DictReader(open(log))))
