@@ -471,7 +471,15 @@ class MainWindow(QMainWindow):
 
         self.workers.submit("lstm", run, ticket, priority=0, what=f"encoding {s.name}")
 
+    def _waiting_first(self, e: Entry) -> bool:
+        """While the LSTM computes its first iteration, classical work waits: on 2 cores it
+        would delay the first reconstruction (the thing a user waits for)."""
+        s = e.session
+        return s is not None and s is self.lstm_session and not s.lstm
+
     def _queue_curves(self, e: Entry):
+        if self._waiting_first(e):
+            return
         order = [self.current_codec()] + [c for c in self.codecs if c != self.current_codec()]
         for i, key in enumerate(order):
             if key in e.session.curves or key in e.curves_queued:
@@ -489,6 +497,8 @@ class MainWindow(QMainWindow):
 
     def _queue_match(self, e: Entry, codec: str, k: int, priority: int):
         s = e.session
+        if self._waiting_first(e):
+            return
         if (codec, k) in s.matches or (codec, k) in e.pending:
             return
         e.pending.add((codec, k))
@@ -517,6 +527,7 @@ class MainWindow(QMainWindow):
         self.lstm_session = None
         self.progress.hide()
         self.cancel_btn.hide()
+        self._start_classical()
 
     def reencode(self):
         e = self.current
@@ -540,11 +551,27 @@ class MainWindow(QMainWindow):
             self.views.set_lstm(image, "1 it. · computing metrics…")
             self.views.set_messages(f"computing iteration {self.slider.value()}…" if self.slider.value() > 1 else "",
                                     "")
+            self._start_classical()
+
+    def _start_classical(self):
+        """Queue the classical codecs' work for the current image (after the first preview)."""
+        e = self.current
+        if e is None or e.session is None:
+            return
+        saved, self.lstm_session = self.lstm_session, None  # lift the wait for the first iteration
+        try:
+            self._queue_curves(e)
+            self._queue_match(e, self.current_codec(), self.slider.value(), priority=0)
+            self._prefetch_matches()
+        finally:
+            self.lstm_session = saved
 
     def _lstm_done(self, s: ImageSession, complete: bool):
         if s is self.lstm_session:
             self.lstm_ticket = None
             self.lstm_session = None
+            if self.current is not None and s is self.current.session:
+                self._start_classical()  # in case the run ended before its first preview
             self.progress.hide()
             self.cancel_btn.hide()
         if self.current is not None and s is self.current.session:
