@@ -83,6 +83,7 @@ class MainWindow(QMainWindow):
         self.current: Entry | None = None
         self.lstm_ticket: Ticket | None = None
         self.lstm_session: ImageSession | None = None
+        self._previewed: ImageSession | None = None  # the encode whose first iteration is shown
         self.workers = Workers(self)
         self.workers.failed.connect(self._worker_failed)
         self.bridge = Bridge()
@@ -475,7 +476,7 @@ class MainWindow(QMainWindow):
         """While the LSTM computes its first iteration, classical work waits: on 2 cores it
         would delay the first reconstruction (the thing a user waits for)."""
         s = e.session
-        return s is not None and s is self.lstm_session and not s.lstm
+        return s is not None and s is self.lstm_session and not s.lstm and self._previewed is not s
 
     def _queue_curves(self, e: Entry):
         if self._waiting_first(e):
@@ -551,6 +552,7 @@ class MainWindow(QMainWindow):
             self.views.set_lstm(image, "1 it. · computing metrics…")
             self.views.set_messages(f"computing iteration {self.slider.value()}…" if self.slider.value() > 1 else "",
                                     "")
+            self._previewed = s
             self._start_classical()
 
     def _start_classical(self):
@@ -558,13 +560,9 @@ class MainWindow(QMainWindow):
         e = self.current
         if e is None or e.session is None:
             return
-        saved, self.lstm_session = self.lstm_session, None  # lift the wait for the first iteration
-        try:
-            self._queue_curves(e)
-            self._queue_match(e, self.current_codec(), self.slider.value(), priority=0)
-            self._prefetch_matches()
-        finally:
-            self.lstm_session = saved
+        self._queue_curves(e)
+        self._queue_match(e, self.current_codec(), self.slider.value(), priority=0)
+        self._prefetch_matches()
 
     def _lstm_done(self, s: ImageSession, complete: bool):
         if s is self.lstm_session:
@@ -746,29 +744,24 @@ class MainWindow(QMainWindow):
             QGuiApplication.clipboard().setImage(self.comparison_image())
             self.status("Comparison copied to the clipboard.")
 
-    def export_plot_dialog(self):
+    def _export_dialog(self, title: str, suffix: str, filt: str, write, what: str):
         if self.current is None or self.current.session is None:
             return self.status("Open an image first (Ctrl+O).", error=True)
-        path = self._save_name("Export plot", f"{Path(self.current.name).stem}_rd.png",
-                               "PNG image (*.png);;SVG drawing (*.svg)")
+        path = self._save_name(title, f"{Path(self.current.name).stem}{suffix}", filt)
         if path:
             try:
-                export.export_plot(self.plot, path)
-                self.status(f"Saved the plot to {path}.")
+                write(path)
+                self.status(f"Saved {what} to {path}.")
             except export.ExportError as err:
                 self.status(f"Export failed: {err}", error=True)
 
+    def export_plot_dialog(self):
+        self._export_dialog("Export plot", "_rd.png", "PNG image (*.png);;SVG drawing (*.svg)",
+                            lambda p: export.export_plot(self.plot, p), "the plot")
+
     def export_rd_dialog(self):
-        if self.current is None or self.current.session is None:
-            return self.status("Open an image first (Ctrl+O).", error=True)
-        path = self._save_name("Export RD data", f"{Path(self.current.name).stem}_rd.json",
-                               "JSON, CompressAI style (*.json);;CSV (*.csv)")
-        if path:
-            try:
-                export.export_rd(self.current.session, path)
-                self.status(f"Saved the RD data to {path}.")
-            except export.ExportError as err:
-                self.status(f"Export failed: {err}", error=True)
+        self._export_dialog("Export RD data", "_rd.json", "JSON, CompressAI style (*.json);;CSV (*.csv)",
+                            lambda p: export.export_rd(self.current.session, p), "the RD data")
 
     def save_files_dialog(self):
         e = self.current
