@@ -27,9 +27,17 @@ def _image_item() -> pg.ImageItem:
 
 def error_sum(original: np.ndarray, recon: np.ndarray, signed: bool) -> np.ndarray:
     """Sum over R, G, B of (recon - original), or of its magnitude: int16, |value| <= 765.
-    The mean error is this / 3; integers keep the colouring a table look-up."""
-    d = recon.astype(np.int16) - original.astype(np.int16)
-    return d.sum(axis=2, dtype=np.int16) if signed else np.abs(d).sum(axis=2, dtype=np.int16)
+    The mean error is this / 3; integers keep the colouring a table look-up.
+
+    `original` may be given as int16 already (the views keep it so). In-place arithmetic
+    and channel adds instead of .sum(axis=2): 0.7 ms instead of 9.6 ms at 768x512."""
+    d = recon.astype(np.int16)
+    d -= original if original.dtype == np.int16 else original.astype(np.int16)
+    if not signed:
+        np.abs(d, out=d)
+    s = d[..., 0] + d[..., 1]
+    s += d[..., 2]
+    return s
 
 
 def error_colours(lut: np.ndarray, gain: float, signed: bool) -> np.ndarray:
@@ -111,6 +119,7 @@ class ComparisonViews(QStackedWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.original = self.lstm = self.classical = None
+        self._original16 = None  # the original as int16, for error maps
         self.flicker = False
         self.signed = False
         self.gain = 4.0
@@ -181,6 +190,7 @@ class ComparisonViews(QStackedWidget):
     # -- content --------------------------------------------------------------------
     def set_original(self, pixels: np.ndarray | None, fit: bool = True):
         self.original = pixels
+        self._original16 = None
         self.lstm = self.classical = None
         self._split_x = None
         self._refresh()
@@ -247,7 +257,11 @@ class ComparisonViews(QStackedWidget):
             if len(self._errors) > 64:
                 self._errors.clear()
             table = error_colours(self._lut, self.gain, self.signed)
-            hit = (rec, table[error_sum(self.original, rec, self.signed) + 765])
+            if self._original16 is None:
+                self._original16 = self.original.astype(np.int16)
+            index = error_sum(self._original16, rec, self.signed)
+            index += 765
+            hit = (rec, np.take(table, index, axis=0))  # 4x faster than table[index]
             self._errors[key] = hit
         return hit[1]
 

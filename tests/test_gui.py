@@ -219,3 +219,15 @@ def test_drop_files_opens_them(qtbot, window, photos):
     window.dropEvent(ev)
     assert [e.path for e in window.entries] == list(photos)
     _wait_encoded(qtbot, window)
+
+
+def test_error_sum_matches_the_plain_formula():
+    from gui.views import error_sum
+    rng = np.random.default_rng(3)
+    o = rng.integers(0, 256, (7, 9, 3), dtype=np.uint8)
+    r = rng.integers(0, 256, (7, 9, 3), dtype=np.uint8)
+    d = r.astype(np.int64) - o.astype(np.int64)
+    for original in (o, o.astype(np.int16)):
+        assert np.array_equal(error_sum(original, r, signed=True), d.sum(axis=2))
+        assert np.array_equal(error_sum(original, r, signed=False), np.abs(d).sum(axis=2))
+    assert error_sum(o, r, signed=False).dtype == np.int16
