@@ -177,9 +177,14 @@ def main():
             sys.exit(f"{d} is not a folder; pass --data/--kodak (the shared training photos and Kodak).")
     names = [n for n in RUNS if not a.only or n in a.only.split(",")]
     images = [(q.name, load_rgb(q).pixels) for q in find_images(a.kodak)[:a.limit or None]]
-    jpeg = mean_curve([pt for name, px in images for pt in classical_points("jpeg", px, name)])
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
+    jpeg_path = out / f"jpeg_{len(images)}.json"  # the anchor curve takes minutes: computed once
+    if jpeg_path.exists():
+        jpeg = json.loads(jpeg_path.read_text())
+    else:
+        jpeg = mean_curve([pt for name, px in images for pt in classical_points("jpeg", px, name)])
+        jpeg_path.write_text(json.dumps(jpeg))
     res_path = out / "ablations.json"
     res = json.loads(res_path.read_text()) if res_path.exists() else {"runs": {}}
     res.update({"steps": a.steps, "width": a.width, "seed": a.seed})
