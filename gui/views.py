@@ -265,6 +265,13 @@ class ComparisonViews(QStackedWidget):
             self._errors[key] = hit
         return hit[1]
 
+    def warm(self, recs):
+        """Compute these reconstructions' error maps ahead of need (the window passes the
+        neighbouring iterations'), so stepping onto them in the difference view only looks up."""
+        if self.mode == "diff" and self.original is not None and not self.flicker:
+            for rec in recs:
+                self._error(rec)
+
     def _refresh(self, original=True, lstm=True, classical=True):
         """Put the current images into the current mode's views (only the sides asked for)."""
         o = self.original

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QEvent, QObject, QSettings, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QIcon, QImage, QKeySequence, QPixmap, QShortcut
 from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QLabel,
                                QListWidget, QListWidgetItem, QMainWindow, QMessageBox, QProgressBar,
@@ -127,6 +127,10 @@ class MainWindow(QMainWindow):
         self.slider.setTickInterval(1)
         self.slider.setToolTip("LSTM iterations = bitrate (0.125 bpp each). Left/Right arrows move it.")
         self.slider.valueChanged.connect(self._iteration_changed)
+        # After a move in the difference view, the neighbours' error maps are computed in
+        # the next idle moment, so the following step is a cache look-up.
+        self._warm_timer = QTimer(self, singleShot=True, interval=30)
+        self._warm_timer.timeout.connect(self._warm_neighbours)
         self.iter_label = QLabel()
         self.iter_label.setMinimumWidth(330)
         f = self.iter_label.font()
@@ -623,6 +627,22 @@ class MainWindow(QMainWindow):
         self.views.set_split_caption(f"left: LSTM {shown.bpp:.3f} bpp · right: {lab} "
                                      f"{m.bpp:.3f} bpp" if avail and m else "")
         self.plot.set_current(k, codec)
+        if self.views.mode == "diff":
+            self._warm_timer.start()
+
+    def _warm_neighbours(self):
+        e = self.current
+        s = e.session if e is not None else None
+        if s is None or self.views.mode != "diff":
+            return
+        k, codec, recs = self.slider.value(), self.current_codec(), []
+        for j in (k + 1, k - 1):
+            if 1 <= j <= len(s.lstm):
+                recs.append(s.lstm[j - 1].reconstruction)
+            m = s.matches.get((codec, j))
+            if m is not None:
+                recs.append(m.reconstruction)
+        self.views.warm(recs)
 
     def _codec_changed(self, _i: int):
         self.views.set_codec_label(CODECS[self.current_codec()].label)
@@ -643,6 +663,8 @@ class MainWindow(QMainWindow):
         diff = mode == "diff"
         self.gain.setEnabled(diff)
         self.signed.setEnabled(diff)
+        if diff:
+            self._warm_timer.start()
 
     def _hovered(self, x: int, y: int):
         parts = [f"x {x}, y {y}"]

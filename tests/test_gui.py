@@ -231,3 +231,27 @@ def test_error_sum_matches_the_plain_formula():
         assert np.array_equal(error_sum(original, r, signed=True), d.sum(axis=2))
         assert np.array_equal(error_sum(original, r, signed=False), np.abs(d).sum(axis=2))
     assert error_sum(o, r, signed=False).dtype == np.int16
+
+
+def test_difference_view_prefetches_neighbouring_error_maps(qtbot, window, photos, monkeypatch):
+    window.open_paths([photos[0]])
+    _wait_encoded(qtbot, window)
+    qtbot.waitUntil(lambda: window.ready(1) and window.ready(3), timeout=20000)  # matches at 1 and 3
+    window.slider.setValue(2)
+    qtbot.waitUntil(lambda: window.ready(2), timeout=20000)
+    window.set_mode("diff")
+    v, s = window.views, window.current.session
+    cached = lambda rec: any(hit[0] is rec for hit in v._errors.values())  # noqa: E731
+    neighbours = [s.lstm[0].reconstruction, s.lstm[2].reconstruction,
+                  s.matches[("jpeg", 1)].reconstruction, s.matches[("jpeg", 3)].reconstruction]
+    qtbot.waitUntil(lambda: all(cached(r) for r in neighbours), timeout=5000)
+    prefetched = next(hit[1] for hit in v._errors.values() if hit[0] is s.lstm[2].reconstruction)
+    import gui.views
+    computed = []
+    real = gui.views.error_sum
+    monkeypatch.setattr(gui.views, "error_sum", lambda *a: computed.append(1) or real(*a))
+    window.slider.setValue(3)
+    assert np.array_equal(v.p_dl.image.image, prefetched)
+    assert not computed  # the move only looked both maps up
+    err = np.abs(v.lstm.astype(np.float64) - v.original.astype(np.float64)).sum(axis=2) / 3.0
+    assert np.array_equal(prefetched, v._lut[np.clip(np.rint(err * v.gain), 0, 255).astype(int)])
