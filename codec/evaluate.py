@@ -120,7 +120,10 @@ class EvalResult:
 
 def evaluate(image_dir, out_dir, codec: LSTMCodec, baselines=("jpeg", "webp", "jpeg2000", "avif"),
              iterations: int | None = None, limit: int | None = None, progress: bool = True,
-             plot: bool = True) -> EvalResult:
+             plot: bool = True, reuse=None) -> EvalResult:
+    """`reuse`: a folder of an earlier evaluation of the same images; the classical curves
+    not computed now are taken from its <codec>.json (the classical codecs are
+    deterministic), so an LSTM-only re-evaluation still reports every BD-rate and plot."""
     paths = find_images(image_dir)[:limit]
     if not paths:
         raise CodecError(f"no images found in {image_dir}; pass a folder of PNG/JPEG files.")
@@ -145,8 +148,14 @@ def evaluate(image_dir, out_dir, codec: LSTMCodec, baselines=("jpeg", "webp", "j
     keys = ["lstm"] + list(baselines)
     for k in keys:
         res.curves[k] = mean_curve([q for q in res.points if q.codec == k])
+    reused = []
+    for k in ("jpeg", "webp", "jpeg2000", "avif"):
+        path = Path(reuse) / f"{k}.json" if reuse else None
+        if k not in res.curves and path is not None and path.exists():
+            res.curves[k] = json.loads(path.read_text())["results"]
+            reused.append(k)
     model = codec.model
-    for k in baselines:
+    for k in list(baselines) + reused:
         res.bd[k] = {"ms-ssim-db": bd_rate(res.curves[k], res.curves["lstm"], "ms-ssim-rgb-db"),
                      "psnr": bd_rate(res.curves[k], res.curves["lstm"], "psnr-rgb")}
     for k in keys:
@@ -166,7 +175,7 @@ def evaluate(image_dir, out_dir, codec: LSTMCodec, baselines=("jpeg", "webp", "j
                         f"{q.encode_seconds:.4f}", f"{q.decode_seconds:.4f}"])
     res.files.append(str(out / "per_image.csv"))
     summary = {"images": len(paths), "model": model.describe(), "model_id": model.model_id,
-               "bd_rate_percent_vs": res.bd,
+               "bd_rate_percent_vs": res.bd, "curves_reused_from": {k: str(reuse) for k in reused},
                "lstm_mean": {k: res.curves["lstm"][k] for k in ("bpp", "ms-ssim-rgb", "psnr-rgb")}}
     (out / "bd_rate.json").write_text(json.dumps(summary, indent=2))
     res.files.append(str(out / "bd_rate.json"))

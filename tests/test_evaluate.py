@@ -49,3 +49,17 @@ def test_evaluate_writes_compressai_json_csv_bd_and_plot(tmp_path, tiny_model, s
     per = [float(row["bpp"]) for row in rows if row["codec"] == "lstm" and row["setting"] == "1"]
     assert r["bpp"][0] == pytest.approx(np.mean(per), rel=1e-4)
     assert res.curves["lstm"]["bpp"] == r["bpp"]
+
+
+def test_evaluate_reuses_stored_classical_curves(tmp_path, tiny_model, sample_pixels):
+    src = tmp_path / "imgs"
+    src.mkdir()
+    Image.fromarray(sample_pixels[:64, :96]).save(src / "a.png")
+    first = evaluate(src, tmp_path / "first", LSTMCodec(tiny_model), baselines=("jpeg", "webp"),
+                     iterations=3, progress=False, plot=False)
+    again = evaluate(src, tmp_path / "again", LSTMCodec(tiny_model), baselines=("jpeg",), iterations=3,
+                     progress=False, plot=False, reuse=tmp_path / "first")
+    assert again.curves["webp"] == json.loads((tmp_path / "first" / "webp.json").read_text())["results"]
+    assert set(again.bd) == {"jpeg", "webp"}
+    assert again.bd["webp"]["ms-ssim-db"] == pytest.approx(first.bd["webp"]["ms-ssim-db"], nan_ok=True)
+    assert not any(q.codec == "webp" for q in again.points)  # nothing re-encoded
