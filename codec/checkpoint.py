@@ -110,8 +110,3 @@ def export_model(src, dst, half: bool = True, meta: dict | None = None) -> str:
     merged = {**payload.get("meta", {}), **(meta or {})}
     merged["exported_from"] = Path(src).name
     return save_checkpoint(dst, net, merged, half=half)
-
-
-def default_model_path() -> Path:
-    """The shipped model in resources/."""
-    return Path(__file__).resolve().parent.parent / "resources" / "models" / "default.pt"

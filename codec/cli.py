@@ -1,6 +1,6 @@
 """lstm-codec: the codec from the command line.
 
-    lstm-codec encode IN OUT.lstm [--iterations K] [--model PATH]
+    lstm-codec encode IN OUT.lstm [--iterations K] [--model baseline|proposed|PATH]
     lstm-codec decode IN.lstm OUT.png [--iterations K]
     lstm-codec info IN.lstm
     lstm-codec eval DIR --out OUTDIR
@@ -17,8 +17,10 @@ import sys
 from pathlib import Path
 
 from .errors import CodecError
+from .zoo import model_help
 
 EXIT_USER_ERROR = 2
+MODEL_HELP = model_help()
 
 
 class UserError(CodecError):
@@ -26,8 +28,9 @@ class UserError(CodecError):
 
 
 def _load(model_path):
-    from .checkpoint import default_model_path, load_model
-    return load_model(model_path or default_model_path())
+    from .checkpoint import load_model
+    from .zoo import resolve_model
+    return load_model(resolve_model(model_path))
 
 
 def _codec(args):
@@ -68,6 +71,10 @@ def cmd_decode(a):
     from .imageio import save_rgb
     out = _writable(a.output, a.force)
     data = _read_bytes(a.input)
+    if not a.model:  # a file from any shipped model decodes without naming it
+        from .coder import file_info
+        from .zoo import find_shipped
+        a.model = find_shipped(file_info(data)["model_id"])
     rec = _codec(a).decode(data, a.iterations)
     try:
         save_rgb(rec, out)
@@ -127,7 +134,13 @@ def cmd_compare(a):
 def cmd_export_model(a):
     from .checkpoint import export_model
     out = _writable(a.output, a.force)
-    mid = export_model(a.input, out, half=not a.fp32, meta={"name": a.name} if a.name else None)
+    meta = {"name": a.name} if a.name else {}
+    for item in a.set:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UserError(f"--set takes KEY=VALUE, not {item!r}.")
+        meta[key] = value
+    mid = export_model(a.input, out, half=not a.fp32, meta=meta or None)
     print(f"{out}: model {mid}, {out.stat().st_size / 1e6:.1f} MB")
 
 
@@ -137,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     def model_opts(sp):
-        sp.add_argument("--model", help="checkpoint (.pt); default: the shipped model")
+        sp.add_argument("--model", help=MODEL_HELP)
         sp.add_argument("--tile", type=int, default=0, help="tile size in pixels, multiple of 16 (default 1024)")
 
     e = sub.add_parser("encode", help="image -> .lstm file")
@@ -186,6 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("input"), x.add_argument("output")
     x.add_argument("--name", default="", help="a name shown in the app's About box")
     x.add_argument("--fp32", action="store_true", help="keep float32 weights")
+    x.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="add a note to the model's metadata (e.g. data_description=..., hardware=...)")
     x.add_argument("--force", action="store_true")
     x.set_defaults(func=cmd_export_model)
     return p

@@ -43,6 +43,7 @@ class TrainSettings:
     weight_decay: float = 0.0
     warmup: int = 200
     lr_decay_steps: str = ""    # e.g. "20000,40000": multiply lr by 0.5 at each
+    lr_decay_minutes: str = ""  # e.g. "18,22": halve lr at these minutes of this session (time-budgeted runs)
     clip: float = 0.5           # gradient-norm clip; 0 disables
     bf16: bool = True
     checkpoint_minutes: float = 5.0
@@ -67,13 +68,16 @@ def make_optimizer(params, s: TrainSettings):
     raise ValueError(f"optimizer must be 'adam' or 'sgd', not {s.optimizer!r}")
 
 
-def lr_at(step: int, s: TrainSettings, session_step: int | None = None) -> float:
+def lr_at(step: int, s: TrainSettings, session_step: int | None = None, session_minutes: float = 0.0) -> float:
     """Warm-up counts this session's steps (a resumed run's Adam state may be fresh),
-    the decay points count all steps."""
+    step decay points count all steps, minute decay points this session's minutes."""
     warm = step if session_step is None else session_step
     lr = s.lr * min(1.0, (warm + 1) / max(1, s.warmup))
     for d in filter(None, s.lr_decay_steps.split(",")):
         if step >= int(d):
+            lr *= 0.5
+    for m in filter(None, s.lr_decay_minutes.split(",")):
+        if session_minutes >= float(m):
             lr *= 0.5
     return lr
 
@@ -86,8 +90,8 @@ def reconstruction_loss(outs, x, s: TrainSettings):
         per = [F.smooth_l1_loss(o.float(), x, beta=s.smoothl1_beta) for o in outs]
     else:
         raise ValueError(f"loss must be 'smoothl1' or 'l1', not {s.loss!r}")
-    with torch.no_grad():
-        l1 = [float((o.float() - x).abs().mean()) for o in outs]
+    with torch.no_grad():  # one device sync for all iterations, not one each
+        l1 = torch.stack([(o.float() - x).abs().mean() for o in outs]).tolist()
     return torch.stack(per).mean(), l1
 
 
@@ -103,6 +107,8 @@ def train(s: TrainSettings, cfg: ModelConfig | None = None, log=print) -> Path:
         torch.cuda.set_device(device)
     if s.threads:
         torch.set_num_threads(s.threads)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed patch shapes: pick the fastest conv kernels once
     out = Path(s.out)
     last = out / "last.pt"
 
@@ -189,7 +195,7 @@ def train(s: TrainSettings, cfg: ModelConfig | None = None, log=print) -> Path:
                 break
             t0 = time.monotonic()
             for g in opt.param_groups:
-                g["lr"] = lr_at(step, s, step - session_start_step)
+                g["lr"] = lr_at(step, s, step - session_start_step, elapsed / 60)
             x = torch.from_numpy(sampler.batch(s.batch)).to(device).float() / 255.0 - 0.5
             with autocast():
                 outs = model(x)
@@ -248,6 +254,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="the paper's optimiser: SGD lr 0.1, momentum 0.9, weight decay 0.005")
     p.add_argument("--warmup", type=int, default=d.warmup)
     p.add_argument("--lr-decay-steps", default=d.lr_decay_steps, help="comma-separated steps where lr halves")
+    p.add_argument("--lr-decay-minutes", default=d.lr_decay_minutes,
+                   help="comma-separated minutes of this session where lr halves (for --minutes runs)")
     p.add_argument("--clip", type=float, default=d.clip)
     p.add_argument("--no-bf16", dest="bf16", action="store_false", help="train in fp32")
     p.add_argument("--checkpoint-minutes", type=float, default=d.checkpoint_minutes)

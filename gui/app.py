@@ -8,6 +8,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from codec.zoo import model_help  # light: paths only, no torch
+
 SAMPLE = Path(__file__).resolve().parent.parent / "resources" / "samples" / "coffee.png"
 
 
@@ -15,7 +17,7 @@ def parse_args(argv):
     p = argparse.ArgumentParser(prog="lstm-compare", description="Compare a progressive LSTM image codec with "
                                 "JPEG, WebP, JPEG 2000 and AVIF. With no PHOTO, opens the built-in sample.")
     p.add_argument("photos", nargs="*", help="images or folders to open")
-    p.add_argument("--model", help="checkpoint (.pt); default: the shipped model")
+    p.add_argument("--model", help=model_help())
     p.add_argument("--iterations", "-k", type=int, help="start at this many iterations")
     p.add_argument("--codec", choices=["jpeg", "jpeg444", "webp", "jpeg2000", "avif"], help="classical codec")
     p.add_argument("--mode", choices=["side", "split", "diff"], help="view mode")
@@ -63,8 +65,9 @@ def main(argv=None) -> int:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication, QMessageBox
 
-    from codec.checkpoint import default_model_path, load_model
+    from codec.checkpoint import load_model
     from codec.errors import CodecError
+    from codec.zoo import resolve_model
 
     from .window import MainWindow
 
@@ -76,7 +79,7 @@ def main(argv=None) -> int:
 
     model, model_error = None, ""
     try:
-        model = load_model(args.model or default_model_path())
+        model = load_model(resolve_model(args.model))
     except CodecError as e:
         model_error = str(e)
     if args.export and model is None:
@@ -99,7 +102,7 @@ def main(argv=None) -> int:
 
     win.show()
     if model is None:
-        QMessageBox.warning(win, "No model", f"{model_error}\n\nUse File > Load model… to pick a checkpoint.")
+        QMessageBox.warning(win, "No model", f"{model_error}\n\nUse the Model menu to pick a shipped model or load a checkpoint.")
     else:
         win.open_paths(photos)
     return app.exec()

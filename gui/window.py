@@ -6,18 +6,19 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, QSettings, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QGuiApplication, QIcon, QImage, QKeySequence, QPixmap, QShortcut
+from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QIcon, QImage, QKeySequence, QPixmap, QShortcut
 from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QLabel,
                                QListWidget, QListWidgetItem, QMainWindow, QMessageBox, QProgressBar,
                                QPushButton, QSlider, QSpinBox, QSplitter, QToolButton, QVBoxLayout, QWidget)
 
 from codec.baselines import CODECS, available_codecs
-from codec.checkpoint import LoadedModel, default_model_path, load_model
+from codec.checkpoint import LoadedModel, load_model
 from codec.coder import LSTMCodec
 from codec.data import find_images
 from codec.errors import CodecError
 from codec.imageio import IMAGE_SUFFIXES, load_rgb
 from codec.session import ImageSession
+from codec.zoo import MODELS_DIR, SHIPPED
 
 from . import export
 from .rdplot import METRICS, RDPlot
@@ -263,10 +264,20 @@ class MainWindow(QMainWindow):
         act(fm, "&Save .lstm and reconstructions…", self.save_files_dialog, QKeySequence.Save,
             "Save the .lstm file, both reconstructions and the classical codec's file")
         fm.addSeparator()
-        act(fm, "Load &model…", self.load_model_dialog, None, "Use another trained checkpoint")
         act(fm, "Re-&encode", self.reencode, "F5", "Encode the current image again")
         fm.addSeparator()
         act(fm, "&Quit", self.close, QKeySequence.Quit)
+
+        mm = mb.addMenu("&Model")
+        self.model_actions = QActionGroup(self)  # the shipped models, one checked: the one in use
+        for m in SHIPPED:
+            a = act(mm, m.name.capitalize(), lambda _=False, p=m.path: self.use_model(p), None, m.title)
+            a.setCheckable(True)
+            a.setData(str(m.path))
+            self.model_actions.addAction(a)
+        mm.addSeparator()
+        act(mm, "Load &checkpoint…", self.load_model_dialog, None, "Use another trained checkpoint (.pt)")
+        self._check_model_action()
 
         vm = mb.addMenu("&View")
         for i, mode in enumerate(MODES):
@@ -356,7 +367,7 @@ class MainWindow(QMainWindow):
     def open_paths(self, paths) -> list[Entry]:
         """Open files and folders (folders: every image in them). Returns the new entries."""
         if self.codec is None:
-            self.status("No model is loaded; use File > Load model… first.", error=True)
+            self.status("No model is loaded; use the Model menu to pick one first.", error=True)
             return []
         files, skipped = [], []
         for p in map(Path, paths):
@@ -806,10 +817,16 @@ class MainWindow(QMainWindow):
 
     # ================================================================ model
     def load_model_dialog(self):
-        path, _ = QFileDialog.getOpenFileName(self, "Load model", str(default_model_path().parent),
+        path, _ = QFileDialog.getOpenFileName(self, "Load model", str(MODELS_DIR),
                                               "Checkpoints (*.pt);;All files (*)")
         if path:
             self.set_model_path(path)
+
+    def use_model(self, path) -> bool:
+        """Switch to the model in `path` unless it is the one in use (no needless re-encode)."""
+        if self.model and Path(self.model.path).resolve() == Path(path).resolve():
+            return True
+        return self.set_model_path(path)
 
     def set_model_path(self, path) -> bool:
         try:
@@ -817,6 +834,7 @@ class MainWindow(QMainWindow):
         except CodecError as err:
             QMessageBox.warning(self, "Model not loaded", str(err))
             self.status(f"Model not loaded: {err}", error=True)
+            self._check_model_action()  # the menu keeps showing the model still in use
             return False
         self.cancel()
         self.model, self.codec = model, LSTMCodec(model)
@@ -827,9 +845,15 @@ class MainWindow(QMainWindow):
                 e.curves_queued.clear()
                 e.pending.clear()
         self._update_title()
+        self._check_model_action()
         self._show_entry()
         self.status(f"Loaded {model.describe()}")
         return True
+
+    def _check_model_action(self):
+        current = Path(self.model.path).resolve() if self.model else None
+        for a in self.model_actions.actions():
+            a.setChecked(current is not None and Path(a.data()).resolve() == current)
 
     def show_about(self):
         m = self.model

@@ -31,7 +31,7 @@ def main():
     import argparse
     p = argparse.ArgumentParser()
     p.add_argument("image", nargs="?", default=str(ROOT.parent / "shared/data/kodak/kodim23.png"))
-    p.add_argument("--model", default=None)
+    p.add_argument("--model", default=None, help="a shipped model's name or a checkpoint; default: the default model")
     a = p.parse_args()
     if not Path(a.image).exists():
         a.image = str(ROOT / "resources/samples/coffee.png")
@@ -40,12 +40,13 @@ def main():
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
-    from codec.checkpoint import default_model_path, load_model
+    from codec.checkpoint import load_model
+    from codec.zoo import resolve_model
     from gui.app import apply_dark_theme
     from gui.window import MainWindow
     app = QApplication([])
     apply_dark_theme(app)
-    win = MainWindow(load_model(a.model or default_model_path()),
+    win = MainWindow(load_model(resolve_model(a.model)),
                      QSettings(str(Path(tempfile.mkdtemp()) / "b.ini"), QSettings.IniFormat))
     win.resize(1500, 900)
     win.show()

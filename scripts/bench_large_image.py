@@ -16,9 +16,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from codec.checkpoint import default_model_path, load_model  # noqa: E402
+from codec.checkpoint import load_model  # noqa: E402
 from codec.coder import LSTMCodec  # noqa: E402
 from codec.imageio import load_rgb  # noqa: E402
+from codec.zoo import model_help, resolve_model  # noqa: E402
 
 
 def peak_mb() -> float:
@@ -30,7 +31,7 @@ def main():
     p.add_argument("--size", default="6000x4000")
     p.add_argument("--iterations", type=int, default=16)
     p.add_argument("--tile", type=int, default=1024)
-    p.add_argument("--model", default=str(default_model_path()))
+    p.add_argument("--model", default=None, help=model_help())
     a = p.parse_args()
     w, h = map(int, a.size.split("x"))
     src = ROOT.parent / "shared/data/kodak/kodim23.png"
@@ -38,7 +39,7 @@ def main():
     reps = (-(-h // base.shape[0]), -(-w // base.shape[1]), 1)
     img = np.ascontiguousarray(np.tile(base, reps)[:h, :w])
     print(f"image {w}x{h} ({w * h / 1e6:.1f} MP), {img.nbytes / 1e6:.0f} MB as RGB; peak RSS so far {peak_mb():.0f} MB")
-    codec = LSTMCodec(load_model(a.model), a.tile)
+    codec = LSTMCodec(load_model(resolve_model(a.model)), a.tile)
     t0 = time.perf_counter()
     data, rec = codec.encode(img, a.iterations, progress=lambda i, n: print(f"\r  encoding tile {i}/{n}", end=""))
     t1 = time.perf_counter()

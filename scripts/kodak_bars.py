@@ -1,6 +1,6 @@
 """Print the quality bars of issue 3 for a model on Kodak (or any folder).
 
-    python scripts/kodak_bars.py [--model resources/models/default.pt] [--data ../shared/data/kodak]
+    python scripts/kodak_bars.py [--model baseline|proposed|PATH] [--data ../shared/data/kodak]
                                  [--out results/kodak] [--baselines jpeg,webp,jpeg2000,avif]
 
 Runs the full evaluation (lstm-codec eval), then prints: BD-rate of the LSTM vs each
@@ -19,14 +19,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from codec.checkpoint import default_model_path, load_model  # noqa: E402
+from codec.checkpoint import load_model  # noqa: E402
 from codec.coder import LSTMCodec  # noqa: E402
 from codec.evaluate import evaluate, summary_lines  # noqa: E402
+from codec.zoo import model_help, resolve_model  # noqa: E402
 
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--model", default=str(default_model_path()))
+    p.add_argument("--model", default=None, help=model_help())
     p.add_argument("--data", default=str(Path(__file__).resolve().parent.parent.parent / "shared/data/kodak"))
     p.add_argument("--out", default="results/kodak")
     p.add_argument("--baselines", default="jpeg,webp,jpeg2000,avif")
@@ -34,7 +35,7 @@ def main():
     p.add_argument("--reuse", default="", help="folder of an earlier evaluation's <codec>.json to take "
                    "the classical curves not computed now from (docs/results/kodak)")
     a = p.parse_args()
-    model = load_model(a.model)
+    model = load_model(resolve_model(a.model))
     res = evaluate(a.data, a.out, LSTMCodec(model), baselines=a.baselines.split(","), limit=a.limit or None,
                    reuse=a.reuse or None)
     print(model.describe())

@@ -69,6 +69,16 @@ def test_user_errors(tmp_path, photo, tiny_model_path, capsys):
     assert "middle of iteration 2" in capsys.readouterr().err
 
 
+def test_export_model_writes_notes(tmp_path, tiny_model_path, capsys):
+    from codec.checkpoint import load_model
+    out = tmp_path / "shipped.pt"
+    assert run("export-model", tiny_model_path, out, "--name", "tiny", "--set", "data_description=a few photos") == 0
+    meta = load_model(out).meta
+    assert meta["name"] == "tiny" and meta["data_description"] == "a few photos"
+    assert run("export-model", tiny_model_path, tmp_path / "x.pt", "--set", "no-equals-sign") == 2
+    assert "KEY=VALUE" in capsys.readouterr().err and not (tmp_path / "x.pt").exists()
+
+
 def test_console_entry_point_exit_code(tmp_path):
     r = subprocess.run([sys.executable, "-m", "codec.cli", "info", str(tmp_path / "missing.lstm")],
                        capture_output=True, text=True)

@@ -255,3 +255,26 @@ def test_difference_view_prefetches_neighbouring_error_maps(qtbot, window, photo
     assert not computed  # the move only looked both maps up
     err = np.abs(v.lstm.astype(np.float64) - v.original.astype(np.float64)).sum(axis=2) / 3.0
     assert np.array_equal(prefetched, v._lut[np.clip(np.rint(err * v.gain), 0, 255).astype(int)])
+
+
+def test_model_menu_switches_between_shipped_models(qtbot, window, photos, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    from codec.zoo import SHIPPED
+    actions = {a.text(): a for a in window.model_actions.actions()}
+    assert sorted(actions) == sorted(m.name.capitalize() for m in SHIPPED)
+    assert not any(a.isChecked() for a in actions.values())  # the tiny test model is not a shipped one
+    window.open_paths([photos[0]])
+    _wait_encoded(qtbot, window)
+    for m in SHIPPED:
+        actions[m.name.capitalize()].trigger()
+        assert window.model.path == str(m.path) and window.slider.maximum() == window.model.config.iterations
+        assert actions[m.name.capitalize()].isChecked()
+        assert window.model.model_id in window.windowTitle()
+        _wait_encoded(qtbot, window, timeout=60000)  # the open image is encoded again with it
+    # a checkpoint that fails to load leaves the model in use, and its menu item, as they were
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: None)
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"nope")
+    assert not window.set_model_path(bad)
+    assert window.model.path == str(SHIPPED[-1].path) and actions[SHIPPED[-1].name.capitalize()].isChecked()

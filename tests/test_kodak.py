@@ -2,7 +2,8 @@
 import numpy as np
 
 from codec import bitstream
-from codec.checkpoint import default_model_path, load_model
+from codec.checkpoint import load_model
+from codec.zoo import default_model_path
 from codec.cli import main
 from codec.coder import LSTMCodec
 from codec.imageio import load_rgb

@@ -1,0 +1,66 @@
+"""The models that ship in resources/models/, by name, and which one the app opens with.
+
+Both of the paper's Figure 5 variants ship: Toderici's baseline and the paper's proposed
+model. The default is the one with the better measured Kodak RD at our training budget
+(docs/model.md gives the figures); the other is one menu click or `--model NAME` away.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+MODELS_DIR = Path(__file__).resolve().parent.parent / "resources" / "models"
+
+
+@dataclass(frozen=True)
+class ShippedModel:
+    name: str   # what --model and the Model menu call it
+    file: str   # in resources/models/
+    title: str  # one line for menus and --help
+
+    @property
+    def path(self) -> Path:
+        return MODELS_DIR / self.file
+
+
+SHIPPED = (
+    ShippedModel("baseline", "baseline.pt",
+                 "Toderici baseline: sigmoid gates, depth-to-space, additive (γ = 1), L1"),
+    ShippedModel("proposed", "proposed.pt",
+                 "Paper's variant: hard-sigmoid gates, image recovery block, γ = 0.5, SmoothL1"),
+)
+DEFAULT = "baseline"  # better MS-SSIM BD-rate on Kodak at equal training time: docs/model.md
+
+
+def shipped(name: str) -> ShippedModel:
+    for m in SHIPPED:
+        if m.name == name:
+            return m
+    raise KeyError(name)
+
+
+def default_model_path() -> Path:
+    return shipped(DEFAULT).path
+
+
+def resolve_model(spec: str | Path | None) -> Path:
+    """A shipped model's name, a checkpoint path, or None (the default) -> a path."""
+    if spec is None or spec == "":
+        return default_model_path()
+    if isinstance(spec, str) and spec in {m.name for m in SHIPPED}:
+        return shipped(spec).path
+    return Path(spec)
+
+
+def model_help() -> str:
+    names = ", ".join(m.name for m in SHIPPED)
+    return f"a shipped model ({names}) or a checkpoint file (.pt); default: {DEFAULT}"
+
+
+def find_shipped(model_id: str) -> str | None:
+    """The name of the shipped model with this id (as written in .lstm headers), if any."""
+    from .checkpoint import load_model  # torch: only when a file asks for it
+    for m in SHIPPED:
+        if m.path.exists() and load_model(m.path).model_id == model_id:
+            return m.name
+    return None

@@ -1,0 +1,56 @@
+"""The shipped models: both of the paper's Figure 5 variants, loadable by name."""
+from pathlib import Path
+
+import pytest
+
+from codec.checkpoint import load_model
+from codec.zoo import DEFAULT, SHIPPED, default_model_path, resolve_model, shipped
+
+EXPECTED = {  # what each name promises: the architecture in the file must match it
+    "baseline": dict(gate="sigmoid", upsampler="depth_to_space", gamma=1.0),
+    "proposed": dict(gate="hard_sigmoid", upsampler="recovery", gamma=0.5),
+}
+
+
+@pytest.mark.parametrize("m", SHIPPED, ids=lambda m: m.name)
+def test_shipped_model_matches_its_name_and_stays_small(m):
+    assert m.path.stat().st_size < 20e6
+    model = load_model(m.path)
+    cfg = model.config
+    assert {k: getattr(cfg, k) for k in EXPECTED[m.name]} == EXPECTED[m.name]
+    assert cfg.iterations == 16 and cfg.bits == 32
+    assert model.meta.get("steps", 0) > 0 and model.meta.get("data_description")
+
+
+def test_names_and_paths_resolve():
+    assert {m.name for m in SHIPPED} == set(EXPECTED) and DEFAULT in EXPECTED
+    assert resolve_model(None) == default_model_path() == shipped(DEFAULT).path
+    assert resolve_model("proposed") == shipped("proposed").path
+    assert resolve_model("some/file.pt") == Path("some/file.pt")
+    with pytest.raises(KeyError):
+        shipped("nonexistent")
+
+
+def test_cli_takes_a_model_name(tmp_path, sample_pixels):
+    from PIL import Image
+
+    from codec.cli import main
+    src = tmp_path / "in.png"
+    Image.fromarray(sample_pixels[:64, :64]).save(src)
+    for name in EXPECTED:
+        out = tmp_path / f"{name}.lstm"
+        assert main(["encode", str(src), str(out), "--iterations", "2", "--model", name]) == 0
+        assert out.stat().st_size > 0
+
+
+def test_decode_finds_the_shipped_model_that_encoded_the_file(tmp_path, sample_pixels):
+    from PIL import Image
+
+    from codec.cli import main
+    src = tmp_path / "in.png"
+    Image.fromarray(sample_pixels[:48, :48]).save(src)
+    other = next(m.name for m in SHIPPED if m.name != DEFAULT)
+    lstm, png = tmp_path / "x.lstm", tmp_path / "x.png"
+    assert main(["encode", str(src), str(lstm), "-k", "1", "--model", other]) == 0
+    assert main(["decode", str(lstm), str(png)]) == 0  # no --model: found from the file's model id
+    assert Image.open(png).size == (48, 48)
