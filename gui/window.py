@@ -271,10 +271,12 @@ class MainWindow(QMainWindow):
         mm = mb.addMenu("&Model")
         self.model_actions = QActionGroup(self)  # the shipped models, one checked: the one in use
         for m in SHIPPED:
-            a = act(mm, m.name.capitalize(), lambda _=False, p=m.path: self.use_model(p), None, m.title)
-            a.setCheckable(True)
-            a.setData(str(m.path))
+            a = QAction(m.name.capitalize(), self, checkable=True, statusTip=m.title, data=str(m.path))
             self.model_actions.addAction(a)
+            mm.addAction(a)
+        # The group's triggered(QAction), not each action's triggered(bool): PySide6 on Python
+        # 3.11 loses a reference to True per checkable-action trigger and aborts at exit.
+        self.model_actions.triggered.connect(lambda a: self.use_model(a.data()))
         mm.addSeparator()
         act(mm, "Load &checkpoint…", self.load_model_dialog, None, "Use another trained checkpoint (.pt)")
         self._check_model_action()

@@ -278,3 +278,22 @@ def test_model_menu_switches_between_shipped_models(qtbot, window, photos, tmp_p
     bad.write_bytes(b"nope")
     assert not window.set_model_path(bad)
     assert window.model.path == str(SHIPPED[-1].path) and actions[SHIPPED[-1].name.capitalize()].isChecked()
+
+
+def test_signals_keep_the_reference_count_of_true():
+    # PySide6 6.12.0 dropped a reference to True on each emit(); the app emits thousands of
+    # signals in a session (every slider move, every worker result) and would abort.
+    import gc
+    from PySide6.QtCore import QObject, Signal
+
+    class Emitter(QObject):
+        ping = Signal(object)
+
+    e, got = Emitter(), []
+    e.ping.connect(got.append)
+    gc.collect()
+    before = sys.getrefcount(True)
+    for i in range(2000):
+        e.ping.emit(i)
+    gc.collect()
+    assert len(got) == 2000 and sys.getrefcount(True) > before - 100

@@ -1,0 +1,37 @@
+"""The paper's Figure 5 for our models: MS-SSIM (and PSNR) vs bpp on Kodak for JPEG, the
+baseline LSTM and the proposed LSTM (plus the other classical codecs), from the
+CompressAI-style JSON that `scripts/kodak_bars.py` writes for each model.
+
+    python scripts/plot_figure5.py --baseline docs/results/kodak-baseline \\
+        --proposed docs/results/kodak-proposed --out docs/img/kodak_rd.png
+"""
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from codec.figures import rd_plot  # noqa: E402
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--baseline", required=True, help="kodak_bars output folder of the baseline model")
+    p.add_argument("--proposed", required=True, help="kodak_bars output folder of the proposed model")
+    p.add_argument("--classical", default="jpeg,webp,jpeg2000,avif")
+    p.add_argument("--out", required=True)
+    a = p.parse_args()
+    curves = {}
+    for key in filter(None, a.classical.split(",")):
+        f = Path(a.baseline) / f"{key}.json"
+        if f.exists():
+            curves[key] = json.loads(f.read_text())["results"]
+    for name, folder in (("lstm-baseline", a.baseline), ("lstm-proposed", a.proposed)):
+        curves[name] = json.loads((Path(folder) / "lstm.json").read_text())["results"]
+    rd_plot(curves, a.out, title="Kodak, 24 images (bpp from real file bytes)")
+    print(f"wrote {a.out}")
+
+
+if __name__ == "__main__":
+    main()
