@@ -45,7 +45,17 @@ def error_colours(lut: np.ndarray, gain: float, signed: bool) -> np.ndarray:
     centred at 128), through the colour map's 256-entry table."""
     mean = np.arange(-765, 766) / 3.0
     t = 0.5 + 0.5 * mean * gain / 255.0 if signed else np.abs(mean) * gain / 255.0
-    return lut[np.clip(np.rint(t * 255.0), 0, 255).astype(np.intp)]
+    return with_alpha(lut[np.clip(np.rint(t * 255.0), 0, 255).astype(np.intp)])
+
+
+def with_alpha(rgb: np.ndarray) -> np.ndarray:
+    """RGB uint8 -> RGBA with alpha 255. Qt draws 32-bit pixels 4-8x faster than 24-bit
+    RGB888 (measured: 0.22 vs 1.08 ms for a 768x512 image scaled to 700 px), and every
+    slider move draws two images."""
+    out = np.empty(rgb.shape[:-1] + (4,), np.uint8)
+    out[..., :3] = rgb
+    out[..., 3] = 255
+    return out
 
 
 class Pane(QWidget):
@@ -125,6 +135,7 @@ class ComparisonViews(QStackedWidget):
         self.gain = 4.0
         self._split_x = None
         self._errors: dict = {}
+        self._rgba: dict = {}  # id(RGB image) -> (image, its RGBA copy) for display
 
         # side by side
         self.p_orig, self.p_lstm, self.p_cls = Pane("Original"), Pane("LSTM"), Pane("JPEG")
@@ -191,6 +202,7 @@ class ComparisonViews(QStackedWidget):
     def set_original(self, pixels: np.ndarray | None, fit: bool = True):
         self.original = pixels
         self._original16 = None
+        self._rgba.clear()  # the last image's display copies
         self.lstm = self.classical = None
         self._split_x = None
         self._refresh()
@@ -244,7 +256,17 @@ class ComparisonViews(QStackedWidget):
         if pixels is None:
             item.clear()
         else:
-            item.setImage(pixels, autoLevels=False, levels=None)  # uint8 as is: no rescale pass
+            item.setImage(self._display(pixels), autoLevels=False, levels=None)  # uint8 as is: no rescale
+
+    def _display(self, pixels: np.ndarray) -> np.ndarray:
+        """The RGBA copy of an RGB image, made once: slider moves revisit the same images."""
+        hit = self._rgba.get(id(pixels))
+        if hit is None or hit[0] is not pixels:
+            if len(self._rgba) > 48:
+                self._rgba.clear()
+            hit = (pixels, with_alpha(pixels))
+            self._rgba[id(pixels)] = hit
+        return hit[1]
 
     def _error(self, rec: np.ndarray) -> np.ndarray:
         """The error map of a reconstruction as colour (uint8 RGB) on the colour bar's scale.
@@ -287,7 +309,8 @@ class ComparisonViews(QStackedWidget):
         elif self.mode == "split":
             if lstm or original:
                 self._set(self.p_split.image, rec_l if rec_l is not None else o)
-            self._update_split(rec_c)
+            if classical or original:
+                self._update_split(rec_c)
         else:
             for pane, rec, want in ((self.p_dl, self.lstm, lstm), (self.p_dc, self.classical, classical)):
                 if not want:
@@ -323,7 +346,7 @@ class ComparisonViews(QStackedWidget):
         if cls is None or x >= w:
             self.split_right.clear()
             return
-        self.split_right.setImage(cls[:, x:], autoLevels=False, levels=None)
+        self.split_right.setImage(self._display(cls)[:, x:], autoLevels=False, levels=None)
         self.split_right.setRect(QRectF(x, 0, w - x, o.shape[0]))
 
     # -- zoom -----------------------------------------------------------------------

@@ -27,8 +27,40 @@ def pause(app, seconds=0.05):
         time.sleep(0.002)
 
 
+GC_DURING = []  # garbage collections that started inside a timed move
+
+
+def _gc_probe(phase, info):
+    if phase == "start" and TIMING[0]:
+        GC_DURING.append(info["generation"])
+
+
+TIMING = [False]
+
+
+def timed_move(app, win, k):
+    pause(app)
+    TIMING[0] = True
+    t = time.perf_counter()
+    win.slider.setValue(k)
+    app.processEvents()
+    dt = time.perf_counter() - t
+    TIMING[0] = False
+    return dt
+
+
+def report(label, times):
+    ms = sorted(t * 1000 for t in times)
+    p95 = ms[min(len(ms) - 1, int(round(0.95 * (len(ms) - 1))))]
+    over = sum(t > 1000 / 60 for t in ms)
+    print(f"{label}, {len(ms)} moves: mean {statistics.mean(ms):.1f} ms, p95 {p95:.1f}, max {ms[-1]:.1f}; "
+          f"{over} over a 60 Hz frame (16.7 ms)")
+
+
 def main():
     import argparse
+    import gc
+    gc.callbacks.append(_gc_probe)
     p = argparse.ArgumentParser()
     p.add_argument("image", nargs="?", default=str(ROOT.parent / "shared/data/kodak/kodim23.png"))
     p.add_argument("--model", default=None, help="a shipped model's name or a checkpoint; default: the default model")
@@ -64,30 +96,16 @@ def main():
         app.processEvents()
         time.sleep(0.005)
     print(f"all 16 iterations and JPEG matches after {time.perf_counter() - t0:.1f} s")
-    times = []
-    for k in list(range(1, 17)) + list(range(16, 0, -1)):
-        pause(app)
-        t = time.perf_counter()
-        win.slider.setValue(k)
-        app.processEvents()
-        times.append(time.perf_counter() - t)
-    print(f"slider redraw (cached), {len(times)} moves: mean {statistics.mean(times) * 1000:.1f} ms, "
-          f"max {max(times) * 1000:.1f} ms (a frame at 60 Hz is 16.7 ms)")
-    for mode, visit in (("split", ""), ("diff", " (first visits: error maps computed)"),
-                        ("diff", " (revisits: error maps cached)")):
-        win.set_mode(mode)
-        times = []
-        for k in range(1, 17):
-            pause(app)
-            t = time.perf_counter()
-            win.slider.setValue(k)
-            app.processEvents()
-            times.append(time.perf_counter() - t)
-        print(f"slider redraw in {mode} view{visit}: mean {statistics.mean(times) * 1000:.1f} ms, "
-              f"max {max(times) * 1000:.1f} ms")
-        if mode == "diff":
-            win.slider.setValue(16)
-            app.processEvents()
+    sweep = list(range(1, 17)) + list(range(16, 0, -1))
+    report("slider redraw, side by side (cached)", [timed_move(app, win, k) for k in sweep * 3])
+    win.set_mode("split")
+    report("slider redraw, split view", [timed_move(app, win, k) for k in sweep * 3])
+    win.set_mode("diff")
+    report("slider redraw, diff view (first visits: error maps computed)", [timed_move(app, win, k) for k in range(1, 17)])
+    win.slider.setValue(16)
+    app.processEvents()
+    report("slider redraw, diff view (revisits: error maps cached)", [timed_move(app, win, k) for k in sweep * 3])
+    print(f"garbage collections inside timed moves: {len(GC_DURING)} (generations {sorted(set(GC_DURING))})")
     win.close()
 
 

@@ -30,13 +30,15 @@ def main():
     p.add_argument("--model", default=None, help=model_help())
     p.add_argument("--data", default=str(Path(__file__).resolve().parent.parent.parent / "shared/data/kodak"))
     p.add_argument("--out", default="results/kodak")
-    p.add_argument("--baselines", default="jpeg,webp,jpeg2000,avif")
+    p.add_argument("--baselines", default="jpeg,webp,jpeg2000,avif",
+                   help="classical codecs to run now; 'none' with --reuse takes them all from there")
     p.add_argument("--limit", type=int, default=0)
     p.add_argument("--reuse", default="", help="folder of an earlier evaluation's <codec>.json to take "
                    "the classical curves not computed now from (docs/results/kodak)")
     a = p.parse_args()
     model = load_model(resolve_model(a.model))
-    res = evaluate(a.data, a.out, LSTMCodec(model), baselines=a.baselines.split(","), limit=a.limit or None,
+    baselines = [b for b in a.baselines.split(",") if b and b != "none"]
+    res = evaluate(a.data, a.out, LSTMCodec(model), baselines=baselines, limit=a.limit or None,
                    reuse=a.reuse or None)
     print(model.describe())
     for line in summary_lines(res):

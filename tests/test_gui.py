@@ -72,7 +72,7 @@ def test_difference_and_split_views(qtbot, window, photos):
     err = np.abs(v.lstm.astype(np.float64) - v.original.astype(np.float64)).sum(axis=2) / 3.0
     # |error| x gain on the colour bar's scale (255 / gain levels = top of the bar)
     idx = np.clip(np.rint(err * v.gain), 0, 255).astype(int)
-    assert np.array_equal(shown, v._lut[idx])
+    assert np.array_equal(shown[..., :3], v._lut[idx]) and (shown[..., 3] == 255).all()  # shown as RGBA
     before = v.p_dc.image.image
     window.gain.setValue(16)
     assert not np.array_equal(v.p_dc.image.image, before)  # JPEG's small errors brighten
@@ -81,16 +81,16 @@ def test_difference_and_split_views(qtbot, window, photos):
     assert v.colorbar.levels() == pytest.approx((-255 / 16, 255 / 16))
     signed = (v.lstm.astype(np.float64) - v.original.astype(np.float64)).sum(axis=2) / 3.0
     idx = np.clip(np.rint((0.5 + 0.5 * signed * 16 / 255) * 255), 0, 255).astype(int)
-    assert np.array_equal(v.p_dl.image.image, v._lut[idx])
+    assert np.array_equal(v.p_dl.image.image[..., :3], v._lut[idx])
     window.set_mode("split")
     window.views.set_split_position(0.25)
     right = window.views.split_right.image
     w = window.views.original.shape[1]
     assert right.shape[1] == w - round(0.25 * w)
-    assert np.array_equal(right, window.views.classical[:, round(0.25 * w):])
+    assert np.array_equal(right[..., :3], window.views.classical[:, round(0.25 * w):])
     # A/B flicker shows the original in place of the reconstructions
     window.views.set_flicker(True)
-    assert np.array_equal(window.views.p_split.image.image, window.views.original)
+    assert np.array_equal(window.views.p_split.image.image[..., :3], window.views.original)
     window.views.set_flicker(False)
 
 
@@ -254,7 +254,7 @@ def test_difference_view_prefetches_neighbouring_error_maps(qtbot, window, photo
     assert np.array_equal(v.p_dl.image.image, prefetched)
     assert not computed  # the move only looked both maps up
     err = np.abs(v.lstm.astype(np.float64) - v.original.astype(np.float64)).sum(axis=2) / 3.0
-    assert np.array_equal(prefetched, v._lut[np.clip(np.rint(err * v.gain), 0, 255).astype(int)])
+    assert np.array_equal(prefetched[..., :3], v._lut[np.clip(np.rint(err * v.gain), 0, 255).astype(int)])
 
 
 def test_model_menu_switches_between_shipped_models(qtbot, window, photos, tmp_path, monkeypatch):
