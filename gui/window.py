@@ -718,7 +718,7 @@ class MainWindow(QMainWindow):
 
     def _update_title(self):
         name = self.current.name if self.current else ""
-        model = f"model {self.model.model_id}" if self.model else "no model"
+        model = f"{self.model.name}, model {self.model.model_id}" if self.model else "no model"
         self.setWindowTitle(f"{name + ' — ' if name else ''}lstm-compare ({model})")
 
     # ================================================================ exports
@@ -861,12 +861,14 @@ class MainWindow(QMainWindow):
         m = self.model
         meta = m.meta if m else {}
         hours = meta.get("train_seconds", 0) / 3600
-        text = ("<h3>lstm-compare</h3><p>A progressive LSTM image codec (Toderici et al. 2017, with "
-                "hard-sigmoid gates and an image recovery block) against JPEG, WebP, JPEG 2000 and AVIF.</p>")
+        text = ("<h3>lstm-compare</h3><p>Progressive LSTM image codecs (Toderici et al. 2017, and the "
+                "variant with hard-sigmoid gates, an image recovery block and γ = 0.5) against JPEG, WebP, "
+                "JPEG 2000 and AVIF. The Model menu switches between the two shipped models.</p>")
         if m:
+            where = meta.get("hardware") or f"{hours:.1f} h on {meta.get('device', '?')}"
+            data = meta.get("data_description", meta.get("data", "?"))
             text += (f"<p><b>Model</b>: {m.describe()}</p><p><b>Training</b>: {meta.get('steps', '?')} steps, "
-                     f"{hours:.1f} h on {meta.get('device', '?')}, data: {meta.get('data_description', meta.get('data', '?'))}"
-                     f"</p><p>File: {m.path}</p>")
+                     f"{where}; data: {data}</p><p>File: {m.path}</p>")
         QMessageBox.about(self, "About lstm-compare", text)
 
     def show_shortcuts(self):
