@@ -3,7 +3,7 @@
 # minutes at a time: `start` launches each run as its own process session (so it outlives
 # the command that started it), `status` shows their last log lines, `collect DIR` exports
 # each run's weights (float16) and logs into DIR. Runs live in $GPU_RUNS (default
-# /tmp/gpuruns); data in $GPU_DATA (default .gpu/data, a copy of the training photos).
+# /tmp/gpuruns); data in $GPU_DATA (default .gpu/data: `python scripts/pack_gpu_data.py`).
 set -euo pipefail
 RUNS=${GPU_RUNS:-/tmp/gpuruns}
 DATA=${GPU_DATA:-.gpu/data}
