@@ -34,7 +34,7 @@ def main():
                    help="classical codecs to run now; 'none' with --reuse takes them all from there")
     p.add_argument("--limit", type=int, default=0)
     p.add_argument("--reuse", default="", help="folder of an earlier evaluation's <codec>.json to take "
-                   "the classical curves not computed now from (docs/results/kodak)")
+                   "the classical curves not computed now from (docs/results/classical)")
     a = p.parse_args()
     model = load_model(resolve_model(a.model))
     baselines = [b for b in a.baselines.split(",") if b and b != "none"]

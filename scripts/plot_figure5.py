@@ -20,11 +20,12 @@ def main():
     p.add_argument("--baseline", required=True, help="kodak_bars output folder of the baseline model")
     p.add_argument("--proposed", required=True, help="kodak_bars output folder of the proposed model")
     p.add_argument("--classical", default="jpeg,webp,jpeg2000,avif")
+    p.add_argument("--classical-dir", default="docs/results/classical", help="folder of the classical codecs' JSON")
     p.add_argument("--out", required=True)
     a = p.parse_args()
     curves = {}
     for key in filter(None, a.classical.split(",")):
-        f = Path(a.baseline) / f"{key}.json"
+        f = Path(a.classical_dir) / f"{key}.json"
         if f.exists():
             curves[key] = json.loads(f.read_text())["results"]
     for name, folder in (("lstm-baseline", a.baseline), ("lstm-proposed", a.proposed)):
