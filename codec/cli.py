@@ -20,7 +20,6 @@ from .errors import CodecError
 from .zoo import model_help
 
 EXIT_USER_ERROR = 2
-MODEL_HELP = model_help()
 
 
 class UserError(CodecError):
@@ -150,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     def model_opts(sp):
-        sp.add_argument("--model", help=MODEL_HELP)
+        sp.add_argument("--model", help=model_help())
         sp.add_argument("--tile", type=int, default=0, help="tile size in pixels, multiple of 16 (default 1024)")
 
     e = sub.add_parser("encode", help="image -> .lstm file")

@@ -274,8 +274,7 @@ class MainWindow(QMainWindow):
             a = QAction(m.name.capitalize(), self, checkable=True, statusTip=m.title, data=str(m.path))
             self.model_actions.addAction(a)
             mm.addAction(a)
-        # The group's triggered(QAction), not each action's triggered(bool): PySide6 on Python
-        # 3.11 loses a reference to True per checkable-action trigger and aborts at exit.
+        # One connection for the group: the triggered action carries its model's path.
         self.model_actions.triggered.connect(lambda a: self.use_model(a.data()))
         mm.addSeparator()
         act(mm, "Load &checkpoint…", self.load_model_dialog, None, "Use another trained checkpoint (.pt)")
