@@ -3,12 +3,16 @@
 This is what the GUI (and the headless export) drive: plain Python, no Qt. The worker
 threads call run_lstm / classical_curve / match; every result is cached on the session,
 so going back to an image or moving the slider again costs nothing.
+
+The classical work goes through a *runner*, `runner(fn, *args) -> fn(*args)`: by default
+it runs here; the GUI passes one that runs it in a child process, because that work is
+mostly Python-level glue that would hold the GIL the GUI thread needs to paint.
 """
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -37,9 +41,39 @@ class RDSample:
         return int(self.setting)
 
 
+Runner = Callable[..., Any]  # runner(fn, *args) -> fn(*args), wherever it runs
+
+
+def run_here(fn, *args):
+    return fn(*args)
+
+
+def measure(original: np.ndarray, codec: str, setting, label: str, rec: np.ndarray, nbytes: int,
+            seconds: float = 0.0) -> RDSample:
+    h, w = original.shape[:2]
+    return RDSample(codec, setting, label, rec, nbytes, 8.0 * nbytes / (h * w),
+                    psnr(original, rec), msssim(original, rec), seconds)
+
+
+def _measured(original: np.ndarray, r: ClassicalResult) -> RDSample:
+    return measure(original, r.codec, r.setting, r.setting_label, r.reconstruction, r.num_bytes, r.encode_seconds)
+
+
+def classical_sample(key: str, original: np.ndarray, setting) -> RDSample:
+    """One classical encode at `setting`, measured. A module-level function, so a runner
+    can send it to another process."""
+    return _measured(original, get_codec(key).encode(original, setting))
+
+
+def matched_sample(key: str, original: np.ndarray, target_bpp: float) -> RDSample:
+    """The classical codec at `target_bpp` (not above it when it can), measured."""
+    return _measured(original, match_bpp(key, original, target_bpp).best)
+
+
 class ImageSession:
-    def __init__(self, pixels: np.ndarray, name: str, codec: LSTMCodec, notes=()):
+    def __init__(self, pixels: np.ndarray, name: str, codec: LSTMCodec, notes=(), runner: Runner = run_here):
         self.original = pixels
+        self.runner = runner
         self.name = name
         self.notes = list(notes)
         self.codec = codec
@@ -58,10 +92,6 @@ class ImageSession:
     def width(self) -> int:
         return self.original.shape[1]
 
-    def _sample(self, codec: str, setting, label: str, rec: np.ndarray, nbytes: int, seconds=0.0) -> RDSample:
-        return RDSample(codec, setting, label, rec, nbytes, 8.0 * nbytes / (self.height * self.width),
-                        psnr(self.original, rec), msssim(self.original, rec), seconds)
-
     def run_lstm(self, iterations: int | None = None, should_stop: Callable[[], bool] | None = None,
                  preview: Callable[[int, np.ndarray], None] | None = None) -> Iterator[RDSample]:
         """Encode from scratch, yielding each iteration as it is ready. `preview(k, image)`
@@ -73,7 +103,7 @@ class ImageSession:
         for r in self.codec.encode_progressive(self.original, k, should_stop):
             if preview:
                 preview(r.iteration, r.reconstruction)
-            s = self._sample("lstm", r.iteration, f"{r.iteration} it.", r.reconstruction, r.file_bytes, r.seconds)
+            s = measure(self.original, "lstm", r.iteration, f"{r.iteration} it.", r.reconstruction, r.file_bytes, r.seconds)
             self.lstm.append(s)
             self._codes.append(r.codes)
             yield s
@@ -95,9 +125,6 @@ class ImageSession:
         header = self.codec.header(self.height, self.width, k)
         return bitstream.write(header, self._codes[:k])
 
-    def _from_result(self, r: ClassicalResult) -> RDSample:
-        return self._sample(r.codec, r.setting, r.setting_label, r.reconstruction, r.num_bytes, r.encode_seconds)
-
     def classical_curve(self, key: str, should_stop: Callable[[], bool] | None = None) -> list[RDSample]:
         if key not in self.curves:
             c = get_codec(key)
@@ -105,7 +132,7 @@ class ImageSession:
             for s in c.curve_settings:
                 if should_stop and should_stop():
                     return pts
-                pts.append(self._from_result(c.encode(self.original, s)))
+                pts.append(self.runner(classical_sample, key, self.original, s))
             self.curves[key] = pts
         return self.curves[key]
 
@@ -116,7 +143,7 @@ class ImageSession:
         if hit is None:
             # the LSTM's size is known before it is encoded: header + k fixed-size iterations
             target = self.lstm_bpp(iteration)
-            hit = self._from_result(match_bpp(key, self.original, target).best)
+            hit = self.runner(matched_sample, key, self.original, target)
             with self._lock:
                 self.matches[(key, iteration)] = hit
         return hit

@@ -23,7 +23,7 @@ from codec.zoo import MODELS_DIR, SHIPPED
 from . import export
 from .rdplot import METRICS, RDPlot
 from .views import MODE_LABELS, MODES, ComparisonViews
-from .worker import Ticket, Workers
+from .worker import CLASSICAL_RUNNER, Ticket, Workers
 
 THUMB = 64
 
@@ -409,7 +409,7 @@ class MainWindow(QMainWindow):
         except CodecError as err:
             self.bridge.load_failed.emit(e, str(err))
             return
-        session = ImageSession(img.pixels, img.name, self.codec, img.notes)
+        session = ImageSession(img.pixels, img.name, self.codec, img.notes, runner=CLASSICAL_RUNNER)
         self.bridge.loaded.emit(e, session, thumbnail(img.pixels))
 
     def _loaded(self, e: Entry, session: ImageSession, thumb: QImage):
@@ -842,7 +842,8 @@ class MainWindow(QMainWindow):
         self.slider.setMaximum(model.config.iterations)
         for e in self.entries:
             if e.session is not None:
-                e.session = ImageSession(e.session.original, e.session.name, self.codec, e.session.notes)
+                e.session = ImageSession(e.session.original, e.session.name, self.codec, e.session.notes,
+                                         runner=CLASSICAL_RUNNER)
                 e.curves_queued.clear()
                 e.pending.clear()
         self._update_title()

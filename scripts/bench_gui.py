@@ -3,6 +3,8 @@
     python scripts/bench_gui.py [IMAGE] [--model PATH]
 
 Runs the real window offscreen (QT_QPA_PLATFORM=offscreen unless a display is set).
+Stop other CPU work first (a training run: `kill -STOP PID`, then `kill -CONT PID`, with
+the PID of the Python process itself): on 2 cores it doubles every figure.
 "first reconstruction" = from open_paths() until the LSTM pane holds iteration 1's image
 and the event loop has painted it. "slider redraw" = slider.setValue(k) plus one pass of
 the event loop (repaint), for cached iterations and matches; moves come 50 ms apart (a fast

@@ -297,3 +297,17 @@ def test_signals_keep_the_reference_count_of_true():
         e.ping.emit(i)
     gc.collect()
     assert len(got) == 2000 and sys.getrefcount(True) > before - 100
+
+
+def test_child_process_runner_gives_the_same_samples(small_image):
+    from codec.session import classical_sample, matched_sample
+    from gui.worker import ChildProcessRunner
+
+    runner = ChildProcessRunner()
+    try:
+        for fn, arg in ((classical_sample, 50), (matched_sample, 0.5)):
+            here, there = fn("jpeg", small_image, arg), runner(fn, "jpeg", small_image, arg)
+            assert there.num_bytes == here.num_bytes and there.ms_ssim == here.ms_ssim
+            assert np.array_equal(there.reconstruction, here.reconstruction)
+    finally:
+        runner.shutdown()

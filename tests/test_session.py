@@ -30,3 +30,17 @@ def test_stopped_run_is_discarded(tiny_model, small_image):
     for sample in s.run_lstm(4, should_stop=lambda: len(got) >= 2):
         got.append(sample)
     assert len(got) == 2 and not s.lstm_complete and s.lstm == []
+
+
+def test_classical_work_goes_through_the_runner(tiny_model, small_image):
+    calls = []
+
+    def runner(fn, *args):
+        calls.append(fn.__name__)
+        return fn(*args)
+
+    s = ImageSession(small_image, "crop.png", LSTMCodec(tiny_model), runner=runner)
+    s.match("jpeg", 1)
+    curve = s.classical_curve("jpeg")
+    assert calls == ["matched_sample"] + ["classical_sample"] * len(curve)
+
