@@ -16,7 +16,10 @@ from __future__ import annotations
 import atexit
 import itertools
 import multiprocessing
+import os
 import queue
+import threading
+import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -28,9 +31,17 @@ from PySide6.QtCore import QObject, QThread, Signal
 from codec.errors import CodecError
 
 
-def _child_init():
+def _child_init(parent_pid: int):
     import torch
     torch.set_num_threads(1)  # one core for the child, the other for the GUI and the LSTM
+    threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
+
+
+def _exit_with_parent(parent_pid: int):
+    """A killed app (SIGKILL, SIGTERM) runs no clean-up; its child must not linger."""
+    while os.getppid() == parent_pid:
+        time.sleep(1.0)
+    os._exit(0)
 
 
 class ChildProcessRunner:
@@ -46,7 +57,7 @@ class ChildProcessRunner:
         if self._pool is None:
             # spawn, not fork: forking a process that runs Qt and torch threads is unsafe
             self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_child_init)
+                                             initializer=_child_init, initargs=(os.getpid(),))
         try:
             return self._pool.submit(fn, *args).result()
         except BrokenProcessPool:
