@@ -32,9 +32,9 @@ def _load(model_path):
     return load_model(resolve_model(model_path))
 
 
-def _codec(args):
+def _codec(args, model=None):
     from .coder import DEFAULT_TILE, LSTMCodec
-    return LSTMCodec(_load(args.model), getattr(args, "tile", None) or DEFAULT_TILE)
+    return LSTMCodec(model or _load(args.model), getattr(args, "tile", None) or DEFAULT_TILE)
 
 
 def _writable(path, force: bool) -> Path:
@@ -70,11 +70,12 @@ def cmd_decode(a):
     from .imageio import save_rgb
     out = _writable(a.output, a.force)
     data = _read_bytes(a.input)
+    model = None
     if not a.model:  # a file from any shipped model decodes without naming it
         from .coder import file_info
         from .zoo import find_shipped
-        a.model = find_shipped(file_info(data)["model_id"])
-    rec = _codec(a).decode(data, a.iterations)
+        model = find_shipped(file_info(data)["model_id"])
+    rec = _codec(a, model).decode(data, a.iterations)
     try:
         save_rgb(rec, out)
     except (ValueError, OSError) as e:

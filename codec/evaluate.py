@@ -82,6 +82,17 @@ def mean_curve(points: list[RDPoint]) -> dict:
             "encoding_time": m("encode_seconds"), "decoding_time": m("decode_seconds")}
 
 
+def not_progressive(per_image: dict[str, dict[int, float]]) -> dict[str, list[int]]:
+    """{image: {iteration: MS-SSIM}} -> the iterations that do not improve on the one
+    before, for the images that have any (empty: progressive on every image)."""
+    out = {}
+    for image, by_k in per_image.items():
+        stalls = [k for k in sorted(by_k)[1:] if k - 1 in by_k and by_k[k] <= by_k[k - 1]]
+        if stalls:
+            out[image] = stalls
+    return out
+
+
 def compressai_json(name: str, description: str, curve: dict) -> dict:
     return {"name": name, "description": description, "results": curve}
 
@@ -118,7 +129,10 @@ class EvalResult:
     files: list[str] = field(default_factory=list)
 
 
-def evaluate(image_dir, out_dir, codec: LSTMCodec, baselines=("jpeg", "webp", "jpeg2000", "avif"),
+FIGURE_CODECS = ("jpeg", "webp", "jpeg2000", "avif")  # the classical codecs of our RD figures
+
+
+def evaluate(image_dir, out_dir, codec: LSTMCodec, baselines=FIGURE_CODECS,
              iterations: int | None = None, limit: int | None = None, progress: bool = True,
              plot: bool = True, reuse=None) -> EvalResult:
     """`reuse`: a folder of an earlier evaluation of the same images; the classical curves
@@ -149,7 +163,7 @@ def evaluate(image_dir, out_dir, codec: LSTMCodec, baselines=("jpeg", "webp", "j
     for k in keys:
         res.curves[k] = mean_curve([q for q in res.points if q.codec == k])
     reused = []
-    for k in ("jpeg", "webp", "jpeg2000", "avif"):
+    for k in FIGURE_CODECS:
         path = Path(reuse) / f"{k}.json" if reuse else None
         if k not in res.curves and path is not None and path.exists():
             res.curves[k] = json.loads(path.read_text())["results"]

@@ -57,10 +57,15 @@ def model_help() -> str:
     return f"a shipped model ({names}) or a checkpoint file (.pt); default: {DEFAULT}"
 
 
-def find_shipped(model_id: str) -> str | None:
-    """The name of the shipped model with this id (as written in .lstm headers), if any."""
+def find_shipped(model_id: str):
+    """The shipped model with this id (as written in .lstm headers), loaded; None if none is.
+
+    Ids are hashes of the weights, so each file is loaded to compare; the match is
+    returned loaded, not loaded again by the caller."""
     from .checkpoint import load_model  # torch: only when a file asks for it
     for m in SHIPPED:
-        if m.path.exists() and load_model(m.path).model_id == model_id:
-            return m.name
+        if m.path.exists():
+            model = load_model(m.path)
+            if model.model_id == model_id:
+                return model
     return None

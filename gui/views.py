@@ -58,6 +58,34 @@ def with_alpha(rgb: np.ndarray) -> np.ndarray:
     return out
 
 
+class DerivedCache:
+    """Arrays derived from arrays (display copies, error maps), keyed by the source's
+    identity plus whatever else they depend on: slider moves revisit the same arrays, so
+    each is derived once. Entries hold their source, so an id is never reused while its
+    entry lives; the cache empties when full (a new image brings new arrays anyway)."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self._entries: dict = {}
+
+    def get(self, source: np.ndarray, make, *depends_on) -> np.ndarray:
+        key = (id(source), *depends_on)
+        hit = self._entries.get(key)
+        if hit is None or hit[0] is not source:
+            if len(self._entries) >= self.limit:
+                self._entries.clear()
+            hit = (source, make())
+            self._entries[key] = hit
+        return hit[1]
+
+    def derived_from(self, source: np.ndarray) -> list[np.ndarray]:
+        """What is cached for this source (any dependencies)."""
+        return [v for src, v in self._entries.values() if src is source]
+
+    def clear(self):
+        self._entries.clear()
+
+
 class Pane(QWidget):
     """A title, a view box showing one image, and a caption with the image's metrics."""
 
@@ -134,8 +162,8 @@ class ComparisonViews(QStackedWidget):
         self.signed = False
         self.gain = 4.0
         self._split_x = None
-        self._errors: dict = {}
-        self._rgba: dict = {}  # id(RGB image) -> (image, its RGBA copy) for display
+        self._errors = DerivedCache(64)  # error maps (colour) of reconstructions
+        self._rgba = DerivedCache(48)  # RGBA display copies of RGB images
 
         # side by side
         self.p_orig, self.p_lstm, self.p_cls = Pane("Original"), Pane("LSTM"), Pane("JPEG")
@@ -260,32 +288,22 @@ class ComparisonViews(QStackedWidget):
 
     def _display(self, pixels: np.ndarray) -> np.ndarray:
         """The RGBA copy of an RGB image, made once: slider moves revisit the same images."""
-        hit = self._rgba.get(id(pixels))
-        if hit is None or hit[0] is not pixels:
-            if len(self._rgba) > 48:
-                self._rgba.clear()
-            hit = (pixels, with_alpha(pixels))
-            self._rgba[id(pixels)] = hit
-        return hit[1]
+        return self._rgba.get(pixels, lambda: with_alpha(pixels))
 
     def _error(self, rec: np.ndarray) -> np.ndarray:
         """The error map of a reconstruction as colour (uint8 RGB) on the colour bar's scale.
 
         Coloured here by table look-up rather than by ImageItem's LUT at every paint, and
         cached: slider moves revisit the same images, and each redraw must fit in a frame."""
-        key = (id(self.original), id(rec), self.signed, self.gain)
-        hit = self._errors.get(key)
-        if hit is None or hit[0] is not rec:
-            if len(self._errors) > 64:
-                self._errors.clear()
+        def make():
             table = error_colours(self._lut, self.gain, self.signed)
             if self._original16 is None:
                 self._original16 = self.original.astype(np.int16)
             index = error_sum(self._original16, rec, self.signed)
             index += 765
-            hit = (rec, np.take(table, index, axis=0))  # 4x faster than table[index]
-            self._errors[key] = hit
-        return hit[1]
+            return np.take(table, index, axis=0)  # 4x faster than table[index]
+
+        return self._errors.get(rec, make, id(self.original), self.signed, self.gain)
 
     def warm(self, recs):
         """Compute these reconstructions' error maps ahead of need (the window passes the

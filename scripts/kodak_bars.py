@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from codec.checkpoint import load_model  # noqa: E402
 from codec.coder import LSTMCodec  # noqa: E402
-from codec.evaluate import evaluate, summary_lines  # noqa: E402
+from codec.evaluate import evaluate, not_progressive, summary_lines  # noqa: E402
 from codec.zoo import model_help, resolve_model  # noqa: E402
 
 
@@ -43,13 +43,11 @@ def main():
     print(model.describe())
     for line in summary_lines(res):
         print(line)
-    per = defaultdict(list)
+    per = defaultdict(dict)
     for q in res.points:
         if q.codec == "lstm":
-            per[q.image].append((q.setting, q.ms_ssim))
-    not_prog = {img: [int(k) for (k, v), (_, prev) in zip(pts[1:], pts) if v <= prev]
-                for img, pts in ((i, sorted(v)) for i, v in per.items())}
-    not_prog = {k: v for k, v in not_prog.items() if v}
+            per[q.image][int(q.setting)] = q.ms_ssim
+    not_prog = not_progressive(per)
     c = res.curves["lstm"]
     ms = dict(zip([int(s) for s in c["setting"]], c["ms-ssim-rgb"]))
     bpp = dict(zip([int(s) for s in c["setting"]], c["bpp"]))

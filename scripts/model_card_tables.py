@@ -9,6 +9,10 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from codec.evaluate import not_progressive  # noqa: E402
+
 LABELS = {"jpeg": "JPEG 4:2:0 (Pillow, libjpeg-turbo)", "webp": "WebP", "jpeg2000": "JPEG 2000 (OpenJPEG)",
           "avif": "AVIF (libavif, speed 6)"}
 
@@ -22,8 +26,7 @@ def load(folder):
         for r in csv.DictReader(fh):
             if r["codec"] == "lstm":
                 per[r["image"]][int(float(r["setting"]))] = float(r["ms_ssim_rgb"])
-    stalls = {img: [k for k in sorted(v)[1:] if v[k] <= v[k - 1]] for img, v in per.items()}
-    return bd, lstm, {k: v for k, v in stalls.items() if v}
+    return bd, lstm, not_progressive(per)
 
 
 def main(args):

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from codec.coder import LSTMCodec
-from codec.evaluate import bd_rate, evaluate
+from codec.evaluate import bd_rate, evaluate, not_progressive
 
 
 def test_bd_rate_of_a_curve_at_half_the_rate_is_minus_50_percent():
@@ -63,3 +63,10 @@ def test_evaluate_reuses_stored_classical_curves(tmp_path, tiny_model, sample_pi
     assert set(again.bd) == {"jpeg", "webp"}
     assert again.bd["webp"]["ms-ssim-db"] == pytest.approx(first.bd["webp"]["ms-ssim-db"], nan_ok=True)
     assert not any(q.codec == "webp" for q in again.points)  # nothing re-encoded
+
+
+def test_not_progressive_names_the_iterations_that_do_not_improve():
+    per = {"a.png": {1: 0.80, 2: 0.85, 3: 0.90},
+           "b.png": {3: 0.90, 1: 0.80, 2: 0.80, 4: 0.89}}  # order of the dict does not matter
+    assert not_progressive(per) == {"b.png": [2, 4]}
+    assert not_progressive({"a.png": per["a.png"]}) == {}

@@ -241,11 +241,11 @@ def test_difference_view_prefetches_neighbouring_error_maps(qtbot, window, photo
     qtbot.waitUntil(lambda: window.ready(2), timeout=20000)
     window.set_mode("diff")
     v, s = window.views, window.current.session
-    cached = lambda rec: any(hit[0] is rec for hit in v._errors.values())  # noqa: E731
+    cached = lambda rec: bool(v._errors.derived_from(rec))  # noqa: E731
     neighbours = [s.lstm[0].reconstruction, s.lstm[2].reconstruction,
                   s.matches[("jpeg", 1)].reconstruction, s.matches[("jpeg", 3)].reconstruction]
     qtbot.waitUntil(lambda: all(cached(r) for r in neighbours), timeout=5000)
-    prefetched = next(hit[1] for hit in v._errors.values() if hit[0] is s.lstm[2].reconstruction)
+    prefetched = v._errors.derived_from(s.lstm[2].reconstruction)[0]
     import gui.views
     computed = []
     real = gui.views.error_sum
