@@ -5,7 +5,7 @@ Layout (all integers big-endian; see docs/format.md):
     offset size  field
     0      4     magic b"LSTM"
     4      1     format version (1)
-    5      1     flags (0; reserved for entropy coding)
+    5      1     flags: bit 0 (ENTROPY) = iterations are entropy-coded chunks
     6      4     image width in pixels
     10     4     image height in pixels
     14     1     iterations K in the encoding (1..255)
@@ -13,8 +13,10 @@ Layout (all integers big-endian; see docs/format.md):
     16     2     tile size in pixels (multiple of 16; the decoder must tile the same way)
     18     8     model id (first 8 bytes of the SHA-256 weights hash)
     26     4     CRC-32 of bytes 0..25
-    30     ...   K iterations, each ceil(C * ceil(H/16) * ceil(W/16) / 8) bytes: the
-                 (C, H/16, W/16) array of code bits, row-major, 1 = +1, packed MSB first
+    30     ...   K iterations. Flags 0: each ceil(C * ceil(H/16) * ceil(W/16) / 8) bytes, the
+                 (C, H/16, W/16) array of code bits, row-major, 1 = +1, packed MSB first.
+                 ENTROPY: each a 4-byte length, then a chunk of codec/entropy.py (the bits
+                 coded given the previous iteration's).
 
 A prefix of the file cut at an iteration boundary is itself a valid file holding fewer
 iterations: one file serves every bitrate.
@@ -23,14 +25,17 @@ from __future__ import annotations
 
 import struct
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import entropy
 from .errors import BitstreamError
 
 MAGIC = b"LSTM"
 VERSION = 1
+ENTROPY = 0x01  # flags bit: entropy-coded iterations
+_LEN = struct.Struct(">I")
 _HEAD = struct.Struct(">4sBBIIBBH8s")
 HEADER_BYTES = _HEAD.size + 4  # + CRC-32
 BLOCK = 16
@@ -53,11 +58,22 @@ class Header:
         return -(-self.height // BLOCK), -(-self.width // BLOCK)
 
     @property
+    def entropy_coded(self) -> bool:
+        return bool(self.flags & ENTROPY)
+
+    @property
+    def code_shape(self) -> tuple[int, int, int]:
+        return (self.bits, *self.blocks)
+
+    @property
     def iteration_bytes(self) -> int:
+        """Bytes of one uncompressed iteration (what an entropy-coded one is at most, plus 5)."""
         bh, bw = self.blocks
         return -(-self.bits * bh * bw // 8)
 
     def file_bytes(self, iterations: int) -> int:
+        """Size of an uncompressed file of this many iterations (entropy-coded files: the
+        sizes are known only once coded; see ParsedFile.file_bytes)."""
         return HEADER_BYTES + iterations * self.iteration_bytes
 
     def bpp(self, iterations: int) -> float:
@@ -74,7 +90,7 @@ class Header:
         if self.tile < BLOCK or self.tile % BLOCK:
             raise BitstreamError(f"the file's tile size {self.tile} is not a positive multiple of {BLOCK}; "
                                  "the file is corrupt.")
-        if self.flags != 0:
+        if self.flags & ~ENTROPY:
             raise BitstreamError(f"the file uses features (flags {self.flags:#04x}) this version does not "
                                  "support; upgrade lstm-compare.")
 
@@ -117,10 +133,19 @@ def unpack_iteration(payload: bytes, header: Header) -> np.ndarray:
     return (bits.astype(np.float32) * 2 - 1).reshape(header.bits, bh, bw)
 
 
+def iteration_block(header: Header, codes: np.ndarray, prev: np.ndarray | None = None) -> bytes:
+    """The bytes iteration `codes` adds to a file (`prev`: the iteration before, if any)."""
+    if not header.entropy_coded:
+        return pack_iteration(codes)
+    chunk = entropy.encode_iteration(codes, prev)
+    return _LEN.pack(len(chunk)) + chunk
+
+
 def write(header: Header, iterations: list[np.ndarray]) -> bytes:
     if len(iterations) != header.iterations:
         raise ValueError("header iteration count and the codes given differ")
-    return header.pack() + b"".join(pack_iteration(c) for c in iterations)
+    blocks = [iteration_block(header, c, iterations[t - 1] if t else None) for t, c in enumerate(iterations)]
+    return header.pack() + b"".join(blocks)
 
 
 @dataclass
@@ -128,13 +153,52 @@ class ParsedFile:
     header: Header
     payload: memoryview
     available: int  # complete iterations present (<= header.iterations for a cut file)
+    ends: list[int] = field(default_factory=list)  # payload offset where each iteration ends
+    _codes: dict = field(default_factory=dict, repr=False)
+
+    def file_bytes(self, iterations: int) -> int:
+        """Size of the file cut after this many iterations."""
+        return HEADER_BYTES + self.ends[iterations - 1]
 
     def iteration(self, t: int) -> np.ndarray:
         """Codes of iteration t (0-based)."""
         if not 0 <= t < self.available:
             raise IndexError(t)
-        n = self.header.iteration_bytes
-        return unpack_iteration(bytes(self.payload[t * n:(t + 1) * n]), self.header)
+        if not self.header.entropy_coded:
+            return unpack_iteration(bytes(self.payload[self.ends[t] - self.header.iteration_bytes:self.ends[t]]),
+                                    self.header)
+        if t not in self._codes:  # each iteration is coded given the one before
+            prev = self.iteration(t - 1) if t else None
+            chunk = bytes(self.payload[self.ends[t] - self._chunk_len(t):self.ends[t]])
+            self._codes[t] = entropy.decode_iteration(chunk, self.header.code_shape, prev)
+        return self._codes[t]
+
+    def _chunk_len(self, t: int) -> int:
+        return self.ends[t] - (self.ends[t - 1] if t else 0) - _LEN.size
+
+
+def _entropy_ends(header: Header, body: memoryview) -> list[int]:
+    """End offsets of the complete length-prefixed chunks; refuses a cut or padded file."""
+    ends, pos = [], 0
+    limit = header.iteration_bytes + 1  # a chunk is never larger than raw + its mode byte
+    while pos < len(body):
+        if len(ends) == header.iterations:
+            raise BitstreamError(f"the file has {len(body) - pos} bytes after its last iteration; "
+                                 "the file is corrupt.")
+        if len(body) - pos < _LEN.size:
+            raise BitstreamError(f"the file is truncated in the length field of iteration {len(ends) + 1}; "
+                                 "cut files only at iteration boundaries, or re-encode.")
+        (n,) = _LEN.unpack(body[pos:pos + _LEN.size])
+        if not 1 <= n <= limit:
+            raise BitstreamError(f"iteration {len(ends) + 1} of the file claims {n} bytes (at most {limit} "
+                                 "are possible); the file is corrupt.")
+        if pos + _LEN.size + n > len(body):
+            raise BitstreamError(f"the file is truncated in the middle of iteration {len(ends) + 1} "
+                                 f"({len(body) - pos - _LEN.size} of its {n} bytes); cut files only at "
+                                 "iteration boundaries, or re-encode.")
+        pos += _LEN.size + n
+        ends.append(pos)
+    return ends
 
 
 def read(data: bytes) -> ParsedFile:
@@ -142,6 +206,11 @@ def read(data: bytes) -> ParsedFile:
     data = bytes(data)
     header = parse_header(data)
     body = len(data) - HEADER_BYTES
+    if header.entropy_coded:
+        ends = _entropy_ends(header, memoryview(data)[HEADER_BYTES:])
+        if not ends:
+            raise BitstreamError("the file holds a header but no complete iteration; re-encode the image.")
+        return ParsedFile(header, memoryview(data)[HEADER_BYTES:], len(ends), ends)
     n = header.iteration_bytes
     complete, rest = divmod(body, n)
     if complete > header.iterations or (complete == header.iterations and rest):
@@ -153,7 +222,7 @@ def read(data: bytes) -> ParsedFile:
                              f"or re-encode.")
     if complete == 0:
         raise BitstreamError("the file holds a header but no complete iteration; re-encode the image.")
-    return ParsedFile(header, memoryview(data)[HEADER_BYTES:], complete)
+    return ParsedFile(header, memoryview(data)[HEADER_BYTES:], complete, [n * (t + 1) for t in range(complete)])
 
 
 def prefix(data: bytes, iterations: int) -> bytes:
@@ -161,4 +230,4 @@ def prefix(data: bytes, iterations: int) -> bytes:
     parsed = read(data)
     if not 1 <= iterations <= parsed.available:
         raise BitstreamError(f"the file holds {parsed.available} iterations; ask for 1 to {parsed.available}.")
-    return bytes(data[:parsed.header.file_bytes(iterations)])
+    return bytes(data[:parsed.file_bytes(iterations)])

@@ -34,7 +34,8 @@ def _load(model_path):
 
 def _codec(args, model=None):
     from .coder import DEFAULT_TILE, LSTMCodec
-    return LSTMCodec(model or _load(args.model), getattr(args, "tile", None) or DEFAULT_TILE)
+    return LSTMCodec(model or _load(args.model), getattr(args, "tile", None) or DEFAULT_TILE,
+                     entropy=not getattr(args, "no_entropy", False))
 
 
 def _writable(path, force: bool) -> Path:
@@ -149,9 +150,13 @@ def build_parser() -> argparse.ArgumentParser:
                                 "2017 with hard-sigmoid gates and an image recovery block).")
     sub = p.add_subparsers(dest="command", required=True)
 
-    def model_opts(sp):
+    def model_opts(sp, writes=True):
         sp.add_argument("--model", help=model_help())
         sp.add_argument("--tile", type=int, default=0, help="tile size in pixels, multiple of 16 (default 1024)")
+        if writes:
+            sp.add_argument("--no-entropy", action="store_true",
+                            help="store the code bits uncompressed, as the paper does (default: entropy-coded, "
+                                 "lossless, a few percent smaller)")
 
     e = sub.add_parser("encode", help="image -> .lstm file")
     e.add_argument("input"), e.add_argument("output")
@@ -164,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("input"), d.add_argument("output")
     d.add_argument("--iterations", "-k", type=int, default=None, help="decode only the first K iterations")
     d.add_argument("--force", action="store_true")
-    model_opts(d)
+    model_opts(d, writes=False)
     d.set_defaults(func=cmd_decode)
 
     i = sub.add_parser("info", help="show a .lstm file's header")

@@ -54,17 +54,22 @@ class _TileState:
 
 
 class LSTMCodec:
-    def __init__(self, model: LoadedModel, tile: int = DEFAULT_TILE):
+    """`entropy`: entropy-code the bits (codec/entropy.py; lossless, 4-13% smaller files on
+    Kodak). False writes the paper's plain bits, whose size is known before encoding."""
+
+    def __init__(self, model: LoadedModel, tile: int = DEFAULT_TILE, entropy: bool = True):
         if tile % 16:
             raise ValueError("tile size must be a multiple of 16")
         self.model = model
         self.net = model.net.eval()
         self.cfg = model.config
         self.tile = tile
+        self.entropy = entropy
 
     # -- helpers --------------------------------------------------------------------
     def header(self, height: int, width: int, iterations: int) -> Header:
-        return Header(width, height, iterations, self.cfg.bits, self.tile, self.model.model_id)
+        return Header(width, height, iterations, self.cfg.bits, self.tile, self.model.model_id,
+                      flags=bitstream.ENTROPY if self.entropy else 0)
 
     def _check_iterations(self, iterations: int | None) -> int:
         k = self.cfg.iterations if iterations is None else int(iterations)
@@ -103,6 +108,7 @@ class LSTMCodec:
         states = [_TileState(self.net, x[..., y:y + th, xx:xx + tw], (1, 3, th, tw))
                   for y, xx, th, tw in tiles]
         bh, bw = header.blocks
+        size, prev = bitstream.HEADER_BYTES, None
         for t in range(k):
             t0 = time.perf_counter()
             codes = np.empty((self.cfg.bits, bh, bw), np.float32)
@@ -113,8 +119,10 @@ class LSTMCodec:
                 c = self._step(st)
                 codes[:, y // 16:(y + th) // 16, xx // 16:(xx + tw) // 16] = c[0].numpy()
                 recon[y:y + th, xx:xx + tw] = to_uint8(st.recon)
-            yield IterationResult(t + 1, codes, recon[:h, :w], header.file_bytes(t + 1),
-                                  header.bpp(t + 1), time.perf_counter() - t0)
+            size += len(bitstream.iteration_block(header, codes, prev))
+            prev = codes
+            yield IterationResult(t + 1, codes, recon[:h, :w], size, 8.0 * size / (h * w),
+                                  time.perf_counter() - t0)
 
     def encode(self, pixels: np.ndarray, iterations: int | None = None,
                progress: Callable[[int, int], None] | None = None) -> tuple[bytes, np.ndarray]:
@@ -191,10 +199,12 @@ def file_info(data: bytes) -> dict:
     """What the header says, plus what the body holds; raises BitstreamError if malformed."""
     parsed = bitstream.read(data)
     h = parsed.header
+    ends = [bitstream.HEADER_BYTES] + [parsed.file_bytes(k) for k in range(1, parsed.available + 1)]
     return {
         "format_version": h.version, "width": h.width, "height": h.height,
         "iterations_encoded": h.iterations, "iterations_present": parsed.available,
         "bits_per_block": h.bits, "tile": h.tile, "model_id": h.model_id,
-        "header_bytes": bitstream.HEADER_BYTES, "bytes_per_iteration": h.iteration_bytes,
+        "entropy_coded": h.entropy_coded, "header_bytes": bitstream.HEADER_BYTES,
+        "bytes_per_iteration": [b - a for a, b in zip(ends, ends[1:])],
         "file_bytes": len(data), "bpp": round(8 * len(data) / (h.width * h.height), 5),
     }

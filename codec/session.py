@@ -113,11 +113,23 @@ class ImageSession:
         if not self.lstm_complete:
             self.lstm, self._codes = [], []
 
-    def lstm_bpp(self, iteration: int) -> float:
-        return self.codec.header(self.height, self.width, iteration).bpp(iteration)
+    def lstm_bytes(self, iteration: int) -> int | None:
+        """Real size of a file of the first `iteration` iterations: known once that
+        iteration is encoded, or beforehand when the bits are not entropy-coded."""
+        if iteration <= len(self.lstm):
+            return self.lstm[iteration - 1].num_bytes
+        if not self.codec.entropy:
+            return self.codec.header(self.height, self.width, iteration).file_bytes(iteration)
+        return None
 
-    def lstm_bytes(self, iteration: int) -> int:
-        return self.codec.header(self.height, self.width, iteration).file_bytes(iteration)
+    def lstm_bpp(self, iteration: int) -> float | None:
+        n = self.lstm_bytes(iteration)
+        return None if n is None else 8.0 * n / (self.height * self.width)
+
+    def lstm_bpp_bound(self, iteration: int) -> float:
+        """At most this many bpp (the size without entropy coding): for axes and labels
+        before the iteration is encoded."""
+        return self.codec.header(self.height, self.width, iteration).bpp(iteration)
 
     def lstm_file(self, iterations: int | None = None) -> bytes:
         """The .lstm file of the first `iterations` iterations (all by default)."""
@@ -141,8 +153,9 @@ class ImageSession:
         with self._lock:
             hit = self.matches.get((key, iteration))
         if hit is None:
-            # the LSTM's size is known before it is encoded: header + k fixed-size iterations
             target = self.lstm_bpp(iteration)
+            if target is None:
+                raise ValueError(f"LSTM iteration {iteration} is not encoded yet; its size is the match's target")
             hit = self.runner(matched_sample, key, self.original, target)
             with self._lock:
                 self.matches[(key, iteration)] = hit

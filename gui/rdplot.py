@@ -93,7 +93,7 @@ class RDPlot(pg.PlotWidget):
                 self._curve(key, get_codec(key).label)
             self.curves[key].setData([p.bpp for p in pts], [metric_value(p, self.quality) for p in pts])
         if s is not None:
-            top = max(2.2, s.lstm_bpp(s.codec.cfg.iterations) * 1.1)
+            top = max(2.2, s.lstm_bpp_bound(s.codec.cfg.iterations) * 1.1)
             if top != getattr(self, "_x_top", None):  # only when it changes: a range change repaints the axes
                 self._x_top = top
                 self.setXRange(0, top, padding=0)

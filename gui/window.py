@@ -516,8 +516,8 @@ class MainWindow(QMainWindow):
         s = e.session
         if self._waiting_first(e):
             return
-        if (codec, k) in s.matches or (codec, k) in e.pending:
-            return
+        if (codec, k) in s.matches or (codec, k) in e.pending or s.lstm_bpp(k) is None:
+            return  # done, queued, or its target (the LSTM's size) not known yet
         e.pending.add((codec, k))
 
         def run(t):
@@ -560,7 +560,8 @@ class MainWindow(QMainWindow):
         self.progress.setValue(sample.iteration)
         self.plot.refresh(self.slider.value(), self.current_codec())  # a new point on the LSTM curve
         if sample.iteration <= self.slider.value():
-            self._iteration_changed(self.slider.value())
+            self._iteration_changed(self.slider.value())  # queues the match on screen first
+        self._prefetch_matches()  # this iteration's size is now known: its match can be queued
 
     def _lstm_preview(self, s: ImageSession, k: int, image):
         """The first reconstruction goes on screen before its metrics are computed."""
@@ -615,7 +616,9 @@ class MainWindow(QMainWindow):
             self.views.set_classical(None)
             self.views.set_messages()
             return
-        self.iter_label.setText(f"{k}/{total} iterations · {s.lstm_bpp(k):.3f} bpp · {s.lstm_bytes(k):,} bytes")
+        nbytes = s.lstm_bytes(k)
+        self.iter_label.setText(f"{k}/{total} iterations · {s.lstm_bpp(k):.3f} bpp · {nbytes:,} bytes" if nbytes
+                                else f"{k}/{total} iterations · ≤ {s.lstm_bpp_bound(k):.3f} bpp (encoding)")
         avail = len(s.lstm)
         lstm_msg = ""
         if avail:
@@ -632,8 +635,11 @@ class MainWindow(QMainWindow):
             self.views.set_classical(m.reconstruction, caption(m))
         else:
             self.views.set_classical(None, "")
-            cls_msg = f"matching {CODECS[codec].label} to {s.lstm_bpp(k):.3f} bpp…"
-            self._queue_match(e, codec, k, priority=0)
+            if s.lstm_bpp(k) is None:
+                cls_msg = f"{CODECS[codec].label} follows when LSTM iteration {k} is encoded…"
+            else:
+                cls_msg = f"matching {CODECS[codec].label} to {s.lstm_bpp(k):.3f} bpp…"
+                self._queue_match(e, codec, k, priority=0)
         self.views.set_messages(lstm_msg, cls_msg)
         lab = CODECS[codec].label
         self.views.set_split_caption(f"left: LSTM {shown.bpp:.3f} bpp · right: {lab} "
@@ -726,9 +732,12 @@ class MainWindow(QMainWindow):
         (and, with curves, every classical RD curve is computed)."""
         e = self.current
         k = k or self.slider.value()
-        return bool(e and e.session and len(e.session.lstm) >= k
-                    and (self.current_codec(), k) in e.session.matches
-                    and (not curves or all(c in e.session.curves for c in self.codecs)))
+        if not (e and e.session and len(e.session.lstm) >= k):
+            return False
+        m = e.session.matches.get((self.current_codec(), k))
+        if m is None or (k == self.slider.value() and self.views.classical is not m.reconstruction):
+            return False  # not computed, or its result not yet delivered to the views
+        return not curves or all(c in e.session.curves for c in self.codecs)
 
     def comparison_image(self) -> QImage:
         s = self.current.session

@@ -35,10 +35,11 @@ def main():
     p.add_argument("--limit", type=int, default=0)
     p.add_argument("--reuse", default="", help="folder of an earlier evaluation's <codec>.json to take "
                    "the classical curves not computed now from (docs/results/classical)")
+    p.add_argument("--no-entropy", action="store_true", help="uncompressed code bits (the paper's setting)")
     a = p.parse_args()
     model = load_model(resolve_model(a.model))
     baselines = [b for b in a.baselines.split(",") if b and b != "none"]
-    res = evaluate(a.data, a.out, LSTMCodec(model), baselines=baselines, limit=a.limit or None,
+    res = evaluate(a.data, a.out, LSTMCodec(model, entropy=not a.no_entropy), baselines=baselines, limit=a.limit or None,
                    reuse=a.reuse or None)
     print(model.describe())
     for line in summary_lines(res):

@@ -12,11 +12,16 @@ from codec.coder import LSTMCodec
 from codec.errors import BitstreamError, CodecError, ModelError
 
 
-def _file(h=40, w=56, k=3, bits=32, mid="0123456789abcdef"):
-    header = Header(w, h, k, bits, 1024, mid)
+def _file(h=40, w=56, k=3, bits=32, mid="0123456789abcdef", flags=0, p_one=0.5):
+    header = Header(w, h, k, bits, 1024, mid, flags)
     rng = np.random.default_rng(0)
-    codes = [np.where(rng.random((bits, *header.blocks)) < 0.5, -1.0, 1.0) for _ in range(k)]
+    codes = [np.where(rng.random((bits, *header.blocks)) < p_one, 1.0, -1.0) for _ in range(k)]
     return header, codes, bitstream.write(header, codes)
+
+
+def _coded_file(k=3):
+    """Entropy-coded, with bits skewed enough that every iteration is stored coded."""
+    return _file(h=160, w=192, k=k, flags=bitstream.ENTROPY, p_one=0.1)
 
 
 def test_header_roundtrip_and_size_formula():
@@ -50,7 +55,7 @@ def _with_header(**changes):
     (b"GIF89a" + b"\0" * 40, "not an .lstm file"),
     (b"LSTM\x01", "shorter than"),
     (_with_header(version=9), "format version 9"),
-    (_with_header(flags=1), "features"),
+    (_with_header(flags=2), "features"),
     (_with_header(w=0), "empty"),
     (_with_header(w=4_000_000_000, h=4_000_000_000), "megapixel"),
     (_with_header(k=0), "iteration count"),
@@ -141,3 +146,63 @@ def test_model_mismatch(tiny_model):
     h, _, data = _file(mid="ffffffffffffffff")
     with pytest.raises(ModelError, match="encoded with model ffffffffffffffff"):
         LSTMCodec(tiny_model).decode(data)
+
+
+def test_entropy_coded_roundtrip_prefix_and_size():
+    header, codes, data = _coded_file()
+    raw = _file(h=160, w=192, k=3, p_one=0.1)[2]
+    assert len(data) < 0.7 * len(raw)  # H(0.1) = 0.47 bits per bit
+    parsed = bitstream.read(data)
+    assert parsed.header.entropy_coded and parsed.available == 3
+    for t in range(3):
+        assert np.array_equal(parsed.iteration(t), codes[t])
+    for k in (1, 2):
+        cut = bitstream.prefix(data, k)
+        assert len(cut) == parsed.file_bytes(k) and bitstream.read(cut).available == k
+        assert np.array_equal(bitstream.read(cut).iteration(k - 1), codes[k - 1])
+
+
+def test_entropy_coding_stores_incompressible_iterations_raw():
+    from codec import entropy
+    header, codes, data = _file(flags=bitstream.ENTROPY)  # fair coin bits, 12 blocks: raw is smaller
+    assert len(data) == HEADER_BYTES + 3 * (4 + 1 + header.iteration_bytes)
+    assert entropy.encode_iteration(codes[0])[0] == entropy.RAW
+    assert np.array_equal(bitstream.read(data).iteration(2), codes[2])
+
+
+def test_entropy_coded_damage_is_reported():
+    header, _, data = _coded_file()
+    body = bytearray(data)
+    with pytest.raises(BitstreamError, match="middle of iteration 3"):
+        bitstream.read(data[:-3])
+    two = bitstream.prefix(data, 2)
+    with pytest.raises(BitstreamError, match="length field of iteration 3"):
+        bitstream.read(data[:len(two) + 2])
+    body[HEADER_BYTES:HEADER_BYTES + 4] = struct.pack(">I", 10**9)
+    with pytest.raises(BitstreamError, match="claims 1000000000 bytes"):
+        bitstream.read(bytes(body))
+    body = bytearray(data)
+    body[HEADER_BYTES + 4] = 7  # mode byte
+    with pytest.raises(BitstreamError, match="unknown mode 7"):
+        bitstream.read(bytes(body)).iteration(0)
+    body[HEADER_BYTES + 4], body[HEADER_BYTES + 5] = 1, 0  # a zero probability
+    with pytest.raises(BitstreamError, match="zero probability"):
+        bitstream.read(bytes(body)).iteration(0)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.data())
+def test_fuzz_entropy_coded_chunks(data):
+    """Mutated entropy-coded files: every iteration decodes to +-1 codes or raises BitstreamError."""
+    _, _, base = _coded_file(k=2)
+    buf = bytearray(base)
+    for _ in range(data.draw(st.integers(1, 4))):
+        pos = data.draw(st.integers(HEADER_BYTES, len(buf) - 1))
+        buf[pos] = data.draw(st.integers(0, 255))
+    try:
+        parsed = bitstream.read(bytes(buf))
+        for t in range(parsed.available):
+            c = parsed.iteration(t)
+            assert c.shape == parsed.header.code_shape and set(np.unique(c)) <= {-1.0, 1.0}
+    except BitstreamError as e:
+        assert str(e) and "\n" not in str(e)

@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 
@@ -20,18 +21,24 @@ def photo(tmp_path, sample_pixels):
 
 def test_encode_info_decode_prefix(tmp_path, photo, tiny_model_path, capsys):
     lstm = tmp_path / "photo.lstm"
-    assert run("encode", photo, lstm, "-k", 3, "--model", tiny_model_path) == 0
-    size = lstm.stat().st_size
-    assert size == 30 + 3 * 32 * 3 * 5 // 8
+    plain = tmp_path / "plain.lstm"
+    assert run("encode", photo, plain, "-k", 3, "--model", tiny_model_path, "--no-entropy") == 0
+    assert plain.stat().st_size == 30 + 3 * 32 * 3 * 5 // 8  # the paper's plain bits
+    assert run("encode", photo, lstm, "-k", 3, "--model", tiny_model_path) == 0  # entropy-coded
+    assert lstm.stat().st_size <= plain.stat().st_size + 3 * 5
     assert run("info", lstm) == 0
     out = capsys.readouterr().out
     assert "iterations_present" in out and "80" in out and "48" in out
     assert run("decode", lstm, tmp_path / "full.png", "--model", tiny_model_path) == 0
-    # a prefix of the file decodes to fewer iterations
-    cut = tmp_path / "cut.lstm"
-    cut.write_bytes(lstm.read_bytes()[:30 + 60])
-    assert run("decode", cut, tmp_path / "one.png", "--model", tiny_model_path) == 0
-    assert Image.open(tmp_path / "one.png").size == (80, 48)
+    # a prefix of either file, cut after iteration 1, decodes to fewer iterations
+    capsys.readouterr()
+    assert run("info", lstm, "--json") == 0
+    first = json.loads(capsys.readouterr().out)["bytes_per_iteration"][0]
+    for src, n in ((plain, 60), (lstm, first)):
+        cut = tmp_path / "cut.lstm"
+        cut.write_bytes(src.read_bytes()[:30 + n])
+        assert run("decode", cut, tmp_path / "one.png", "--model", tiny_model_path, "--force") == 0
+        assert Image.open(tmp_path / "one.png").size == (80, 48)
 
 
 def test_compare_figure(tmp_path, photo, tiny_model_path):

@@ -14,7 +14,7 @@ def test_encode_decode_roundtrip_is_bit_exact(tiny_model, small_image):
 
 
 def test_file_size_is_header_plus_32_bits_per_block_per_iteration(tiny_model, small_image):
-    codec = LSTMCodec(tiny_model)
+    codec = LSTMCodec(tiny_model, entropy=False)  # the paper's plain bits
     h, w = small_image.shape[:2]
     for k in (1, 3):
         data, _ = codec.encode(small_image, k)
@@ -28,7 +28,7 @@ def test_progressive_yields_match_file_prefixes(tiny_model, small_image):
     data, rec = codec.encode(small_image, 4)
     assert np.array_equal(rec, results[-1].reconstruction)
     for r in results:
-        assert r.file_bytes == bitstream.HEADER_BYTES + r.iteration * len(bitstream.pack_iteration(r.codes))
+        assert r.file_bytes == len(bitstream.prefix(data, r.iteration))
         assert r.bpp == pytest.approx(8 * r.file_bytes / small_image.shape[0] / small_image.shape[1])
         cut = data[:r.file_bytes]  # a prefix cut at an iteration boundary
         assert np.array_equal(codec.decode(cut), r.reconstruction)
@@ -38,8 +38,8 @@ def test_progressive_yields_match_file_prefixes(tiny_model, small_image):
 
 def test_tiles_bound_memory_and_keep_bits_count(tiny_model, sample_pixels):
     img = np.ascontiguousarray(sample_pixels[:100, :130])
-    whole = LSTMCodec(tiny_model, tile=1024)
-    tiled = LSTMCodec(tiny_model, tile=32)
+    whole = LSTMCodec(tiny_model, tile=1024, entropy=False)
+    tiled = LSTMCodec(tiny_model, tile=32, entropy=False)
     d1, r1 = whole.encode(img, 2)
     d2, r2 = tiled.encode(img, 2)
     assert len(d1) == len(d2)
@@ -51,6 +51,17 @@ def test_tiles_bound_memory_and_keep_bits_count(tiny_model, sample_pixels):
     assert np.array_equal(prog[-1].reconstruction, r2)
     # tiles change only seams: the images agree closely
     assert np.abs(r1.astype(int) - r2.astype(int)).mean() < 20
+
+
+def test_entropy_coding_is_lossless_and_never_much_larger(tiny_model, sample_pixels):
+    img = np.ascontiguousarray(sample_pixels[:160, :192])
+    coded, plain = LSTMCodec(tiny_model), LSTMCodec(tiny_model, entropy=False)
+    d1, r1 = coded.encode(img, 3)
+    d0, r0 = plain.encode(img, 3)
+    assert np.array_equal(r1, r0) and np.array_equal(coded.decode(d1), r0)
+    assert file_info(d1)["entropy_coded"] and not file_info(d0)["entropy_coded"]
+    assert len(d1) <= len(d0) + 3 * 5  # at worst raw plus a length and a mode byte per iteration
+    assert np.array_equal(plain.decode(d1), r0)  # a reader follows the file's flags
 
 
 def test_cancellation_stops_between_iterations(tiny_model, small_image):

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from codec.coder import LSTMCodec
 from codec.session import ImageSession
@@ -15,8 +16,8 @@ def test_session_runs_caches_and_matches(tiny_model, sample_pixels):
     assert [s.lstm_bpp(k) for k in (1, 2, 3)] == [p.bpp for p in samples]
     data, rec = codec.encode(small_image, 3)
     assert s.lstm_file() == data and np.array_equal(samples[-1].reconstruction, rec)
-    m = s.match("jpeg", 2)
-    assert m.bpp <= samples[1].bpp and s.match("jpeg", 2) is m  # cached
+    m = s.match("jpeg", 3)
+    assert m.bpp <= samples[2].bpp and s.match("jpeg", 3) is m  # cached
     curve = s.classical_curve("jpeg")
     assert s.classical_curve("jpeg") is curve
     results = s.rd_results()
@@ -40,6 +41,9 @@ def test_classical_work_goes_through_the_runner(tiny_model, small_image):
         return fn(*args)
 
     s = ImageSession(small_image, "crop.png", LSTMCodec(tiny_model), runner=runner)
+    with pytest.raises(ValueError, match="not encoded yet"):  # the target is the LSTM's real size
+        s.match("jpeg", 1)
+    list(s.run_lstm(1))
     s.match("jpeg", 1)
     curve = s.classical_curve("jpeg")
     assert calls == ["matched_sample"] + ["classical_sample"] * len(curve)
