@@ -9,7 +9,9 @@ STYLE = {"lstm": ("LSTM", "tab:red", "o-"), "jpeg": ("JPEG 4:2:0", "tab:orange",
          "jpeg444": ("JPEG 4:4:4", "tab:brown", "s--"), "webp": ("WebP", "tab:green", "^-"),
          "jpeg2000": ("JPEG 2000", "tab:purple", "d-"), "avif": ("AVIF", "tab:blue", "v-"),
          "lstm-baseline": ("LSTM baseline (Toderici)", "tab:gray", "o-"),
-         "lstm-proposed": ("LSTM proposed (paper)", "tab:red", "o-")}
+         "lstm-proposed": ("LSTM proposed (paper)", "tab:red", "o-"),
+         "lstm-baseline-plain": ("LSTM baseline, plain bits (no entropy coding)", "tab:gray", "o:"),
+         "lstm-proposed-plain": ("LSTM proposed, plain bits (no entropy coding)", "tab:red", "o:")}
 
 
 def _plt():
