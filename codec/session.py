@@ -19,7 +19,7 @@ import numpy as np
 from . import bitstream
 from .baselines import ClassicalResult, get_codec, match_bpp
 from .coder import LSTMCodec
-from .metrics import msssim, psnr
+from .metrics import msssim, msssim_db, psnr
 
 
 @dataclass
@@ -161,16 +161,31 @@ class ImageSession:
                 self.matches[(key, iteration)] = hit
         return hit
 
+    def curve(self, key: str) -> dict:
+        """This image's RD curve of one codec ("lstm" or a classical key), in CompressAI's
+        `results` shape (plus MS-SSIM in dB, what BD-rates are computed on)."""
+        pts = self.lstm if key == "lstm" else self.curves.get(key, [])
+        return {"setting": [p.setting for p in pts], "bpp": [p.bpp for p in pts],
+                "psnr-rgb": [p.psnr for p in pts], "ms-ssim-rgb": [p.ms_ssim for p in pts],
+                "ms-ssim-rgb-db": [msssim_db(p.ms_ssim) for p in pts]}
+
+    def bd_rate(self, key: str, metric: str = "ms-ssim-rgb-db") -> float | None:
+        """BD-rate (%) of the LSTM against a classical codec on this image (negative: the
+        LSTM needs fewer bits); None until both curves are complete, NaN if they do not overlap."""
+        if not self.lstm_complete or key not in self.curves:
+            return None
+        from .evaluate import bd_rate
+        return bd_rate(self.curve(key), self.curve("lstm"), metric)
+
     def rd_results(self) -> list[dict]:
         """This image's RD data, one CompressAI-shaped dict per codec."""
         out = []
-        series = {"lstm": self.lstm, **self.curves}
-        for key, pts in series.items():
-            if not pts:
+        for key in ["lstm", *self.curves]:
+            curve = self.curve(key)
+            if not curve["bpp"]:
                 continue
+            del curve["ms-ssim-rgb-db"]
             name = f"LSTM {self.codec.model.model_id}" if key == "lstm" else get_codec(key).label
             desc = self.codec.model.describe() if key == "lstm" else get_codec(key).library()
-            out.append({"name": name, "description": f"{desc}; image {self.name}",
-                        "results": {"setting": [p.setting for p in pts], "bpp": [p.bpp for p in pts],
-                                    "psnr-rgb": [p.psnr for p in pts], "ms-ssim-rgb": [p.ms_ssim for p in pts]}})
+            out.append({"name": name, "description": f"{desc}; image {self.name}", "results": curve})
         return out

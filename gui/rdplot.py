@@ -99,11 +99,33 @@ class RDPlot(pg.PlotWidget):
                 self.setXRange(0, top, padding=0)
         self.enableAutoRange(axis="y")
         self.set_current(current_iteration, current_codec)
+        self._show_bd_rate()
+
+    def _show_bd_rate(self):
+        """This image's BD-rate of the LSTM against the codec on screen, in the title, on the
+        plotted metric (MS-SSIM in dB for both MS-SSIM views): the number papers quote."""
+        s, codec = self._session, getattr(self, "_current", (None, None))[1]
+        bd = s.bd_rate(codec, "psnr-rgb" if self.quality == "psnr" else "ms-ssim-rgb-db") \
+            if s is not None and codec else None
+        if bd is None:
+            text = ""
+        elif math.isnan(bd):
+            text = f"BD-rate vs {get_codec(codec).label}: undefined (the curves do not overlap)"
+        else:
+            on = "PSNR" if self.quality == "psnr" else "MS-SSIM dB"
+            text = (f"this image: the LSTM needs {abs(bd):.1f}% {'more' if bd > 0 else 'fewer'} bits than "
+                    f"{get_codec(codec).label} for the same quality (BD-rate {bd:+.1f}%, {on})")
+        if text != getattr(self, "_title", None):  # a title change relays the plot out: only on change
+            self._title = text
+            self.setTitle(text or None, color="#cccccc", size="9pt")
 
     def set_current(self, iteration: int | None = None, codec: str | None = None):
         """Move the operating-point markers and the bpp line (cheap: what a slider move needs)."""
         if iteration is not None:
+            old = getattr(self, "_current", (None, None))[1]
             self._current = (iteration, codec)
+            if codec != old:
+                self._show_bd_rate()
         self._update_current()
 
     def _update_current(self):

@@ -60,6 +60,12 @@ def test_open_slider_updates_bpp_and_image(qtbot, window, photos):
     assert len(xs) == 4
     window.plot.iterationClicked.emit(2)
     assert window.slider.value() == 2
+    # with the JPEG curve in, the plot's title gives this image's BD-rate against it
+    qtbot.waitUntil(lambda: "jpeg" in s.curves, timeout=30000)
+    qtbot.waitUntil(lambda: "BD-rate" in window.plot.getPlotItem().titleLabel.text, timeout=5000)
+    bd = s.bd_rate("jpeg")
+    title = window.plot.getPlotItem().titleLabel.text
+    assert ("undefined" in title) if np.isnan(bd) else (f"BD-rate {bd:+.1f}%" in title)
 
 
 def test_difference_and_split_views(qtbot, window, photos):

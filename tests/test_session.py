@@ -18,8 +18,10 @@ def test_session_runs_caches_and_matches(tiny_model, sample_pixels):
     assert s.lstm_file() == data and np.array_equal(samples[-1].reconstruction, rec)
     m = s.match("jpeg", 3)
     assert m.bpp <= samples[2].bpp and s.match("jpeg", 3) is m  # cached
+    assert s.bd_rate("jpeg") is None  # no JPEG curve yet
     curve = s.classical_curve("jpeg")
     assert s.classical_curve("jpeg") is curve
+    assert isinstance(s.bd_rate("jpeg"), float) and s.curve("jpeg")["bpp"] == [p.bpp for p in curve]
     results = s.rd_results()
     assert [r["name"].split()[0] for r in results] == ["LSTM", "JPEG"]
     assert set(results[0]["results"]) >= {"bpp", "psnr-rgb", "ms-ssim-rgb"}
