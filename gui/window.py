@@ -79,7 +79,8 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.settings = settings or QSettings("lstm-compare", "lstm-compare")
         self.model = model
-        self.codec = LSTMCodec(model) if model else None
+        self.entropy = self.settings.value("entropy", True, type=bool)  # entropy-code the LSTM's bits
+        self.codec = LSTMCodec(model, entropy=self.entropy) if model else None
         self.entries: list[Entry] = []
         self.current: Entry | None = None
         self.lstm_ticket: Ticket | None = None
@@ -278,6 +279,12 @@ class MainWindow(QMainWindow):
         self.model_actions.triggered.connect(lambda a: self.use_model(a.data()))
         mm.addSeparator()
         act(mm, "Load &checkpoint…", self.load_model_dialog, None, "Use another trained checkpoint (.pt)")
+        mm.addSeparator()
+        self.entropy_action = QAction("&Entropy-code the LSTM bits", self, checkable=True, checked=self.entropy,
+                                      statusTip="Lossless range coding of the code bits: a few percent fewer bytes. "
+                                                "Off: the paper's plain bits, 0.125 bpp per iteration.")
+        self.entropy_action.toggled.connect(self.set_entropy)
+        mm.addAction(self.entropy_action)
         self._check_model_action()
 
         vm = mb.addMenu("&View")
@@ -467,7 +474,7 @@ class MainWindow(QMainWindow):
             self._start_encode(s)
         self._queue_curves(e)
         self._iteration_changed(self.slider.value())
-        self._prefetch_matches()  # the LSTM's bpp per iteration is known before encoding
+        self._prefetch_matches()  # those whose LSTM size is known (encoded, or plain bits)
 
     def _start_encode(self, s: ImageSession):
         ticket = Ticket()
@@ -724,6 +731,8 @@ class MainWindow(QMainWindow):
     def _update_title(self):
         name = self.current.name if self.current else ""
         model = f"{self.model.name}, model {self.model.model_id}" if self.model else "no model"
+        if self.model and not self.entropy:
+            model += ", plain bits"
         self.setWindowTitle(f"{name + ' — ' if name else ''}lstm-compare ({model})")
 
     # ================================================================ exports
@@ -846,20 +855,39 @@ class MainWindow(QMainWindow):
             self.status(f"Model not loaded: {err}", error=True)
             self._check_model_action()  # the menu keeps showing the model still in use
             return False
-        self.cancel()
-        self.model, self.codec = model, LSTMCodec(model)
-        self.slider.setMaximum(model.config.iterations)
-        for e in self.entries:
-            if e.session is not None:
-                e.session = ImageSession(e.session.original, e.session.name, self.codec, e.session.notes,
-                                         runner=CLASSICAL_RUNNER)
-                e.curves_queued.clear()
-                e.pending.clear()
-        self._update_title()
+        self.model = model
+        self._use_codec(LSTMCodec(model, entropy=self.entropy))
         self._check_model_action()
-        self._show_entry()
         self.status(f"Loaded {model.describe()}")
         return True
+
+    def set_entropy(self, on: bool):
+        """Entropy-coded or plain LSTM bits: the same reconstructions at other sizes, so every
+        open image is re-encoded and its matches redone; the classical curves stay."""
+        self.entropy_action.setChecked(on)
+        if on == self.entropy:
+            return
+        self.entropy = on
+        self.settings.setValue("entropy", on)
+        if self.model is not None:
+            self._use_codec(LSTMCodec(self.model, entropy=on))
+        self.status("LSTM bits entropy-coded (lossless)." if on else
+                    "LSTM bits stored plain, as in the paper: 0.125 bpp per iteration.")
+
+    def _use_codec(self, codec: LSTMCodec):
+        """Encode the open images again with this codec. Their classical curves do not depend
+        on it and stay; the matches follow the LSTM's sizes and are redone."""
+        self.cancel()
+        self.codec = codec
+        self.slider.setMaximum(codec.cfg.iterations)
+        for e in self.entries:
+            if e.session is not None:
+                old = e.session
+                e.leave()
+                e.session = ImageSession(old.original, old.name, codec, old.notes, runner=CLASSICAL_RUNNER)
+                e.session.curves = old.curves
+        self._update_title()
+        self._show_entry()
 
     def _check_model_action(self):
         current = Path(self.model.path).resolve() if self.model else None

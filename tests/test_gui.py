@@ -286,6 +286,25 @@ def test_model_menu_switches_between_shipped_models(qtbot, window, photos, tmp_p
     assert window.model.path == str(SHIPPED[-1].path) and actions[SHIPPED[-1].name.capitalize()].isChecked()
 
 
+def test_entropy_toggle_reencodes_with_plain_bits_and_keeps_curves(qtbot, window, photos):
+    from codec import bitstream
+    window.open_paths([photos[0]])
+    _wait_encoded(qtbot, window)
+    s = window.current.session
+    qtbot.waitUntil(lambda: "jpeg" in s.curves, timeout=30000)
+    coded = [p.num_bytes for p in s.lstm]
+    window.entropy_action.trigger()  # off: the paper's plain bits
+    assert not window.entropy and window.settings.value("entropy", type=bool) is False
+    assert "plain bits" in window.windowTitle()
+    _wait_encoded(qtbot, window)
+    t = window.current.session
+    assert t is not s and t.curves["jpeg"] is s.curves["jpeg"]  # the classical curve is not recomputed
+    header = window.codec.header(t.height, t.width, 1)
+    assert [p.num_bytes for p in t.lstm] == [header.file_bytes(k) for k in range(1, len(t.lstm) + 1)]
+    assert all(np.array_equal(a.reconstruction, b.reconstruction) for a, b in zip(s.lstm, t.lstm))
+    assert [p.num_bytes for p in t.lstm] != coded and not bitstream.read(t.lstm_file()).header.entropy_coded
+
+
 def test_signals_keep_the_reference_count_of_true():
     # PySide6 6.12.0 dropped a reference to True on each emit(); the app emits thousands of
     # signals in a session (every slider move, every worker result) and would abort.
