@@ -600,6 +600,7 @@ class MainWindow(QMainWindow):
             if complete:
                 self.status(f"{s.name}: {len(s.lstm)} iterations encoded "
                             f"({sum(p.seconds for p in s.lstm):.1f} s).")
+                self.plot.refresh(self.slider.value(), self.current_codec())  # the BD-rate can be computed now
             self._iteration_changed(self.slider.value())
 
     def _curve_ready(self, s: ImageSession, key: str):
