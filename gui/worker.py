@@ -18,6 +18,7 @@ import itertools
 import multiprocessing
 import os
 import queue
+import sys
 import threading
 import time
 import traceback
@@ -34,6 +35,8 @@ from codec.errors import CodecError
 def _child_init(parent_pid: int):
     import torch
     torch.set_num_threads(1)  # one core for the child, the other for the GUI and the LSTM
+    if hasattr(os, "nice"):
+        os.nice(10)  # background work: the GUI (and the X server) come first when they need a core
     threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
 
 
@@ -48,21 +51,49 @@ class ChildProcessRunner:
     """runner(fn, *args): fn(*args) computed in one shared child process, started on first use.
 
     Called from the classical worker thread only. If the child dies (killed, out of
-    memory), the call is retried here in this process and the next call starts a new child."""
+    memory), the call is retried here in this process and the next call starts a new child.
+    If children cannot work at all (they die twice; or a script creates the window without
+    an `if __name__ == "__main__":` guard, and each child, which re-imports the script,
+    fails), the work runs here from then on: slower slider moves while it runs, but
+    nothing lost."""
+
+    MAX_BROKEN = 2
 
     def __init__(self):
         self._pool: ProcessPoolExecutor | None = None
+        self._in_process = False
+        self._broken = 0
 
     def __call__(self, fn, *args):
-        if self._pool is None:
-            # spawn, not fork: forking a process that runs Qt and torch threads is unsafe
-            self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_child_init, initargs=(os.getpid(),))
-        try:
-            return self._pool.submit(fn, *args).result()
-        except BrokenProcessPool:
-            self._pool = None
+        if self._in_process:
             return fn(*args)
+        try:
+            if self._pool is None:
+                # spawn, not fork: forking a process that runs Qt and torch threads is unsafe
+                self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                                                 initializer=_child_init, initargs=(os.getpid(),))
+            future = self._pool.submit(fn, *args)
+        except BrokenProcessPool:  # the child died while idle
+            return self._child_died(fn, args)
+        except (RuntimeError, OSError) as e:
+            self._give_up(f"no child process could be started: {e.__class__.__name__}")
+            return fn(*args)
+        try:
+            return future.result()  # fn's own errors (CodecError...) are raised here, as if run here
+        except BrokenProcessPool:
+            return self._child_died(fn, args)
+
+    def _child_died(self, fn, args):
+        self._pool = None
+        self._broken += 1
+        if self._broken >= self.MAX_BROKEN:
+            self._give_up("its child process stopped twice")
+        return fn(*args)
+
+    def _give_up(self, why: str):
+        print(f"lstm-compare: the classical codecs now run in the app's own process ({why}).", file=sys.stderr)
+        self._in_process = True
+        self.shutdown()
 
     def shutdown(self):
         if self._pool is not None:

@@ -340,3 +340,25 @@ def test_child_process_runner_gives_the_same_samples(small_image):
             assert np.array_equal(there.reconstruction, here.reconstruction)
     finally:
         runner.shutdown()
+
+
+def test_child_process_runner_falls_back_to_this_process(small_image, monkeypatch):
+    from concurrent.futures.process import BrokenProcessPool
+
+    from codec.session import classical_sample
+    from gui.worker import ChildProcessRunner
+
+    class Broken:
+        def submit(self, *a):
+            raise BrokenProcessPool("the child died")
+
+        def shutdown(self, **k):
+            pass
+
+    runner = ChildProcessRunner()
+    here = classical_sample("jpeg", small_image, 50)
+    for died in (1, 2):
+        runner._pool = Broken()
+        assert runner(classical_sample, "jpeg", small_image, 50).num_bytes == here.num_bytes  # retried here
+        assert runner._in_process == (died == 2)  # a second death: no more children
+    assert runner(classical_sample, "jpeg", small_image, 50).num_bytes == here.num_bytes and runner._pool is None
