@@ -76,7 +76,8 @@ class ChildProcessRunner:
         except BrokenProcessPool:  # the child died while idle
             return self._child_died(fn, args)
         except (RuntimeError, OSError) as e:
-            self._give_up(f"no child process could be started: {e.__class__.__name__}")
+            if "shutdown" not in str(e):  # not the app exiting: children cannot start here
+                self._give_up(f"no child process could be started: {e.__class__.__name__}")
             return fn(*args)
         try:
             return future.result()  # fn's own errors (CodecError...) are raised here, as if run here
