@@ -565,6 +565,7 @@ class MainWindow(QMainWindow):
         if self.current is None or s is not self.current.session:
             return
         self.progress.setValue(sample.iteration)
+        self.views.prepare(sample.reconstruction)
         self.plot.refresh(self.slider.value(), self.current_codec())  # a new point on the LSTM curve
         if sample.iteration <= self.slider.value():
             self._iteration_changed(self.slider.value())  # queues the match on screen first
@@ -611,6 +612,8 @@ class MainWindow(QMainWindow):
         if self.current is not None and s is self.current.session:
             if codec == self.current_codec() and k == self.slider.value():
                 self._iteration_changed(k)
+            elif (codec, k) in s.matches:
+                self.views.prepare(s.matches[(codec, k)].reconstruction)
 
     def _iteration_changed(self, k: int):
         """Show iteration k from the cache (and ask for what is missing)."""
