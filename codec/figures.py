@@ -37,10 +37,13 @@ def rd_plot(curves: dict, path, title: str = "", max_bpp: float = 2.25) -> None:
         ax.set_xlabel("bits per pixel (real file bytes)")
         ax.set_xlim(0, max_bpp)
         ax.grid(alpha=0.3)
-        ax.legend(loc="lower right", fontsize=8)
+    # one legend under both plots: inside either it would hide curves
+    handles, labels = axes[0].get_legend_handles_labels()
+    rows = -(-len(labels) // 4)
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, frameon=False)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.035 * rows + 0.01, 1, 1))
     fig.savefig(path)
     plt.close(fig)
 
