@@ -54,8 +54,9 @@ class _TileState:
 
 
 class LSTMCodec:
-    """`entropy`: entropy-code the bits (codec/entropy.py; lossless, 4-13% smaller files on
-    Kodak). False writes the paper's plain bits, whose size is known before encoding."""
+    """`entropy`: entropy-code the bits (codec/entropy.py; lossless; on Kodak 17% smaller at
+    one iteration, 9% at sixteen). False writes the paper's plain bits, whose size is known
+    before encoding."""
 
     def __init__(self, model: LoadedModel, tile: int = DEFAULT_TILE, entropy: bool = True):
         if tile % 16:
