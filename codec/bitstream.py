@@ -144,7 +144,15 @@ def iteration_block(header: Header, codes: np.ndarray, prev: np.ndarray | None =
 def write(header: Header, iterations: list[np.ndarray]) -> bytes:
     if len(iterations) != header.iterations:
         raise ValueError("header iteration count and the codes given differ")
-    blocks = [iteration_block(header, c, iterations[t - 1] if t else None) for t, c in enumerate(iterations)]
+    return assemble(header, [iteration_block(header, c, iterations[t - 1] if t else None)
+                             for t, c in enumerate(iterations)])
+
+
+def assemble(header: Header, blocks: list[bytes]) -> bytes:
+    """A file from iteration blocks already made by iteration_block (the progressive
+    encoder makes them once, to know each size; they are not coded again)."""
+    if len(blocks) != header.iterations:
+        raise ValueError("header iteration count and the blocks given differ")
     return header.pack() + b"".join(blocks)
 
 

@@ -36,6 +36,7 @@ class IterationResult:
     file_bytes: int            # size of a file holding iterations 1..iteration
     bpp: float                 # from those real bytes
     seconds: float             # wall time of this iteration
+    block: bytes = b""         # the bytes this iteration adds to the file (bitstream.assemble)
 
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:
@@ -120,10 +121,11 @@ class LSTMCodec:
                 c = self._step(st)
                 codes[:, y // 16:(y + th) // 16, xx // 16:(xx + tw) // 16] = c[0].numpy()
                 recon[y:y + th, xx:xx + tw] = to_uint8(st.recon)
-            size += len(bitstream.iteration_block(header, codes, prev))
+            block = bitstream.iteration_block(header, codes, prev)
+            size += len(block)
             prev = codes
             yield IterationResult(t + 1, codes, recon[:h, :w], size, 8.0 * size / (h * w),
-                                  time.perf_counter() - t0)
+                                  time.perf_counter() - t0, block)
 
     def encode(self, pixels: np.ndarray, iterations: int | None = None,
                progress: Callable[[int, int], None] | None = None) -> tuple[bytes, np.ndarray]:

@@ -78,7 +78,7 @@ class ImageSession:
         self.notes = list(notes)
         self.codec = codec
         self.lstm: list[RDSample] = []
-        self._codes: list[np.ndarray] = []
+        self._blocks: list[bytes] = []  # each iteration's bytes in the .lstm file
         self.lstm_complete = False
         self.curves: dict[str, list[RDSample]] = {}
         self.matches: dict[tuple[str, int], RDSample] = {}
@@ -98,20 +98,20 @@ class ImageSession:
         is called with each reconstruction before its metrics are computed, so a viewer can
         show it a little sooner. If stopped early, what was computed is discarded so a later
         run starts clean."""
-        self.lstm, self._codes, self.lstm_complete = [], [], False
+        self.lstm, self._blocks, self.lstm_complete = [], [], False
         k = iterations or self.codec.cfg.iterations
         for r in self.codec.encode_progressive(self.original, k, should_stop):
             if preview:
                 preview(r.iteration, r.reconstruction)
             s = measure(self.original, "lstm", r.iteration, f"{r.iteration} it.", r.reconstruction, r.file_bytes, r.seconds)
             self.lstm.append(s)
-            self._codes.append(r.codes)
+            self._blocks.append(r.block)
             yield s
             if should_stop and should_stop():
                 break
         self.lstm_complete = len(self.lstm) == k
         if not self.lstm_complete:
-            self.lstm, self._codes = [], []
+            self.lstm, self._blocks = [], []
 
     def lstm_bytes(self, iteration: int) -> int | None:
         """Real size of a file of the first `iteration` iterations: known once that
@@ -133,9 +133,8 @@ class ImageSession:
 
     def lstm_file(self, iterations: int | None = None) -> bytes:
         """The .lstm file of the first `iterations` iterations (all by default)."""
-        k = iterations or len(self._codes)
-        header = self.codec.header(self.height, self.width, k)
-        return bitstream.write(header, self._codes[:k])
+        k = iterations or len(self._blocks)
+        return bitstream.assemble(self.codec.header(self.height, self.width, k), self._blocks[:k])
 
     def classical_curve(self, key: str, should_stop: Callable[[], bool] | None = None) -> list[RDSample]:
         if key not in self.curves:
