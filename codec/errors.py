@@ -15,3 +15,7 @@ class BitstreamError(CodecError):
 
 class ModelError(CodecError):
     """A model checkpoint could not be loaded or does not fit the file."""
+
+
+class SettingsError(CodecError, ValueError):
+    """Settings (e.g. for training) that cannot work together."""

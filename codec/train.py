@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from .checkpoint import read_checkpoint, save_checkpoint
 from .config import ModelConfig
 from .data import PatchSampler
+from .errors import SettingsError
 from .model import LSTMCodecNet
 
 
@@ -35,7 +36,9 @@ class TrainSettings:
     minutes: float = 0.0        # 0: no time limit (use steps)
     batch: int = 32
     patch: int = 32
-    loss: str = "smoothl1"      # or "l1"
+    loss: str = "smoothl1"      # or "l1", or "l1+ms-ssim" (a departure from the paper, see LOSSES)
+    msssim_weight: float = 0.84  # "l1+ms-ssim": alpha in (1 - alpha) * L1 + alpha * (1 - MS-SSIM)
+    msssim_win: int = 3         # its Gaussian window; 5 scales need patch > (win - 1) * 16
     smoothl1_beta: float = 1.0  # PyTorch's default; with pixels in [-0.5, 0.5] that is 0.5*MSE
     optimizer: str = "adam"     # or "sgd" (the paper: lr 0.1, momentum 0.9, weight decay 0.005)
     lr: float = 5e-4
@@ -82,14 +85,47 @@ def lr_at(step: int, s: TrainSettings, session_step: int | None = None, session_
     return lr
 
 
+# "smoothl1" is the paper's loss and "l1" Toderici's. "l1+ms-ssim" is the mix of Zhao et al.
+# 2017 ("Loss functions for image restoration with neural networks", alpha 0.84), which
+# Johnston et al. 2018 also moved this codec family towards: the codec is judged by MS-SSIM,
+# and an L1 loss spends bits on errors MS-SSIM barely sees. MS-SSIM uses pytorch-msssim's
+# five scales and weights on the training patches (hence a small window and 64x64 patches).
+LOSSES = ("smoothl1", "l1", "l1+ms-ssim")
+
+
+def check_loss_settings(s: TrainSettings) -> None:
+    """Refuse settings the loss cannot work with, in words, before any training starts."""
+    if s.loss not in LOSSES:
+        raise SettingsError(f"loss must be one of {LOSSES}, not {s.loss!r}")
+    if s.loss == "l1+ms-ssim":
+        need = (s.msssim_win - 1) * 16
+        if s.msssim_win < 3 or s.msssim_win % 2 == 0:
+            raise SettingsError(f"--msssim-win must be odd and at least 3, not {s.msssim_win}")
+        if s.patch <= need:
+            raise SettingsError(f"MS-SSIM with a {s.msssim_win}-pixel window needs patches larger than {need} "
+                             f"pixels, not {s.patch}; use --patch {need + 16 - need % 16} or a smaller --msssim-win")
+        if not 0.0 <= s.msssim_weight <= 1.0:
+            raise SettingsError(f"--msssim-weight must lie in [0, 1], not {s.msssim_weight}")
+
+
 def reconstruction_loss(outs, x, s: TrainSettings):
     """Mean over iterations of the per-iteration loss; also the per-iteration mean |r|."""
     if s.loss == "l1":
         per = [F.l1_loss(o.float(), x) for o in outs]
     elif s.loss == "smoothl1":
         per = [F.smooth_l1_loss(o.float(), x, beta=s.smoothl1_beta) for o in outs]
+    elif s.loss == "l1+ms-ssim":
+        from pytorch_msssim import ms_ssim
+        y = torch.stack([o.float() for o in outs])  # (iterations, batch, 3, h, w)
+        t, b = y.shape[:2]
+        # One MS-SSIM call for all iterations; images in [0, 1] as the metric sees them.
+        q = ms_ssim((y.flatten(0, 1) + 0.5).clamp(0, 1), (x + 0.5).expand(t, *x.shape).flatten(0, 1),
+                    data_range=1.0, win_size=s.msssim_win, size_average=False).view(t, b, -1).mean((1, 2))
+        l1 = (y - x).abs().mean((1, 2, 3, 4))
+        a = s.msssim_weight
+        per = list((1 - a) * l1 + a * (1 - q))
     else:
-        raise ValueError(f"loss must be 'smoothl1' or 'l1', not {s.loss!r}")
+        raise ValueError(f"loss must be one of {LOSSES}, not {s.loss!r}")
     with torch.no_grad():  # one device sync for all iterations, not one each
         l1 = torch.stack([(o.float() - x).abs().mean() for o in outs]).tolist()
     return torch.stack(per).mean(), l1
@@ -97,6 +133,7 @@ def reconstruction_loss(outs, x, s: TrainSettings):
 
 def train(s: TrainSettings, cfg: ModelConfig | None = None, log=print) -> Path:
     """Train until `steps` or `minutes` runs out; returns the path of the last checkpoint."""
+    check_loss_settings(s)
     rank, world = _rank_world()
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if torch.cuda.is_available() and s.device != "cpu" else "gloo")
@@ -202,11 +239,19 @@ def train(s: TrainSettings, cfg: ModelConfig | None = None, log=print) -> Path:
             loss, l1 = reconstruction_loss(outs, x, s)
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            if s.clip:
-                torch.nn.utils.clip_grad_norm_(net.parameters(), s.clip)
             if not math.isfinite(loss.item()):
                 raise FloatingPointError(f"loss became {loss.item()} at step {step}; "
                                          "lower --lr or keep --clip on, then --resume")
+            norm = torch.nn.utils.clip_grad_norm_(net.parameters(), s.clip or float("inf"))
+            if not math.isfinite(norm.item()):
+                # MS-SSIM's relu(cs) ** w has an infinite slope at 0: a patch whose contrast
+                # structure is anti-correlated at some scale gives NaN gradients. Skip it.
+                meta["skipped_steps"] = meta.get("skipped_steps", 0) + 1
+                opt.zero_grad(set_to_none=True)
+                if meta["skipped_steps"] > 100 + step // 10:
+                    raise FloatingPointError(f"{meta['skipped_steps']} steps had non-finite gradients by step "
+                                             f"{step}; lower --lr, or train with another --loss")
+                continue
             opt.step()
             step += 1
             meta["samples"] = meta.get("samples", 0) + s.batch * world
@@ -244,7 +289,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--minutes", type=float, default=d.minutes, help="stop after this many minutes of this session")
     p.add_argument("--batch", type=int, default=d.batch)
     p.add_argument("--patch", type=int, default=d.patch)
-    p.add_argument("--loss", choices=["smoothl1", "l1"], default=d.loss)
+    p.add_argument("--loss", choices=list(LOSSES), default=d.loss,
+                   help="smoothl1: the paper; l1: Toderici 2017; l1+ms-ssim: Zhao et al. 2017's mix (needs --patch 64)")
+    p.add_argument("--msssim-weight", type=float, default=d.msssim_weight)
+    p.add_argument("--msssim-win", type=int, default=d.msssim_win)
     p.add_argument("--smoothl1-beta", type=float, default=d.smoothl1_beta)
     p.add_argument("--optimizer", choices=["adam", "sgd"], default=d.optimizer)
     p.add_argument("--lr", type=float, default=d.lr)
