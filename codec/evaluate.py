@@ -109,11 +109,18 @@ def _monotone(rate, dist):
     return [p[0] for p in keep], [p[1] for p in keep]
 
 
+def _metric(curve: dict, metric: str) -> list[float]:
+    """A curve's values of `metric`; MS-SSIM in dB is derived when a curve has only MS-SSIM."""
+    if metric not in curve and metric == "ms-ssim-rgb-db":
+        return [msssim_db(v) for v in curve["ms-ssim-rgb"]]
+    return curve[metric]
+
+
 def bd_rate(anchor: dict, test: dict, metric: str) -> float:
     """BD-rate in percent of `test` against `anchor` (negative: test needs fewer bits)."""
     import bjontegaard as bd
-    ra, da = _monotone(anchor["bpp"], anchor[metric])
-    rt, dt = _monotone(test["bpp"], test[metric])
+    ra, da = _monotone(anchor["bpp"], _metric(anchor, metric))
+    rt, dt = _monotone(test["bpp"], _metric(test, metric))
     if len(ra) < 2 or len(rt) < 2 or max(da) <= min(dt) or max(dt) <= min(da):
         return math.nan  # no overlap in quality: BD-rate is undefined
     with warnings.catch_warnings():

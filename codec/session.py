@@ -19,7 +19,7 @@ import numpy as np
 from . import bitstream
 from .baselines import ClassicalResult, get_codec, match_bpp
 from .coder import LSTMCodec
-from .metrics import msssim, msssim_db, psnr
+from .metrics import msssim, psnr
 
 
 @dataclass
@@ -162,11 +162,10 @@ class ImageSession:
 
     def curve(self, key: str) -> dict:
         """This image's RD curve of one codec ("lstm" or a classical key), in CompressAI's
-        `results` shape (plus MS-SSIM in dB, what BD-rates are computed on)."""
+        `results` shape."""
         pts = self.lstm if key == "lstm" else self.curves.get(key, [])
         return {"setting": [p.setting for p in pts], "bpp": [p.bpp for p in pts],
-                "psnr-rgb": [p.psnr for p in pts], "ms-ssim-rgb": [p.ms_ssim for p in pts],
-                "ms-ssim-rgb-db": [msssim_db(p.ms_ssim) for p in pts]}
+                "psnr-rgb": [p.psnr for p in pts], "ms-ssim-rgb": [p.ms_ssim for p in pts]}
 
     def bd_rate(self, key: str, metric: str = "ms-ssim-rgb-db") -> float | None:
         """BD-rate (%) of the LSTM against a classical codec on this image (negative: the
@@ -183,7 +182,6 @@ class ImageSession:
             curve = self.curve(key)
             if not curve["bpp"]:
                 continue
-            del curve["ms-ssim-rgb-db"]
             name = f"LSTM {self.codec.model.model_id}" if key == "lstm" else get_codec(key).label
             desc = self.codec.model.describe() if key == "lstm" else get_codec(key).library()
             out.append({"name": name, "description": f"{desc}; image {self.name}", "results": curve})

@@ -42,7 +42,7 @@ from codec.config import ModelConfig  # noqa: E402
 from codec.data import PatchSampler, find_images  # noqa: E402
 from codec.evaluate import bd_rate, classical_points, mean_curve  # noqa: E402
 from codec.imageio import load_rgb  # noqa: E402
-from codec.metrics import msssim, msssim_db  # noqa: E402
+from codec.metrics import msssim  # noqa: E402
 from codec.model import LSTMCodecNet  # noqa: E402
 from codec.train import TrainSettings, reconstruction_loss, train  # noqa: E402
 
@@ -89,7 +89,6 @@ def evaluate_run(last: Path, images: list[tuple[str, np.ndarray]]) -> dict:
     its = sorted(per_it)
     curve = {"bpp": [statistics.mean(b for b, _ in per_it[k]) for k in its],
              "ms-ssim-rgb": [statistics.mean(m for _, m in per_it[k]) for k in its]}
-    curve["ms-ssim-rgb-db"] = [msssim_db(v) for v in curve["ms-ssim-rgb"]]
     images_progressive = sum(all(b[1] > a[1] for a, b in zip(seq, seq[1:]))
                              for seq in zip(*(per_it[k] for k in its)))
     meta = read_checkpoint(last).get("meta", {})
