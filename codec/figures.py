@@ -11,7 +11,9 @@ STYLE = {"lstm": ("LSTM", "tab:red", "o-"), "jpeg": ("JPEG 4:2:0", "tab:orange",
          "lstm-baseline": ("LSTM baseline (Toderici)", "tab:gray", "o-"),
          "lstm-proposed": ("LSTM proposed (paper)", "tab:red", "o-"),
          "lstm-baseline-plain": ("LSTM baseline, plain bits (no entropy coding)", "tab:gray", "o:"),
-         "lstm-proposed-plain": ("LSTM proposed, plain bits (no entropy coding)", "tab:red", "o:")}
+         "lstm-proposed-plain": ("LSTM proposed, plain bits (no entropy coding)", "tab:red", "o:"),
+         "lstm-baseline-msssim": ("LSTM baseline tuned for MS-SSIM (ours)", "black", "o-"),
+         "lstm-baseline-msssim-plain": ("LSTM baseline tuned for MS-SSIM, plain bits", "black", "o:")}
 
 
 def _plt():

@@ -272,7 +272,7 @@ class MainWindow(QMainWindow):
         mm = mb.addMenu("&Model")
         self.model_actions = QActionGroup(self)  # the shipped models, one checked: the one in use
         for m in SHIPPED:
-            a = QAction(m.name.capitalize(), self, checkable=True, statusTip=m.title, data=str(m.path))
+            a = QAction(m.label, self, checkable=True, statusTip=m.title, data=str(m.path))
             self.model_actions.addAction(a)
             mm.addAction(a)
         # One connection for the group: the triggered action carries its model's path.

@@ -272,14 +272,14 @@ def test_model_menu_switches_between_shipped_models(qtbot, window, photos, tmp_p
 
     from codec.zoo import SHIPPED
     actions = {a.text(): a for a in window.model_actions.actions()}
-    assert sorted(actions) == sorted(m.name.capitalize() for m in SHIPPED)
+    assert sorted(actions) == sorted(m.label for m in SHIPPED)
     assert not any(a.isChecked() for a in actions.values())  # the tiny test model is not a shipped one
     window.open_paths([photos[0]])
     _wait_encoded(qtbot, window)
     for m in SHIPPED:
-        actions[m.name.capitalize()].trigger()
+        actions[m.label].trigger()
         assert window.model.path == str(m.path) and window.slider.maximum() == window.model.config.iterations
-        assert actions[m.name.capitalize()].isChecked()
+        assert actions[m.label].isChecked()
         assert window.model.model_id in window.windowTitle()
         _wait_encoded(qtbot, window, timeout=60000)  # the open image is encoded again with it
     # a checkpoint that fails to load leaves the model in use, and its menu item, as they were
@@ -287,7 +287,7 @@ def test_model_menu_switches_between_shipped_models(qtbot, window, photos, tmp_p
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"nope")
     assert not window.set_model_path(bad)
-    assert window.model.path == str(SHIPPED[-1].path) and actions[SHIPPED[-1].name.capitalize()].isChecked()
+    assert window.model.path == str(SHIPPED[-1].path) and actions[SHIPPED[-1].label].isChecked()
 
 
 def test_entropy_toggle_reencodes_with_plain_bits_and_keeps_curves(qtbot, window, photos):

@@ -9,6 +9,7 @@ from codec.zoo import DEFAULT, SHIPPED, default_model_path, resolve_model, shipp
 EXPECTED = {  # what each name promises: the architecture in the file must match it
     "baseline": dict(gate="sigmoid", upsampler="depth_to_space", gamma=1.0),
     "proposed": dict(gate="hard_sigmoid", upsampler="recovery", gamma=0.5),
+    "baseline-msssim": dict(gate="sigmoid", upsampler="depth_to_space", gamma=1.0),
 }
 
 
@@ -20,6 +21,8 @@ def test_shipped_model_matches_its_name_and_stays_small(m):
     assert {k: getattr(cfg, k) for k in EXPECTED[m.name]} == EXPECTED[m.name]
     assert cfg.iterations == 16 and cfg.bits == 32
     assert model.meta.get("steps", 0) > 0 and model.meta.get("data_description")
+    if m.name == "baseline-msssim":  # what the name promises about training, too
+        assert model.meta["train_settings"]["loss"] == "l1+ms-ssim"
 
 
 def test_names_and_paths_resolve():
