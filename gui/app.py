@@ -101,6 +101,7 @@ def main(argv=None) -> int:
         return _export_headless(app, win, photos[0], Path(args.export), args.timeout)
 
     win.show()
+    _close_on_signals(app, win)
     if model is None:
         QMessageBox.warning(win, "No model", f"{model_error}\n\nUse the Model menu to pick a shipped model or load a checkpoint.")
     else:
@@ -139,3 +140,19 @@ def _export_headless(app, win, photo: str, out: Path, timeout: float) -> int:
         return _fail(msg)
     print(f"{out}: {msg}")
     return 0
+
+
+def _close_on_signals(app, win) -> None:
+    """Ctrl+C in the terminal and SIGTERM close the window as File > Quit does (settings
+    saved, workers and the codecs' child process stopped), instead of Ctrl+C waiting for the
+    next Qt event and SIGTERM killing the app with its child process's semaphores leaked."""
+    import signal
+
+    from PySide6.QtCore import QTimer
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: win.close())
+    # Python runs signal handlers only between bytecodes; while Qt's loop waits in C++ none
+    # run, so a timer wakes the interpreter four times a second.
+    timer = QTimer(app)
+    timer.timeout.connect(lambda: None)
+    timer.start(250)
