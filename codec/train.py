@@ -110,25 +110,22 @@ def check_loss_settings(s: TrainSettings) -> None:
 
 def reconstruction_loss(outs, x, s: TrainSettings):
     """Mean over iterations of the per-iteration loss; also the per-iteration mean |r|."""
+    y = torch.stack([o.float() for o in outs])  # (iterations, batch, 3, h, w)
+    l1 = (y - x).abs().mean((1, 2, 3, 4))      # per iteration; the loss itself for "l1"
     if s.loss == "l1":
-        per = [F.l1_loss(o.float(), x) for o in outs]
+        per = l1
     elif s.loss == "smoothl1":
-        per = [F.smooth_l1_loss(o.float(), x, beta=s.smoothl1_beta) for o in outs]
+        per = torch.stack([F.smooth_l1_loss(o, x, beta=s.smoothl1_beta) for o in y])
     elif s.loss == "l1+ms-ssim":
         from pytorch_msssim import ms_ssim
-        y = torch.stack([o.float() for o in outs])  # (iterations, batch, 3, h, w)
         t, b = y.shape[:2]
         # One MS-SSIM call for all iterations; images in [0, 1] as the metric sees them.
         q = ms_ssim((y.flatten(0, 1) + 0.5).clamp(0, 1), (x + 0.5).expand(t, *x.shape).flatten(0, 1),
                     data_range=1.0, win_size=s.msssim_win, size_average=False).view(t, b, -1).mean((1, 2))
-        l1 = (y - x).abs().mean((1, 2, 3, 4))
-        a = s.msssim_weight
-        per = list((1 - a) * l1 + a * (1 - q))
+        per = (1 - s.msssim_weight) * l1 + s.msssim_weight * (1 - q)
     else:
-        raise ValueError(f"loss must be one of {LOSSES}, not {s.loss!r}")
-    with torch.no_grad():  # one device sync for all iterations, not one each
-        l1 = torch.stack([(o.float() - x).abs().mean() for o in outs]).tolist()
-    return torch.stack(per).mean(), l1
+        raise SettingsError(f"loss must be one of {LOSSES}, not {s.loss!r}")
+    return per.mean(), l1.detach().tolist()  # one device sync for all iterations' logged L1
 
 
 def train(s: TrainSettings, cfg: ModelConfig | None = None, log=print) -> Path:
