@@ -40,6 +40,7 @@ class TrainSettings:
     msssim_weight: float = 0.84  # "l1+ms-ssim": alpha in (1 - alpha) * L1 + alpha * (1 - MS-SSIM)
     msssim_win: int = 3         # its Gaussian window; 5 scales need patch > (win - 1) * 16
     smoothl1_beta: float = 1.0  # PyTorch's default; with pixels in [-0.5, 0.5] that is 0.5*MSE
+    late_weight: float = 0.0    # iteration t's loss counts t**late_weight (mean 1); 0: all equal (the paper)
     optimizer: str = "adam"     # or "sgd" (the paper: lr 0.1, momentum 0.9, weight decay 0.005)
     lr: float = 5e-4
     momentum: float = 0.9
@@ -106,6 +107,21 @@ def check_loss_settings(s: TrainSettings) -> None:
                              f"pixels, not {s.patch}; use --patch {need + 16 - need % 16} or a smaller --msssim-win")
         if not 0.0 <= s.msssim_weight <= 1.0:
             raise SettingsError(f"--msssim-weight must lie in [0, 1], not {s.msssim_weight}")
+    if not 0.0 <= s.late_weight <= 4.0:
+        raise SettingsError(f"--late-weight must lie in [0, 4], not {s.late_weight}; "
+                            "0 weighs all iterations equally, 1 is a linear ramp")
+
+
+def iteration_weights(iterations: int, late_weight: float) -> torch.Tensor:
+    """Weights t**p for iterations t = 1..T, scaled to mean 1 so the loss keeps its size.
+
+    A departure from the paper (which sums the iterations equally), for the late iterations:
+    their losses are the smallest, so an equal sum gives them the least gradient, and a
+    model trained that way spends its last bits for almost nothing (MS-SSIM flat after
+    iteration 12). BD-rate in MS-SSIM dB counts those bits as much as the first ones.
+    """
+    w = torch.arange(1, iterations + 1, dtype=torch.float32) ** late_weight
+    return w / w.mean()
 
 
 def reconstruction_loss(outs, x, s: TrainSettings):
@@ -125,6 +141,8 @@ def reconstruction_loss(outs, x, s: TrainSettings):
         per = (1 - s.msssim_weight) * l1 + s.msssim_weight * (1 - q)
     else:
         raise SettingsError(f"loss must be one of {LOSSES}, not {s.loss!r}")
+    if s.late_weight:
+        per = per * iteration_weights(len(per), s.late_weight).to(per.device)
     return per.mean(), l1.detach().tolist()  # one device sync for all iterations' logged L1
 
 
@@ -291,6 +309,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--msssim-weight", type=float, default=d.msssim_weight)
     p.add_argument("--msssim-win", type=int, default=d.msssim_win)
     p.add_argument("--smoothl1-beta", type=float, default=d.smoothl1_beta)
+    p.add_argument("--late-weight", type=float, default=d.late_weight,
+                   help="iteration t's loss counts t**P (mean 1): 0 weighs all equally, as the paper; "
+                   "1 is a linear ramp that pushes the late iterations")
     p.add_argument("--optimizer", choices=["adam", "sgd"], default=d.optimizer)
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--momentum", type=float, default=d.momentum)

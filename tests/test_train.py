@@ -134,3 +134,27 @@ def test_l1_msssim_loss_matches_the_metric():
     with torch.no_grad():
         z = (y - 0.5 * y.grad / y.grad.abs().max() * 0.05).clamp(-0.5, 0.5)
         assert ms_ssim(z + 0.5, x + 0.5, data_range=1.0, win_size=3) > 1 - want + 0.01
+
+
+def test_late_weight_counts_late_iterations_more():
+    """--late-weight p scales iteration t's loss by t**p (mean 1): 0 leaves the paper's equal
+    sum; 1 makes an error at the last iteration cost 2T/(T+1) times what it cost before,
+    and the same error at the first iteration 2/(T+1) times; bad values are refused."""
+    import torch
+    from codec.errors import SettingsError
+    from codec.train import check_loss_settings, iteration_weights, reconstruction_loss
+    assert torch.equal(iteration_weights(16, 0.0), torch.ones(16))
+    w = iteration_weights(16, 1.0)
+    assert float(w.mean()) == pytest.approx(1.0) and bool((w[1:] > w[:-1]).all())
+    assert float(w[-1] / w[0]) == pytest.approx(16.0)
+    x = torch.zeros(1, 3, 8, 8)
+    off = torch.full_like(x, 0.1)
+    for loss in ("l1", "smoothl1"):
+        late = [x, x, x, off]          # only the last of 4 iterations is wrong
+        early = [off, x, x, x]
+        equal = float(reconstruction_loss(late, x, TrainSettings(data="", loss=loss))[0])
+        ramp = TrainSettings(data="", loss=loss, late_weight=1.0)
+        assert float(reconstruction_loss(late, x, ramp)[0]) == pytest.approx(equal * 8 / 5)
+        assert float(reconstruction_loss(early, x, ramp)[0]) == pytest.approx(equal * 2 / 5)
+    with pytest.raises(SettingsError, match="--late-weight"):
+        check_loss_settings(TrainSettings(data="", late_weight=-1.0))
