@@ -377,8 +377,11 @@ class ComparisonViews(QStackedWidget):
     def fit(self):
         """Fit the image and keep fitting on resize until the user zooms or pans."""
         vb = self.current_view_box()
+        vb.autoRange(padding=0)  # now, if the pane has an image yet
+        # autoRange() ends in setRange(), which switches auto-range off; on again, so the
+        # view refits when the window resizes or the pane's first image arrives (a
+        # difference pane has none until the reconstructions do). A pan or zoom turns it off.
         vb.enableAutoRange()
-        vb.autoRange(padding=0)
 
     def _shows_whole_image(self, rect: QRectF) -> bool:
         h, w = self.original.shape[:2]

@@ -362,3 +362,37 @@ def test_child_process_runner_falls_back_to_this_process(small_image, monkeypatc
         assert runner(classical_sample, "jpeg", small_image, 50).num_bytes == here.num_bytes  # retried here
         assert runner._in_process == (died == 2)  # a second death: no more children
     assert runner(classical_sample, "jpeg", small_image, 50).num_bytes == here.num_bytes and runner._pool is None
+
+
+@pytest.mark.parametrize("mode", ["side", "diff"])
+def test_views_fit_the_image_until_the_user_zooms(qtbot, tiny_model, tmp_path, photos, mode):
+    """Opened in any view (the last one is restored at start-up, and a difference pane has
+    no image until the reconstructions arrive), the whole image is shown, and stays shown
+    when the window is resized; once the user zooms, a resize keeps the zoomed region."""
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat)
+    settings.setValue("mode", mode)
+    w = MainWindow(tiny_model, settings)
+    qtbot.addWidget(w)
+    w.resize(1000, 700)
+    w.show()
+    w.open_paths([photos[0]])
+    _wait_encoded(qtbot, w)
+    qtbot.waitUntil(lambda: w.ready(), timeout=20000)
+    vb = w.views.current_view_box()
+    h, wd = w.views.original.shape[:2]
+
+    def whole_image_shown():
+        r = vb.viewRect()
+        return (r.left() <= 0.5 and r.top() <= 0.5 and r.right() >= wd - 0.5 and r.bottom() >= h - 0.5
+                and min(r.width() / wd, r.height() / h) < 1.05)  # fitted: no margin on one axis
+
+    qtbot.waitUntil(whole_image_shown, timeout=5000)
+    w.resize(1400, 900)
+    qtbot.waitUntil(whole_image_shown, timeout=5000)
+    vb.scaleBy((0.5, 0.5))
+    zoomed = vb.viewRect()
+    assert not whole_image_shown()
+    w.resize(1200, 800)
+    qtbot.wait(300)
+    assert not whole_image_shown() and abs(vb.viewRect().center().x() - zoomed.center().x()) < 1
+    w.close()
