@@ -119,6 +119,8 @@ def iteration_weights(iterations: int, late_weight: float) -> torch.Tensor:
     their losses are the smallest, so an equal sum gives them the least gradient, and a
     model trained that way spends its last bits for almost nothing (MS-SSIM flat after
     iteration 12). BD-rate in MS-SSIM dB counts those bits as much as the first ones.
+    Measured (docs/model.md, "Why the last iterations stall"): a linear ramp trades early
+    quality for late and does not lift the plateau, so the default stays 0.
     """
     w = torch.arange(1, iterations + 1, dtype=torch.float32) ** late_weight
     return w / w.mean()
