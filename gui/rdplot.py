@@ -36,7 +36,9 @@ class RDPlot(pg.PlotWidget):
         self.setBackground((30, 30, 30))
         self.showGrid(x=True, y=True, alpha=0.25)
         self.setLabel("bottom", "bits per pixel (real file bytes)")
-        self.addLegend(offset=(-10, -10), labelTextSize="8pt")
+        # bottom right, where the curves never go (quality rises with bpp); two columns keep
+        # it below the curves' top-right plateau in a short plot
+        self.addLegend(offset=(-10, -10), labelTextSize="8pt", colCount=2)
         self.getPlotItem().setMenuEnabled(False)
         self.getAxis("left").enableAutoSIPrefix(False)
         # The axes also draw the grid across the whole plot; cache them as pixmaps so moving
