@@ -133,7 +133,7 @@ def reconstruction_loss(outs, x, s: TrainSettings):
     if s.loss == "l1":
         per = l1
     elif s.loss == "smoothl1":
-        per = torch.stack([F.smooth_l1_loss(o, x, beta=s.smoothl1_beta) for o in y])
+        per = F.smooth_l1_loss(y, x.expand_as(y), beta=s.smoothl1_beta, reduction="none").mean((1, 2, 3, 4))
     elif s.loss == "l1+ms-ssim":
         from pytorch_msssim import ms_ssim
         t, b = y.shape[:2]
