@@ -52,6 +52,7 @@ class _TileState:
         self.x = x
         self.enc, self.dec = net.init_states(shape)
         self.recon = None
+        self.t = 0  # iterations done
 
 
 class LSTMCodec:
@@ -92,8 +93,9 @@ class LSTMCodec:
         """Advance one tile by one iteration; encodes if codes is None. Returns the codes."""
         if codes is None:
             residual = st.x if st.recon is None else st.x - st.recon
-            codes, st.enc = self.net.encode_step(residual, st.enc, stochastic=False)
-        st.recon, st.dec = self.net.decode_step(codes, st.recon, st.dec)
+            codes, st.enc = self.net.encode_step(residual, st.enc, stochastic=False, t=st.t)
+        st.recon, st.dec = self.net.decode_step(codes, st.recon, st.dec, st.t)
+        st.t += 1
         return codes
 
     # -- encoding -------------------------------------------------------------------

@@ -24,6 +24,11 @@ class ModelConfig:
     iterations: iterations the model was trained for (files may hold fewer).
     color:      "rgb": the network sees RGB scaled to [-0.5, 0.5]; the only mode so far,
                 kept in the config so files and checkpoints say what they assume.
+    residual_gain: residual scaling (Toderici et al. 2017's scaled-additive reconstruction,
+                the paper's "LSTM and residual scaling" baseline, with one learned gain per
+                iteration instead of a per-patch gain network): from iteration 2 on the
+                encoder sees g_t * r_{t-1} and the decoder's output is divided by g_t, so
+                the small late residuals reach the network at the scale of the first ones.
     """
 
     gate: str = "hard_sigmoid"
@@ -33,6 +38,7 @@ class ModelConfig:
     bits: int = 32
     iterations: int = 16
     color: str = "rgb"
+    residual_gain: bool = False
 
     def __post_init__(self):
         if self.gate not in GATES:
@@ -63,7 +69,12 @@ class ModelConfig:
         return self.bits / 256.0
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if not self.residual_gain:
+            # added after models shipped: left out when off, so their ids (a hash of this
+            # dict and the weights) and the files that name them stay valid
+            del d["residual_gain"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":

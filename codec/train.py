@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -43,6 +43,8 @@ class TrainSettings:
     late_weight: float = 0.0    # iteration t's loss counts t**late_weight (mean 1); 0: all equal (the paper)
     optimizer: str = "adam"     # or "sgd" (the paper: lr 0.1, momentum 0.9, weight decay 0.005)
     lr: float = 5e-4
+    gain_lr: float = 5e-3       # lr of the residual gains' logs (ModelConfig.residual_gain): 15 scalars
+                                # that must travel ~2 units, where the weights move by 1e-4 a step
     momentum: float = 0.9
     weight_decay: float = 0.0
     warmup: int = 200
@@ -64,11 +66,17 @@ def _rank_world():
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
 
 
-def make_optimizer(params, s: TrainSettings):
+def make_optimizer(net: torch.nn.Module, s: TrainSettings):
+    """One parameter group for the weights; the residual gains, if any, get their own lr
+    (`lr_scale` times the schedule's lr) and no weight decay."""
+    weights = [p for n, p in net.named_parameters() if n != "log_gain"]
+    groups = [{"params": weights, "lr_scale": 1.0}]
+    if getattr(net, "log_gain", None) is not None:
+        groups.append({"params": [net.log_gain], "lr_scale": s.gain_lr / s.lr, "weight_decay": 0.0})
     if s.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=s.lr, momentum=s.momentum, weight_decay=s.weight_decay)
+        return torch.optim.SGD(groups, lr=s.lr, momentum=s.momentum, weight_decay=s.weight_decay)
     if s.optimizer == "adam":
-        return torch.optim.Adam(params, lr=s.lr, weight_decay=s.weight_decay)
+        return torch.optim.Adam(groups, lr=s.lr, weight_decay=s.weight_decay)
     raise ValueError(f"optimizer must be 'adam' or 'sgd', not {s.optimizer!r}")
 
 
@@ -172,7 +180,11 @@ def train(s: TrainSettings, cfg: ModelConfig | None = None, log=print) -> Path:
         cfg = ModelConfig.from_dict(state["config"])
     elif s.init:
         init = read_checkpoint(s.init)
-        cfg = ModelConfig.from_dict(init["config"])
+        init_cfg = ModelConfig.from_dict(init["config"])
+        if cfg is not None and cfg.residual_gain and not init_cfg.residual_gain:
+            # add residual gains to a model trained without: they start at 1, the same model
+            init_cfg = replace(init_cfg, residual_gain=True)
+        cfg = init_cfg
     cfg = cfg or ModelConfig()
     torch.manual_seed(s.seed + 1000 * rank)
     net = LSTMCodecNet(cfg).to(device)
@@ -182,14 +194,18 @@ def train(s: TrainSettings, cfg: ModelConfig | None = None, log=print) -> Path:
         meta = state.get("meta", {})
         step, wall = int(meta.get("steps", 0)), float(meta.get("train_seconds", 0.0))
     elif s.init:
-        net.load_state_dict({k: v.float() for k, v in init["state_dict"].items()})
+        missing, unexpected = net.load_state_dict({k: v.float() for k, v in init["state_dict"].items()},
+                                                  strict=False)
+        if unexpected or set(missing) - {"log_gain"}:
+            raise SettingsError(f"{s.init} does not fit this model (missing {missing}, unexpected "
+                                f"{unexpected}); --init takes a checkpoint of the same architecture.")
         meta = dict(init.get("meta", {}))
         meta.pop("exported_from", None)
         step, wall = int(meta.get("steps", 0)), float(meta.get("train_seconds", 0.0))
     model = net
     if world > 1:
         model = torch.nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
-    opt = make_optimizer(net.parameters(), s)
+    opt = make_optimizer(net, s)
     if state is not None and "optimizer" in state:
         opt.load_state_dict(state["optimizer"])
 
@@ -222,6 +238,8 @@ def train(s: TrainSettings, cfg: ModelConfig | None = None, log=print) -> Path:
     def checkpoint():
         meta.update({"steps": step, "train_seconds": round(wall, 1),
                      "samples": meta.get("samples", 0)})
+        if net.log_gain is not None:
+            meta["residual_gains"] = [round(v, 4) for v in net.log_gain.detach().exp().tolist()]
         return save_checkpoint(last, net, meta, opt)
 
     def autocast():
@@ -249,7 +267,7 @@ def train(s: TrainSettings, cfg: ModelConfig | None = None, log=print) -> Path:
                 break
             t0 = time.monotonic()
             for g in opt.param_groups:
-                g["lr"] = lr_at(step, s, step - session_start_step, elapsed / 60)
+                g["lr"] = lr_at(step, s, step - session_start_step, elapsed / 60) * g.get("lr_scale", 1.0)
             x = torch.from_numpy(sampler.batch(s.batch)).to(device).float() / 255.0 - 0.5
             with autocast():
                 outs = model(x)
@@ -316,6 +334,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "1 is a linear ramp that pushes the late iterations")
     p.add_argument("--optimizer", choices=["adam", "sgd"], default=d.optimizer)
     p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--gain-lr", type=float, default=d.gain_lr,
+                   help="learning rate of the residual gains (--residual-gain)")
     p.add_argument("--momentum", type=float, default=d.momentum)
     p.add_argument("--weight-decay", type=float, default=d.weight_decay)
     p.add_argument("--paper-sgd", action="store_true",
@@ -335,7 +355,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--max-images", type=int, default=0)
     p.add_argument("--no-progress", dest="progress", action="store_false")
-    # model architecture (ignored when resuming or with --init: the checkpoint decides)
+    # model architecture (ignored when resuming or with --init: the checkpoint decides, except
+    # that --residual-gain adds gains, starting at 1, to an --init model that has none)
     c = ModelConfig()
     p.add_argument("--gate", choices=["hard_sigmoid", "sigmoid"], default=c.gate)
     p.add_argument("--upsampler", choices=["recovery", "depth_to_space"], default=c.upsampler)
@@ -343,6 +364,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--width", type=float, default=c.width)
     p.add_argument("--bits", type=int, default=c.bits)
     p.add_argument("--iterations", type=int, default=c.iterations)
+    p.add_argument("--residual-gain", action="store_true",
+                   help="residual scaling: a learned gain per iteration on the encoder's input, "
+                   "divided out of the decoder's output (Toderici 2017's scaled-additive idea)")
 
 
 def from_args(a) -> tuple[TrainSettings, ModelConfig]:
@@ -351,7 +375,7 @@ def from_args(a) -> tuple[TrainSettings, ModelConfig]:
     names = TrainSettings.__dataclass_fields__
     s = TrainSettings(**{k: getattr(a, k) for k in names})
     cfg = ModelConfig(gate=a.gate, upsampler=a.upsampler, gamma=a.gamma, width=a.width,
-                      bits=a.bits, iterations=a.iterations)
+                      bits=a.bits, iterations=a.iterations, residual_gain=a.residual_gain)
     return s, cfg
 
 

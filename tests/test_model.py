@@ -88,3 +88,38 @@ def test_config_validation_and_roundtrip():
         ModelConfig(gamma=2.0)
     with pytest.raises(ValueError):
         ModelConfig.from_dict({**cfg.to_dict(), "colour": 1})
+
+
+def test_residual_gain_scales_the_encoders_input_and_divides_the_decoders_output():
+    cfg = ModelConfig(gate="sigmoid", upsampler="depth_to_space", gamma=1.0, width=0.0625,
+                      iterations=3, residual_gain=True)
+    net = LSTMCodecNet(cfg).eval()
+    plain = LSTMCodecNet(ModelConfig(**{**cfg.to_dict(), "residual_gain": False})).eval()
+    plain.load_state_dict({k: v for k, v in net.state_dict().items() if k != "log_gain"})
+    x = torch.rand(1, 3, 32, 32) - 0.5
+    with torch.no_grad():
+        # gains of 1 (the start of training): the same model as without them
+        for a, b in zip(net(x), plain(x)):
+            assert torch.equal(a, b)
+        net.log_gain.copy_(torch.tensor([0.7, 1.4]))
+        assert net.gain(0) == 1.0 and net.gain(5) == pytest.approx(torch.tensor(1.4).exp())
+        enc, dec = net.init_states(x.shape)
+        pe, pd = plain.init_states(x.shape)
+        b1, enc = net.encode_step(x, enc, stochastic=False, t=0)
+        r1, dec = net.decode_step(b1, None, dec, 0)
+        b2, enc = net.encode_step(x - r1, enc, stochastic=False, t=1)
+        pb1, pe = plain.encode_step(x, pe, stochastic=False)
+        pr1, pd = plain.decode_step(pb1, None, pd)
+        pb2, pe = plain.encode_step((x - pr1) * torch.tensor(0.7).exp(), pe, stochastic=False)
+        assert torch.equal(b1, pb1) and torch.equal(b2, pb2)
+        r2, _ = net.decode_step(b2, r1, dec, 1)
+        d2, _ = plain.decoder(b2, pd)
+        assert torch.allclose(r2, d2 / torch.tensor(0.7).exp() + r1)
+
+
+def test_configs_without_residual_gain_keep_their_dict_and_so_their_model_id():
+    cfg = ModelConfig(gate="sigmoid", gamma=1.0)
+    assert "residual_gain" not in cfg.to_dict()  # ids of models shipped before the option
+    gained = ModelConfig(residual_gain=True)
+    assert gained.to_dict()["residual_gain"] is True
+    assert ModelConfig.from_dict(gained.to_dict()) == gained

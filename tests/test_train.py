@@ -158,3 +158,19 @@ def test_late_weight_counts_late_iterations_more():
         assert float(reconstruction_loss(early, x, ramp)[0]) == pytest.approx(equal * 2 / 5)
     with pytest.raises(SettingsError, match="--late-weight"):
         check_loss_settings(TrainSettings(data="", late_weight=-1.0))
+
+
+def test_residual_gain_added_to_a_model_trained_without(tmp_path, data_dir):
+    from codec.checkpoint import export_model
+    first = train(_settings(data_dir, tmp_path / "a", steps=2), TINY, log=lambda *_: None)
+    shipped = tmp_path / "shipped.pt"
+    export_model(first, shipped)
+    gained = ModelConfig(**{**TINY.to_dict(), "residual_gain": True})
+    last = train(_settings(data_dir, tmp_path / "b", steps=6, init=str(shipped), gain_lr=0.05),
+                 gained, log=lambda *_: None)
+    ck = read_checkpoint(last)
+    assert ck["config"]["residual_gain"] is True and ck["config"]["width"] == TINY.width
+    gains = ck["meta"]["residual_gains"]
+    assert len(gains) == TINY.iterations - 1 and any(abs(g - 1) > 0.01 for g in gains)  # they learn
+    m = load_model(last)
+    assert m.config.residual_gain and float(m.net.gain(1)) == pytest.approx(gains[0], abs=1e-3)
