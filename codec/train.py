@@ -40,6 +40,7 @@ class TrainSettings:
     msssim_weight: float = 0.84  # "l1+ms-ssim": alpha in (1 - alpha) * L1 + alpha * (1 - MS-SSIM)
     msssim_win: int = 3         # its Gaussian window; 5 scales need patch > (win - 1) * 16
     smoothl1_beta: float = 1.0  # PyTorch's default; with pixels in [-0.5, 0.5] that is 0.5*MSE
+    binarizer: str = "stochastic"  # or "deterministic": sign with a straight-through gradient, as at inference
     late_weight: float = 0.0    # iteration t's loss counts t**late_weight (mean 1); 0: all equal (the paper)
     optimizer: str = "adam"     # or "sgd" (the paper: lr 0.1, momentum 0.9, weight decay 0.005)
     lr: float = 5e-4
@@ -100,12 +101,15 @@ def lr_at(step: int, s: TrainSettings, session_step: int | None = None, session_
 # and an L1 loss spends bits on errors MS-SSIM barely sees. MS-SSIM uses pytorch-msssim's
 # five scales and weights on the training patches (hence a small window and 64x64 patches).
 LOSSES = ("smoothl1", "l1", "l1+ms-ssim")
+BINARIZER_MODES = ("stochastic", "deterministic")
 
 
 def check_loss_settings(s: TrainSettings) -> None:
     """Refuse settings the loss cannot work with, in words, before any training starts."""
     if s.loss not in LOSSES:
         raise SettingsError(f"loss must be one of {LOSSES}, not {s.loss!r}")
+    if s.binarizer not in BINARIZER_MODES:
+        raise SettingsError(f"binarizer must be one of {BINARIZER_MODES}, not {s.binarizer!r}")
     if s.loss == "l1+ms-ssim":
         need = (s.msssim_win - 1) * 16
         if s.msssim_win < 3 or s.msssim_win % 2 == 0:
@@ -270,7 +274,7 @@ def train(s: TrainSettings, cfg: ModelConfig | None = None, log=print) -> Path:
                 g["lr"] = lr_at(step, s, step - session_start_step, elapsed / 60) * g.get("lr_scale", 1.0)
             x = torch.from_numpy(sampler.batch(s.batch)).to(device).float() / 255.0 - 0.5
             with autocast():
-                outs = model(x)
+                outs = model(x, stochastic=s.binarizer == "stochastic")
             loss, l1 = reconstruction_loss(outs, x, s)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -329,6 +333,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--msssim-weight", type=float, default=d.msssim_weight)
     p.add_argument("--msssim-win", type=int, default=d.msssim_win)
     p.add_argument("--smoothl1-beta", type=float, default=d.smoothl1_beta)
+    p.add_argument("--binarizer", choices=list(BINARIZER_MODES), default=d.binarizer,
+                   help="stochastic: Toderici's (+1 with probability (1 + y) / 2); deterministic: "
+                   "sign(y), as the codec binarizes at inference; both pass the gradient straight through")
     p.add_argument("--late-weight", type=float, default=d.late_weight,
                    help="iteration t's loss counts t**P (mean 1): 0 weighs all equally, as the paper; "
                    "1 is a linear ramp that pushes the late iterations")

@@ -174,3 +174,20 @@ def test_residual_gain_added_to_a_model_trained_without(tmp_path, data_dir):
     assert len(gains) == TINY.iterations - 1 and any(abs(g - 1) > 0.01 for g in gains)  # they learn
     m = load_model(last)
     assert m.config.residual_gain and float(m.net.gain(1)) == pytest.approx(gains[0], abs=1e-3)
+
+
+def test_deterministic_binarizer_trains_as_the_codec_binarizes(tmp_path, data_dir):
+    import torch
+    from codec.errors import SettingsError
+    from codec.model import LSTMCodecNet
+    net = LSTMCodecNet(TINY).train()
+    x = torch.rand(1, 3, 32, 32) - 0.5
+    torch.manual_seed(0)
+    det = net(x, stochastic=False)
+    assert all(torch.equal(a, b) for a, b in zip(det, net(x, stochastic=False)))  # no sampling
+    assert not all(torch.equal(a, b) for a, b in zip(det, net(x)))  # training default: stochastic
+    out = tmp_path / "det"
+    train(_settings(data_dir, out, steps=2, binarizer="deterministic"), TINY, log=lambda *_: None)
+    assert read_checkpoint(out / "last.pt")["meta"]["train_settings"]["binarizer"] == "deterministic"
+    with pytest.raises(SettingsError, match="binarizer"):
+        train(_settings(data_dir, tmp_path / "x", steps=1, binarizer="rounded"), TINY, log=lambda *_: None)

@@ -51,13 +51,14 @@ class LSTMCodecNet(nn.Module):
         recon = out if prev_recon is None else out + self.cfg.gamma * prev_recon
         return recon, dec_state
 
-    def forward(self, x, iterations: int | None = None):
-        """Training pass: returns the reconstruction after each iteration (list of tensors)."""
+    def forward(self, x, iterations: int | None = None, stochastic: bool | None = None):
+        """Training pass: returns the reconstruction after each iteration (list of tensors).
+        `stochastic` picks the binarizer's mode (None: stochastic while training)."""
         iterations = iterations or self.cfg.iterations
         enc, dec = self.init_states(x.shape, x.device)
         recon, residual, outs = None, x, []
         for t in range(iterations):
-            bits, enc = self.encode_step(residual, enc, t=t)
+            bits, enc = self.encode_step(residual, enc, stochastic, t)
             recon, dec = self.decode_step(bits, recon, dec, t)
             residual = x - recon
             outs.append(recon)
