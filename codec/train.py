@@ -72,7 +72,7 @@ def make_optimizer(net: torch.nn.Module, s: TrainSettings):
     (`lr_scale` times the schedule's lr) and no weight decay."""
     weights = [p for n, p in net.named_parameters() if n != "log_gain"]
     groups = [{"params": weights, "lr_scale": 1.0}]
-    if getattr(net, "log_gain", None) is not None:
+    if net.log_gain is not None:
         groups.append({"params": [net.log_gain], "lr_scale": s.gain_lr / s.lr, "weight_decay": 0.0})
     if s.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=s.lr, momentum=s.momentum, weight_decay=s.weight_decay)

@@ -42,12 +42,15 @@ class LSTMCodecNet(nn.Module):
         return enc, dec
 
     def encode_step(self, residual, enc_state, stochastic=None, t: int = 0):
-        code, enc_state = self.encoder(residual * self.gain(t), enc_state)
+        if self.log_gain is not None:  # no whole-image multiply by 1 on the codec's hot path
+            residual = residual * self.gain(t)
+        code, enc_state = self.encoder(residual, enc_state)
         return self.binarizer(code, stochastic), enc_state
 
     def decode_step(self, bits, prev_recon, dec_state, t: int = 0):
         out, dec_state = self.decoder(bits, dec_state)
-        out = out / self.gain(t)
+        if self.log_gain is not None:
+            out = out / self.gain(t)
         recon = out if prev_recon is None else out + self.cfg.gamma * prev_recon
         return recon, dec_state
 
