@@ -42,6 +42,7 @@ class TrainSettings:
     smoothl1_beta: float = 1.0  # PyTorch's default; with pixels in [-0.5, 0.5] that is 0.5*MSE
     binarizer: str = "stochastic"  # or "deterministic": sign with a straight-through gradient, as at inference
     late_weight: float = 0.0    # iteration t's loss counts t**late_weight (mean 1); 0: all equal (the paper)
+    log_loss: bool = False      # mean over iterations of log(loss_t), not of loss_t (see reconstruction_loss)
     optimizer: str = "adam"     # or "sgd" (the paper: lr 0.1, momentum 0.9, weight decay 0.005)
     lr: float = 5e-4
     gain_lr: float = 5e-3       # lr of the residual gains' logs (ModelConfig.residual_gain): 15 scalars
@@ -155,6 +156,11 @@ def reconstruction_loss(outs, x, s: TrainSettings):
         per = (1 - s.msssim_weight) * l1 + s.msssim_weight * (1 - q)
     else:
         raise SettingsError(f"loss must be one of {LOSSES}, not {s.loss!r}")
+    if s.log_loss:
+        # Each iteration's *relative* improvement counts the same: a gain of 0.001 MS-SSIM at
+        # 0.98 weighs ten times one at 0.80, as BD-rate in MS-SSIM dB weighs them. An equal sum
+        # gives the late iterations the least gradient, and the decoder learns to damp them.
+        per = per.clamp_min(1e-8).log()
     if s.late_weight:
         per = per * iteration_weights(len(per), s.late_weight).to(per.device)
     return per.mean(), l1.detach().tolist()  # one device sync for all iterations' logged L1
@@ -339,6 +345,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--late-weight", type=float, default=d.late_weight,
                    help="iteration t's loss counts t**P (mean 1): 0 weighs all equally, as the paper; "
                    "1 is a linear ramp that pushes the late iterations")
+    p.add_argument("--log-loss", action="store_true",
+                   help="minimise the mean over iterations of log(loss_t): every iteration's relative "
+                   "improvement counts the same, as in a BD-rate over dB (a departure from the paper)")
     p.add_argument("--optimizer", choices=["adam", "sgd"], default=d.optimizer)
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--gain-lr", type=float, default=d.gain_lr,

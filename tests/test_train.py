@@ -160,6 +160,28 @@ def test_late_weight_counts_late_iterations_more():
         check_loss_settings(TrainSettings(data="", late_weight=-1.0))
 
 
+def test_log_loss_counts_relative_improvement():
+    """--log-loss minimises the mean of log(loss_t): halving the last iteration's error lowers
+    the loss as much as halving the first's, though the first's error is ten times larger."""
+    import math
+
+    import torch
+    from codec.train import reconstruction_loss
+    x = torch.zeros(1, 3, 8, 8)
+    outs = [torch.full_like(x, 0.2), torch.full_like(x, 0.02)]
+    s = TrainSettings(data="", loss="l1", log_loss=True)
+    loss = float(reconstruction_loss(outs, x, s)[0])
+    assert loss == pytest.approx((math.log(0.2) + math.log(0.02)) / 2, rel=1e-5)
+    first_halved = float(reconstruction_loss([outs[0] / 2, outs[1]], x, s)[0])
+    last_halved = float(reconstruction_loss([outs[0], outs[1] / 2], x, s)[0])
+    assert first_halved == pytest.approx(last_halved, rel=1e-5) and first_halved < loss
+    # the plain sum would value the first iteration's halving ten times the last's
+    plain = TrainSettings(data="", loss="l1")
+    gain_first = float(reconstruction_loss(outs, x, plain)[0] - reconstruction_loss([outs[0] / 2, outs[1]], x, plain)[0])
+    gain_last = float(reconstruction_loss(outs, x, plain)[0] - reconstruction_loss([outs[0], outs[1] / 2], x, plain)[0])
+    assert gain_first == pytest.approx(10 * gain_last, rel=1e-4)
+
+
 def test_residual_gain_added_to_a_model_trained_without(tmp_path, data_dir):
     from codec.checkpoint import export_model
     first = train(_settings(data_dir, tmp_path / "a", steps=2), TINY, log=lambda *_: None)
