@@ -158,8 +158,8 @@ def reconstruction_loss(outs, x, s: TrainSettings):
         raise SettingsError(f"loss must be one of {LOSSES}, not {s.loss!r}")
     if s.log_loss:
         # Each iteration's *relative* improvement counts the same: a gain of 0.001 MS-SSIM at
-        # 0.98 weighs ten times one at 0.80, as BD-rate in MS-SSIM dB weighs them. An equal sum
-        # gives the late iterations the least gradient, and the decoder learns to damp them.
+        # 0.98 weighs ten times one at 0.80, as MS-SSIM dB weighs them. Measured (docs/model.md,
+        # session 8): it lifts the late iterations but costs the first ones more BD-rate; off.
         per = per.clamp_min(1e-8).log()
     if s.late_weight:
         per = per * iteration_weights(len(per), s.late_weight).to(per.device)
