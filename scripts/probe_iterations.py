@@ -47,16 +47,16 @@ def main():
         for t in range(m.cfg.iterations):
             bits, enc_next = m.encode_step(res, enc, False, t)
             bits_zero, _ = m.encode_step(torch.zeros_like(res), enc, False, t)
-            out, dec_next = m.decoder(bits, dec)
-            out = out / m.gain(t)  # 1 unless the model has residual gains
+            # the network's own decode step (gain and gamma included), once as sent, once flipped
+            new_recon, dec_next = m.decode_step(bits, recon, dec, t)
             flip = torch.where(torch.rand(bits.shape, generator=g) < 0.1, -1.0, 1.0)
-            out_flipped = m.decoder(bits * flip, dec)[0] / m.gain(t)
+            flipped = m.decode_step(bits * flip, recon, dec, t)[0]
+            out = new_recon if recon is None else new_recon - m.cfg.gamma * recon  # this iteration's D_t
             sat = [(c.abs() > 2).float().mean().item() for _, c in dec_next + enc_next]
-            enc, dec = enc_next, dec_next
-            recon = out if recon is None else out + m.cfg.gamma * recon
+            enc, dec, recon = enc_next, dec_next, new_recon
             res = x - recon
             print(f"iteration {t + 1:2d}: L1 {res.abs().mean():.4f}  |D| {out.abs().mean():.4f}  "
-                  f"enc {(bits != bits_zero).float().mean():.3f}  dec {(out - out_flipped).abs().mean():.4f}  "
+                  f"enc {(bits != bits_zero).float().mean():.3f}  dec {(new_recon - flipped).abs().mean():.4f}  "
                   f"|c|>2 {' '.join(f'{v:.2f}' for v in sat)}")
 
 
