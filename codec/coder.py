@@ -24,6 +24,7 @@ from .bitstream import Header
 from .checkpoint import LoadedModel
 from .errors import BitstreamError, CodecError, ModelError
 from .imageio import pad_to_multiple, tile_grid
+from .refine import RefineSettings, refine_bits
 
 DEFAULT_TILE = 1024  # whole Kodak images are one tile; 24 MP photos are 24 tiles
 
@@ -58,9 +59,11 @@ class _TileState:
 class LSTMCodec:
     """`entropy`: entropy-code the bits (codec/entropy.py; lossless; on Kodak 17% smaller at
     one iteration, 9% at sixteen). False writes the paper's plain bits, whose size is known
-    before encoding."""
+    before encoding. `refine`: search for better bits while encoding (codec/refine.py;
+    slower encoding, same decoder)."""
 
-    def __init__(self, model: LoadedModel, tile: int = DEFAULT_TILE, entropy: bool = True):
+    def __init__(self, model: LoadedModel, tile: int = DEFAULT_TILE, entropy: bool = True,
+                 refine: RefineSettings | None = None):
         if tile % 16:
             raise ValueError("tile size must be a multiple of 16")
         self.model = model
@@ -68,6 +71,7 @@ class LSTMCodec:
         self.cfg = model.config
         self.tile = tile
         self.entropy = entropy
+        self.refine = refine
 
     # -- helpers --------------------------------------------------------------------
     def header(self, height: int, width: int, iterations: int) -> Header:
@@ -88,12 +92,19 @@ class LSTMCodec:
         x = torch.from_numpy(np.array(padded)).permute(2, 0, 1)[None].float() / 255.0 - 0.5
         return x, tile_grid(padded.shape[0], padded.shape[1], self.tile)
 
-    @torch.inference_mode()
-    def _step(self, st: _TileState, codes: torch.Tensor | None = None) -> torch.Tensor:
-        """Advance one tile by one iteration; encodes if codes is None. Returns the codes."""
+    # no_grad, not inference_mode: refinement differentiates through the states it makes
+    @torch.no_grad()
+    def _step(self, st: _TileState, codes: torch.Tensor | None = None, iterations: int = 0) -> torch.Tensor:
+        """Advance one tile by one iteration; encodes if codes is None (`iterations`: how
+        many the file will hold, for refinement's lookahead). Returns the codes."""
         if codes is None:
             residual = st.x if st.recon is None else st.x - st.recon
-            codes, st.enc = self.net.encode_step(residual, st.enc, stochastic=False, t=st.t)
+            y, st.enc = self.net.code_values(residual, st.enc, t=st.t)
+            if self.refine:
+                codes = refine_bits(self.net, st.x, y, st.recon, st.enc, st.dec, st.t,
+                                    iterations - 1 - st.t, self.refine)
+            else:
+                codes = self.net.binarizer.binarize(y, stochastic=False)
         st.recon, st.dec = self.net.decode_step(codes, st.recon, st.dec, st.t)
         st.t += 1
         return codes
@@ -120,7 +131,7 @@ class LSTMCodec:
             for (y, xx, th, tw), st in zip(tiles, states):
                 if should_stop and should_stop():
                     return
-                c = self._step(st)
+                c = self._step(st, iterations=k)
                 codes[:, y // 16:(y + th) // 16, xx // 16:(xx + tw) // 16] = c[0].numpy()
                 recon[y:y + th, xx:xx + tw] = to_uint8(st.recon)
             block = bitstream.iteration_block(header, codes, prev)
@@ -142,7 +153,7 @@ class LSTMCodec:
         for i, (y, xx, th, tw) in enumerate(tiles):
             st = _TileState(self.net, x[..., y:y + th, xx:xx + tw], (1, 3, th, tw))
             for t in range(k):
-                codes[t, :, y // 16:(y + th) // 16, xx // 16:(xx + tw) // 16] = self._step(st)[0].numpy()
+                codes[t, :, y // 16:(y + th) // 16, xx // 16:(xx + tw) // 16] = self._step(st, iterations=k)[0].numpy()
             recon[y:y + th, xx:xx + tw] = to_uint8(st.recon)
             if progress:
                 progress(i + 1, len(tiles))

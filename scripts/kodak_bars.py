@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from codec.checkpoint import load_model  # noqa: E402
 from codec.coder import LSTMCodec  # noqa: E402
 from codec.evaluate import evaluate, not_progressive, summary_lines  # noqa: E402
+from codec.refine import RefineSettings  # noqa: E402
 from codec.zoo import model_help, resolve_model  # noqa: E402
 
 
@@ -38,12 +39,18 @@ def main():
     p.add_argument("--reuse", default="", help="folder of an earlier evaluation's <codec>.json to take "
                    "the classical curves not computed now from (docs/results/classical)")
     p.add_argument("--no-entropy", action="store_true", help="uncompressed code bits (the paper's setting)")
+    p.add_argument("--refine", type=int, default=0, metavar="STEPS",
+                   help="encoder-side bit refinement, STEPS per iteration (codec/refine.py; default off)")
+    p.add_argument("--refine-lookahead", type=int, default=1)
     a = p.parse_args()
     model = load_model(resolve_model(a.model))
+    refine = RefineSettings(a.refine, a.refine_lookahead) if a.refine else None
     baselines = [b for b in a.baselines.split(",") if b and b != "none"]
-    res = evaluate(a.data, a.out, LSTMCodec(model, entropy=not a.no_entropy), baselines=baselines, limit=a.limit or None,
+    res = evaluate(a.data, a.out, LSTMCodec(model, entropy=not a.no_entropy, refine=refine), baselines=baselines, limit=a.limit or None,
                    reuse=a.reuse or None)
     print(model.describe())
+    if refine:
+        print(f"encoder-side refinement: {refine}")
     for line in summary_lines(res):
         print(line)
     per = defaultdict(dict)

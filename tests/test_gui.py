@@ -309,6 +309,24 @@ def test_entropy_toggle_reencodes_with_plain_bits_and_keeps_curves(qtbot, window
     assert [p.num_bytes for p in t.lstm] != coded and not bitstream.read(t.lstm_file()).header.entropy_coded
 
 
+def test_refine_toggle_reencodes_with_refined_bits_that_decode(qtbot, window, photos):
+    from codec.coder import LSTMCodec
+    window.open_paths([photos[0]])
+    _wait_encoded(qtbot, window)
+    s = window.current.session
+    window.refine_action.trigger()
+    assert window.refine and window.codec.refine is not None
+    assert window.settings.value("refine", type=bool) is True and "refined bits" in window.windowTitle()
+    _wait_encoded(qtbot, window)
+    t = window.current.session
+    assert t is not s
+    # other bits than the fast encoder's, read back by a plain decoder to the same image
+    assert t.lstm_file() != s.lstm_file()
+    assert np.array_equal(LSTMCodec(window.model).decode(t.lstm_file()), t.lstm[-1].reconstruction)
+    window.refine_action.trigger()
+    assert not window.refine and window.codec.refine is None
+
+
 def test_signals_keep_the_reference_count_of_true():
     # PySide6 6.12.0 dropped a reference to True on each emit(); the app emits thousands of
     # signals in a session (every slider move, every worker result) and would abort.

@@ -41,11 +41,16 @@ class LSTMCodecNet(nn.Module):
         dec = self.decoder.init_state((n, self.cfg.bits, h // BLOCK, w // BLOCK), device)
         return enc, dec
 
-    def encode_step(self, residual, enc_state, stochastic=None, t: int = 0):
+    def code_values(self, residual, enc_state, t: int = 0):
+        """The binarizer's y in (-1, 1) before the sign (codec/refine.py starts from it)."""
         if self.log_gain is not None:  # no whole-image multiply by 1 on the codec's hot path
             residual = residual * self.gain(t)
         code, enc_state = self.encoder(residual, enc_state)
-        return self.binarizer(code, stochastic), enc_state
+        return self.binarizer.values(code), enc_state
+
+    def encode_step(self, residual, enc_state, stochastic=None, t: int = 0):
+        y, enc_state = self.code_values(residual, enc_state, t)
+        return self.binarizer.binarize(y, stochastic), enc_state
 
     def decode_step(self, bits, prev_recon, dec_state, t: int = 0):
         out, dec_state = self.decoder(bits, dec_state)

@@ -1,0 +1,60 @@
+"""Encoder-side bit refinement (codec/refine.py): better bits, same decoder."""
+import numpy as np
+import pytest
+import torch
+
+from codec.coder import LSTMCodec
+from codec.metrics import msssim
+from codec.refine import RefineSettings, distortion, refine_bits
+from codec.cli import main
+
+
+def test_refined_files_decode_to_the_encoders_image(tiny_model, small_image):
+    codec = LSTMCodec(tiny_model, refine=RefineSettings(steps=2))
+    data, rec = codec.encode(small_image, 3)
+    assert np.array_equal(LSTMCodec(tiny_model).decode(data), rec)  # a plain decoder reads it
+    progressive = list(codec.encode_progressive(small_image, 3))
+    assert np.array_equal(progressive[-1].reconstruction, rec)
+
+
+def test_refined_bits_never_score_worse_than_the_encoders(tiny_model, sample_pixels):
+    net = tiny_model.net.eval()
+    x = torch.from_numpy(np.ascontiguousarray(sample_pixels[:64, :64])).permute(2, 0, 1)[None].float() / 255 - 0.5
+    enc, dec = net.init_states(x.shape)
+    with torch.no_grad():
+        y, enc = net.code_values(x, enc)
+        own = torch.where(y >= 0, 1.0, -1.0)
+        bits = refine_bits(net, x, y, None, enc, dec, 0, 0, RefineSettings(steps=4, lookahead=0, lr=0.2))
+        assert set(bits.unique().tolist()) <= {-1.0, 1.0} and bits.shape == own.shape
+        score = lambda b: distortion(net.decode_step(b, None, dec, 0)[0], x).item()  # noqa: E731
+        assert score(bits) <= score(own)
+
+
+def test_refinement_lifts_the_shipped_models_first_iterations(sample_pixels):
+    from codec.checkpoint import load_model
+    from codec.zoo import resolve_model
+    model = load_model(resolve_model(None))  # the default shipped model
+    img = np.ascontiguousarray(sample_pixels[:96, :96])
+    plain = [r.reconstruction for r in LSTMCodec(model).encode_progressive(img, 2)]
+    refined = [r.reconstruction for r in LSTMCodec(model, refine=RefineSettings(steps=5)).encode_progressive(img, 2)]
+    for a, b in zip(plain, refined):
+        assert msssim(img, b) > msssim(img, a)
+
+
+def test_cli_refine_option(tmp_path, sample_pixels, tiny_model_path, capsys):
+    from PIL import Image
+    photo = tmp_path / "p.png"
+    Image.fromarray(sample_pixels[:32, :48]).save(photo)
+    out = tmp_path / "p.lstm"
+    assert main(["encode", str(photo), str(out), "-k", "2", "--model", str(tiny_model_path), "--refine", "2"]) == 0
+    assert "tile 1 of 1" in capsys.readouterr().err
+    assert main(["decode", str(out), str(tmp_path / "p2.png"), "--model", str(tiny_model_path)]) == 0
+    assert main(["encode", str(photo), str(tmp_path / "q.lstm"), "--model", str(tiny_model_path),
+                 "--refine", "-3"]) == 2
+    assert "--refine" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("bad", [dict(steps=0), dict(lookahead=-1), dict(lr=0)])
+def test_settings_are_checked(bad):
+    with pytest.raises(ValueError):
+        RefineSettings(**bad)
