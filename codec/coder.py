@@ -94,7 +94,8 @@ class LSTMCodec:
 
     # no_grad, not inference_mode: refinement differentiates through the states it makes
     @torch.no_grad()
-    def _step(self, st: _TileState, codes: torch.Tensor | None = None, iterations: int = 0) -> torch.Tensor:
+    def _step(self, st: _TileState, codes: torch.Tensor | None = None, iterations: int = 0,
+              should_stop: Callable[[], bool] | None = None) -> torch.Tensor:
         """Advance one tile by one iteration; encodes if codes is None (`iterations`: how
         many the file will hold, for refinement's lookahead). Returns the codes."""
         if codes is None:
@@ -102,7 +103,7 @@ class LSTMCodec:
             y, st.enc = self.net.code_values(residual, st.enc, t=st.t)
             if self.refine:
                 codes = refine_bits(self.net, st.x, y, st.recon, st.enc, st.dec, st.t,
-                                    iterations - 1 - st.t, self.refine)
+                                    iterations - 1 - st.t, self.refine, should_stop)
             else:
                 codes = self.net.binarizer.binarize(y, stochastic=False)
         st.recon, st.dec = self.net.decode_step(codes, st.recon, st.dec, st.t)
@@ -131,7 +132,7 @@ class LSTMCodec:
             for (y, xx, th, tw), st in zip(tiles, states):
                 if should_stop and should_stop():
                     return
-                c = self._step(st, iterations=k)
+                c = self._step(st, iterations=k, should_stop=should_stop)
                 codes[:, y // 16:(y + th) // 16, xx // 16:(xx + tw) // 16] = c[0].numpy()
                 recon[y:y + th, xx:xx + tw] = to_uint8(st.recon)
             block = bitstream.iteration_block(header, codes, prev)

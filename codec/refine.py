@@ -51,12 +51,13 @@ def distortion(recon: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 
 def refine_bits(net, x, y, prev_recon, enc_state, dec_state, t: int, later: int,
-                s: RefineSettings) -> torch.Tensor:
+                s: RefineSettings, should_stop=None) -> torch.Tensor:
     """Bits (1, C, h, w) of +-1 to send at iteration t (0-based).
 
     x: the tile; y: the encoder's values for iteration t; prev_recon, dec_state: the
     decoder before iteration t; enc_state: the encoder after iteration t; later: how many
-    iterations the file holds after this one (the lookahead stops there)."""
+    iterations the file holds after this one (the lookahead stops there); should_stop():
+    return the best bits so far now (a cancelled encode need not finish the search)."""
     sign = net.binarizer.binarize  # sign(u), gradient straight through to u
     ahead = min(s.lookahead, later)
     best, best_bits = math.inf, None
@@ -76,7 +77,7 @@ def refine_bits(net, x, y, prev_recon, enc_state, dec_state, t: int, later: int,
             # t - 1 (the file stays progressive where the lookahead would trade that away)
             if loss.item() < best and (k == 0 or now.item() < floor):
                 best, best_bits = loss.item(), torch.where(u >= 0, 1.0, -1.0).detach()
-            if k == s.steps:
+            if k == s.steps or (should_stop and should_stop()):
                 break
             # gradient for u only: the weights stay as they are
             (u.grad,) = torch.autograd.grad(loss, u)

@@ -5,9 +5,10 @@ CompressAI-style JSON that `scripts/kodak_bars.py` writes for each model.
     python scripts/plot_figure5.py --baseline docs/results/kodak-baseline \\
         --proposed docs/results/kodak-proposed --out docs/img/kodak_rd.png \\
         [--baseline-plain docs/results/kodak-baseline-plain] [--proposed-plain ...] \\
-        [--msssim docs/results/kodak-baseline-msssim] [--msssim-plain ...]
+        [--msssim docs/results/kodak-baseline-msssim] [--msssim-plain ...] [--msssim-refined ...]
 
---msssim adds the baseline fine-tuned on L1 + MS-SSIM (not in the paper's figure).
+--msssim adds the baseline fine-tuned on L1 + MS-SSIM (not in the paper's figure);
+--msssim-refined the same model with encoder-side refinement (kodak_bars.py --refine 10).
 The --*-plain folders (evaluations with --no-entropy, the paper's plain bits) add dotted
 curves: the same reconstructions, at the sizes without entropy coding.
 """
@@ -29,6 +30,7 @@ def main():
     p.add_argument("--proposed-plain", default="", help="the proposed model evaluated with --no-entropy (optional)")
     p.add_argument("--msssim", default="", help="the baseline tuned for MS-SSIM (optional)")
     p.add_argument("--msssim-plain", default="", help="the same with --no-entropy (optional)")
+    p.add_argument("--msssim-refined", default="", help="the same with --refine (optional)")
     p.add_argument("--classical", default="jpeg,webp,jpeg2000,avif")
     p.add_argument("--classical-dir", default="docs/results/classical", help="folder of the classical codecs' JSON")
     p.add_argument("--out", required=True)
@@ -40,7 +42,8 @@ def main():
             curves[key] = json.loads(f.read_text())["results"]
     for name, folder in (("lstm-baseline", a.baseline), ("lstm-proposed", a.proposed),
                          ("lstm-baseline-plain", a.baseline_plain), ("lstm-proposed-plain", a.proposed_plain),
-                         ("lstm-baseline-msssim", a.msssim), ("lstm-baseline-msssim-plain", a.msssim_plain)):
+                         ("lstm-baseline-msssim", a.msssim), ("lstm-baseline-msssim-plain", a.msssim_plain),
+                         ("lstm-baseline-msssim-refined", a.msssim_refined)):
         if folder:
             curves[name] = json.loads((Path(folder) / "lstm.json").read_text())["results"]
     rd_plot(curves, a.out, title="Kodak, 24 images (bpp from real file bytes)")

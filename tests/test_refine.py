@@ -28,6 +28,9 @@ def test_refined_bits_never_score_worse_than_the_encoders(tiny_model, sample_pix
         assert set(bits.unique().tolist()) <= {-1.0, 1.0} and bits.shape == own.shape
         score = lambda b: distortion(net.decode_step(b, None, dec, 0)[0], x).item()  # noqa: E731
         assert score(bits) <= score(own)
+        # a cancelled encode stops the search at once, with the encoder's own bits
+        stopped = refine_bits(net, x, y, None, enc, dec, 0, 0, RefineSettings(steps=50), should_stop=lambda: True)
+        assert torch.equal(stopped, own)
 
 
 def test_refinement_lifts_the_shipped_models_first_iterations(sample_pixels):
