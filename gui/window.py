@@ -290,7 +290,7 @@ class MainWindow(QMainWindow):
         self.refine_action = QAction("&Refine the LSTM bits (slow encoder)", self, checkable=True,
                                      checked=self.refine,
                                      statusTip="Search for better bits while encoding (codec/refine.py): higher "
-                                               "MS-SSIM at the same rate, about 25x slower to encode; files decode "
+                                               "MS-SSIM at the same rate, about 45x slower to encode; files decode "
                                                "as usual.")
         self.refine_action.toggled.connect(self.set_refine)
         mm.addAction(self.refine_action)
@@ -898,7 +898,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("refine", on)
         if self.model is not None:
             self._use_codec(self._make_codec(self.model))
-        self.status("Refining the LSTM bits while encoding: better images, about 25x slower encoding." if on else
+        self.status("Refining the LSTM bits while encoding: better images, about 45x slower encoding." if on else
                     "LSTM bits as the encoder network predicts them (fast).")
 
     def _make_codec(self, model: LoadedModel) -> LSTMCodec:
