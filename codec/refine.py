@@ -70,7 +70,8 @@ def refine_bits(net, x, y, prev_recon, enc_state, dec_state, t: int, later: int,
         u = y.detach().clone().requires_grad_(True)
         opt = torch.optim.Adam([u], lr=s.lr)
         for k in range(s.steps + 1):
-            recon, dec = net.decode_step(sign(u, False), prev_recon, dec_state, t)
+            bits = sign(u, False)
+            recon, dec = net.decode_step(bits, prev_recon, dec_state, t)
             now = distortion(recon, x)
             loss, enc = now, enc_state
             for j in range(1, ahead + 1):
@@ -78,9 +79,10 @@ def refine_bits(net, x, y, prev_recon, enc_state, dec_state, t: int, later: int,
                 recon, dec = net.decode_step(sign(y2, False), recon, dec, t + j)
                 loss = loss + distortion(recon, x)
             # step 0 scores the encoder's own bits; other bits must also improve on iteration
-            # t - 1 (the file stays progressive where the lookahead would trade that away)
+            # t - 1 in float (the lookahead would otherwise trade it away; 8-bit rounding can
+            # still leave a tiny gain flat)
             if loss.item() < best and (k == 0 or now.item() < floor):
-                best, best_bits = loss.item(), torch.where(u >= 0, 1.0, -1.0).detach()
+                best, best_bits = loss.item(), bits.detach()  # exactly +-1: the STE term is 0
             if k == s.steps or (should_stop and should_stop()):
                 break
             # gradient for u only: the weights stay as they are

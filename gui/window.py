@@ -879,27 +879,27 @@ class MainWindow(QMainWindow):
     def set_entropy(self, on: bool):
         """Entropy-coded or plain LSTM bits: the same reconstructions at other sizes, so every
         open image is re-encoded and its matches redone; the classical curves stay."""
-        self.entropy_action.setChecked(on)
-        if on == self.entropy:
-            return
-        self.entropy = on
-        self.settings.setValue("entropy", on)
-        if self.model is not None:
-            self._use_codec(self._make_codec(self.model))
-        self.status("LSTM bits entropy-coded (lossless)." if on else
-                    "LSTM bits stored plain, as in the paper: 0.125 bpp per iteration.")
+        self._set_encoder_option("entropy", self.entropy_action, on,
+                                 "LSTM bits entropy-coded (lossless)." if on else
+                                 "LSTM bits stored plain, as in the paper: 0.125 bpp per iteration.")
 
     def set_refine(self, on: bool):
         """Encoder-side refinement on or off: other bits, so the open images are re-encoded."""
-        self.refine_action.setChecked(on)
-        if on == self.refine:
+        self._set_encoder_option("refine", self.refine_action, on,
+                                 "Refining the LSTM bits while encoding: better images, about 45x slower "
+                                 "encoding." if on else "LSTM bits as the encoder network predicts them (fast).")
+
+    def _set_encoder_option(self, name: str, action: QAction, on: bool, message: str):
+        """One of the LSTM encoder's switches (an attribute and a setting of that name): keep
+        the menu in step, remember it, and re-encode the open images when it changes."""
+        action.setChecked(on)
+        if on == getattr(self, name):
             return
-        self.refine = on
-        self.settings.setValue("refine", on)
+        setattr(self, name, on)
+        self.settings.setValue(name, on)
         if self.model is not None:
             self._use_codec(self._make_codec(self.model))
-        self.status("Refining the LSTM bits while encoding: better images, about 45x slower encoding." if on else
-                    "LSTM bits as the encoder network predicts them (fast).")
+        self.status(message)
 
     def _make_codec(self, model: LoadedModel) -> LSTMCodec:
         return LSTMCodec(model, entropy=self.entropy, refine=RefineSettings() if self.refine else None)
