@@ -24,12 +24,20 @@ common=(--data "$DATA" --init "$INIT" --minutes "$MIN" --binarizer deterministic
 # one, so these four need ~80 GB together: an H200, not an H100.
 # name -> settings; minute decay points scale with MIN (fractions of it)
 f() { awk -v m="$MIN" -v f="$1" 'BEGIN{printf "%.2f", m*f}'; }
-declare -A SPEC=(
+declare -A SPEC
+if [ "${GPU_ROUND:-1}" = 2 ]; then  # round 2 (session 10): larger patches helped most in round 1
+SPEC=(
+  [p128-win7-r2]="--batch 64 --patch 128 --msssim-win 7 --lr 2e-5 --lr-decay-minutes $(f 0.5),$(f 0.75) --seed 31"
+  [p176-win11]="--batch 32 --patch 176 --msssim-win 11 --lr 2e-5 --lr-decay-minutes $(f 0.5),$(f 0.75) --seed 32"
+)
+else
+SPEC=(
   [b256-lr3e-5]="--batch 256 --patch 64 --lr 3e-5 --lr-decay-minutes $(f 0.5),$(f 0.71),$(f 0.86) --seed 21"
   [b256-lr1e-5]="--batch 256 --patch 64 --lr 1e-5 --lr-decay-minutes $(f 0.75) --seed 22"
   [b128-lr2e-5]="--batch 128 --patch 64 --lr 2e-5 --lr-decay-minutes $(f 0.5),$(f 0.75) --seed 23"
   [p128-win7]="--batch 64 --patch 128 --msssim-win 7 --lr 3e-5 --lr-decay-minutes $(f 0.5),$(f 0.71),$(f 0.86) --seed 24"
 )
+fi
 mkdir -p "$RUNS" "$OUT"
 command -v nvidia-smi > /dev/null && nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 for name in "${!SPEC[@]}"; do
