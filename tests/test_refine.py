@@ -61,3 +61,15 @@ def test_cli_refine_option(tmp_path, sample_pixels, tiny_model_path, capsys):
 def test_settings_are_checked(bad):
     with pytest.raises(ValueError):
         RefineSettings(**bad)
+
+
+def test_refined_streams_stay_progressive_in_8_bits(sample_pixels):
+    # the acceptance rule scores candidates as the decoder's 8-bit output: each iteration the
+    # refined encoder sends must improve the image the reader sees (the last one included)
+    from codec.checkpoint import load_model
+    from codec.zoo import resolve_model
+    model = load_model(resolve_model(None))
+    img = np.ascontiguousarray(sample_pixels[:96, :96])
+    codec = LSTMCodec(model, refine=RefineSettings(steps=4))
+    scores = [msssim(img, r.reconstruction) for r in codec.encode_progressive(img, 6)]
+    assert all(b > a for a, b in zip(scores, scores[1:])), scores
