@@ -53,9 +53,9 @@ def distortion(recon: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 
 def _scored(recon: torch.Tensor, x: torch.Tensor) -> float:
-    """distortion of the reconstruction as the decoder's 8-bit output: what the file's
-    reader sees and what the evaluation measures."""
-    return distortion(recon.add(0.5).mul(255.0).round().clamp(0, 255).div(255.0).sub(0.5), x).item()
+    """distortion of the reconstruction as the decoder's 8-bit output (rounded as
+    coder.to_uint8 rounds it): what the file's reader sees and the evaluation measures."""
+    return distortion(recon.mul(255.0).add(127.5).round().clamp(0, 255).div(255.0).sub(0.5), x).item()
 
 
 def refine_bits(net, x, y, prev_recon, enc_state, dec_state, t: int, later: int,
