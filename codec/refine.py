@@ -6,7 +6,7 @@ more of: it starts from u = y, takes `steps` Adam steps on u (bits = sign(u), th
 passed straight through, as in training) that lower 1 - MS-SSIM of the reconstruction
 after iteration t and after the next `lookahead` iterations (those with the encoder's own
 bits, so the search does not buy iteration t at the cost of the next ones), and sends the
-best bits it met (refine_bits says which: the rule keeps the stream progressive). The
+best bits it met (refine_bits says which: the rule aims to keep the stream progressive). The
 decoder is untouched: refined files are ordinary .lstm files of the same model, same size
 in plain bits.
 
@@ -17,9 +17,9 @@ and lr 0.02 every iteration gained (0.813 at 1, 0.9812 at 16); 20 steps gained m
 first and less at the end, lookahead 2 more at the end for 1.5x the time, and bf16
 autocast lost a third of the gain for 1.3x the speed. Cost: each step runs
 1 + lookahead iterations of the network forwards and backwards, so the default (10 steps,
-lookahead 1) makes encoding about 45 times slower on Kodak (215 s instead of 4.8 s per
-image on 2 cores); decoding speed is unchanged. Kodak, 24 images: BD-rate vs JPEG −3.1% ->
-−10.2% (docs/model.md).
+lookahead 1) makes encoding about 55 times slower on Kodak (253 s instead of 4.7 s per
+image on 2 cores); decoding speed is unchanged. Kodak, 24 images: BD-rate vs JPEG −4.9% ->
+−11.4% (docs/model.md).
 """
 from __future__ import annotations
 
@@ -71,8 +71,8 @@ def refine_bits(net, x, y, prev_recon, enc_state, dec_state, t: int, later: int,
     iteration t - 1 *and* whose lookahead iterations each improve on the one before
     ("monotone"); failing that, the lowest loss among those that improve on t - 1; failing
     that, the encoder's own. A monotone choice at t means the encoder's own bits at t + 1
-    already improve on t, so the stream stays progressive iteration by iteration (the
-    16th iteration on 11 Kodak images measured flat or worse before this rule)."""
+    already improve on t, so a stream of monotone choices is progressive (Kodak: the 16th
+    iteration fails to improve on 3 of 24 images, 11 before this rule)."""
     sign = net.binarizer.binarize  # sign(u), gradient straight through to u
     ahead = min(s.lookahead, later)
     floor = math.inf if prev_recon is None else _scored(prev_recon, x)
