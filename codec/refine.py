@@ -94,17 +94,17 @@ def refine_bits(net, x, y, prev_recon, enc_state, dec_state, t: int, later: int,
                 own_bits = bits.detach()  # exactly +-1: the STE term is 0
             # the monotone tier's best loss is never below the other's, so a candidate that
             # does not beat it cannot win either: skip its 8-bit scoring
-            if loss.item() < best[True][0]:
+            value = loss.item()
+            if value < best[True][0]:
                 chain = [_scored(r, x) for r in recons]
                 if chain[0] < floor:
                     monotone = all(b < a for a, b in zip(chain, chain[1:]))
                     for tier in {monotone, False}:
-                        if loss.item() < best[tier][0]:
-                            best[tier] = (loss.item(), bits.detach())
+                        if value < best[tier][0]:
+                            best[tier] = (value, bits.detach())
             if k == s.steps or (should_stop and should_stop()):
                 break
             # gradient for u only: the weights stay as they are
             (u.grad,) = torch.autograd.grad(loss, u)
             opt.step()
-    return best[True][1] if best[True][1] is not None else (
-        best[False][1] if best[False][1] is not None else own_bits)
+    return next((bits for _, bits in (best[True], best[False]) if bits is not None), own_bits)
