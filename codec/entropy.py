@@ -1,20 +1,26 @@
 """Lossless coding of one iteration's code bits, given the previous iteration's.
 
-The LSTM's bits are not uniform: some channels favour one sign, and in late iterations a
-bit often repeats the one at the same place in the iteration before. The context of a bit
-is (its channel, the previous iteration's bit there); the encoder counts the ones in each
-context of this iteration, sends those probabilities (8 bits each, 64 bytes for 32
-channels), and range-codes the bits with them (constriction). Every probability of an
-iteration is known before any of its bits is decoded, so decoding is one vectorised call.
-An iteration is stored raw instead whenever that is smaller (small images).
+The LSTM's bits are not uniform: some channels favour one sign, in late iterations a bit
+often repeats the one at the same place in the iteration before, and in early iterations
+a bit often repeats its neighbours (smooth regions give similar codes). Each iteration is
+stored in whichever of these modes is smallest:
 
-Measured on the 24 Kodak images with the session-3 baseline: one iteration 0.105 bpp
-instead of 0.126 (17% fewer bytes), all sixteen 1.826 instead of 2.001 (9%); lossless, so
-quality is unchanged.
+- RAW (0): the bits packed MSB first (small images, incompressible iterations);
+- TABLE (1): context (channel, previous iteration's bit); the encoder counts the ones in
+  each context, sends those probabilities (8 bits each, 64 bytes for 32 channels) and
+  range-codes the bits with them; decoding is one vectorised call;
+- SPATIAL (2, 3, 4): contexts that add this iteration's already-coded neighbours (up,
+  left, ...; `SPATIAL_MODES`). Nothing is sent but the range coder's words: both sides
+  count the ones seen so far in each context (Krichevsky-Trofimov estimate, (ones + 1/2) /
+  (seen + 1)). The blocks are coded in wavefront order, stage d holding the blocks with
+  2y + x = d, so every neighbour a context uses is in an earlier stage and a stage's bits
+  decode in one vectorised call (a 768x512 image: 110 stages per iteration).
 
-Chunk layout: mode byte 0 (raw) + the bits packed MSB first; or mode byte 1 (coded) +
-one probability byte per context (P(bit = +1) x 256, 1..255) + the range coder's 32-bit
-words, little-endian.
+MEASURED-PLACEHOLDER
+
+Chunk layout: mode byte 0 (raw) + the bits packed MSB first; mode byte 1 (table) + one
+probability byte per context (P(bit = +1) x 256, 1..255) + the range coder's 32-bit
+words, little-endian; mode byte 2-4 (spatial) + the range coder's words.
 """
 from __future__ import annotations
 
@@ -23,6 +29,18 @@ import numpy as np
 from .errors import BitstreamError
 
 RAW, CODED = 0, 1
+
+# Context features of the spatial modes. "prev": the previous iteration's bit at the same
+# place; the others: this iteration's bit at (y - dy, x - dx). Each is -1, +1, or 0 when
+# outside the image (or, for "prev", in iteration 1), so a context is a base-3 number.
+_OFFSETS = {"up": (1, 0), "left": (0, 1), "upleft": (1, 1), "upright": (1, -1), "up2": (2, 0),
+            "left2": (0, 2)}
+SPATIAL_MODES = {
+    2: ("channel", "prev", "up", "left"),
+    3: ("prev", "up", "left", "upleft", "upright"),
+    4: ("prev", "up", "left", "upleft", "upright", "up2", "left2"),
+}
+_PAD = 2  # the largest offset
 
 
 def _contexts(shape: tuple, prev: np.ndarray | None) -> tuple[np.ndarray, int]:
@@ -39,11 +57,98 @@ def _model():
     return constriction.stream.model.Bernoulli(perfect=False)
 
 
+class _Wavefront:
+    """The adaptive context model of one spatial mode over one iteration's (C, h, w) bits,
+    stage by stage. Encoder and decoder drive the same object the same way: `probs(d)`
+    before stage d's bits are known, `learn(d, bits)` once they are."""
+
+    def __init__(self, mode: int, shape: tuple, prev: np.ndarray | None):
+        self.features = SPATIAL_MODES[mode]
+        c, h, w = shape
+        # this iteration's bits so far, -1/+1, 0 where not yet known or outside the image
+        self.known = np.zeros((c, h + _PAD, w + 2 * _PAD), np.int8)
+        self.prev = None if prev is None else (np.asarray(prev) > 0).astype(np.int8) * 2 - 1
+        self.n = (c if "channel" in self.features else 1) * 3 ** (len(self.features) - ("channel" in self.features))
+        self.ones = np.zeros(self.n)
+        self.seen = np.zeros(self.n)
+        yy, xx = np.mgrid[0:h, 0:w]
+        stage = (2 * yy + xx).reshape(-1)
+        order = np.argsort(stage, kind="stable")
+        ends = np.cumsum(np.bincount(stage, minlength=2 * (h - 1) + w))
+        self.stages = [(yy.reshape(-1)[order[a:b]], xx.reshape(-1)[order[a:b]])
+                       for a, b in zip(np.concatenate([[0], ends[:-1]]), ends) if b > a]
+        self.channels = np.arange(c)[:, None]
+
+    def _contexts(self, d: int) -> np.ndarray:
+        ys, xs = self.stages[d]
+        ctx = np.zeros((len(self.channels), len(ys)), np.int64)
+        for f in self.features:
+            if f == "channel":
+                ctx = ctx + self.channels  # first feature: the base
+                continue
+            if f == "prev":
+                v = 0 if self.prev is None else self.prev[:, ys, xs]
+            else:
+                dy, dx = _OFFSETS[f]
+                v = self.known[:, ys + _PAD - dy, xs + _PAD - dx]
+            ctx = ctx * 3 + (np.asarray(v, np.int64) + 1)
+        return ctx.reshape(-1)
+
+    def probs(self, d: int) -> tuple[np.ndarray, np.ndarray]:
+        """Stage d's contexts and P(bit = +1) of each of its bits (channel-major)."""
+        ctx = self._contexts(d)
+        return ctx, (self.ones[ctx] + 0.5) / (self.seen[ctx] + 1.0)
+
+    def learn(self, d: int, ctx: np.ndarray, bits: np.ndarray) -> None:
+        ys, xs = self.stages[d]
+        self.known[:, ys + _PAD, xs + _PAD] = bits.reshape(len(self.channels), -1).astype(np.int8) * 2 - 1
+        self.ones += np.bincount(ctx, weights=bits, minlength=self.n)
+        self.seen += np.bincount(ctx, minlength=self.n)
+
+    def stage_bits(self, codes: np.ndarray, d: int) -> np.ndarray:
+        ys, xs = self.stages[d]
+        return codes[:, ys, xs].reshape(-1)
+
+
+def _encode_spatial(mode: int, bits: np.ndarray, prev: np.ndarray | None) -> bytes:
+    """bits: (C, h, w) bool."""
+    import constriction
+    wf = _Wavefront(mode, bits.shape, prev)
+    ordered, probs = [], []
+    for d in range(len(wf.stages)):
+        ctx, p = wf.probs(d)
+        b = wf.stage_bits(bits, d)
+        wf.learn(d, ctx, b)
+        ordered.append(b)
+        probs.append(p)
+    enc = constriction.stream.queue.RangeEncoder()
+    enc.encode(np.concatenate(ordered).astype(np.int32), _model(), np.concatenate(probs))
+    return bytes([mode]) + enc.get_compressed().astype("<u4").tobytes()
+
+
+def _decode_spatial(mode: int, body: bytes, shape: tuple, prev: np.ndarray | None) -> np.ndarray:
+    import constriction
+    if len(body) % 4:
+        raise BitstreamError("a compressed iteration of the file has the wrong length; the file is corrupt.")
+    dec = constriction.stream.queue.RangeDecoder(np.frombuffer(body, "<u4").astype(np.uint32))
+    wf = _Wavefront(mode, shape, prev)
+    bits = np.empty(shape, np.float32)
+    for d in range(len(wf.stages)):
+        ctx, p = wf.probs(d)
+        b = np.asarray(dec.decode(_model(), p), np.float64)
+        wf.learn(d, ctx, b)
+        ys, xs = wf.stages[d]
+        bits[:, ys, xs] = b.reshape(shape[0], -1)
+    return bits
+
+
 def encode_iteration(codes: np.ndarray, prev: np.ndarray | None = None) -> bytes:
-    """(C, h, w) codes of +-1 (or bool) -> a chunk; `prev`: the previous iteration's codes."""
+    """(C, h, w) codes of +-1 (or bool) -> a chunk (the smallest of the modes); `prev`: the
+    previous iteration's codes."""
     import constriction
     bits = (np.asarray(codes) > 0).reshape(-1)
     raw = bytes([RAW]) + np.packbits(bits).tobytes()
+    spatial = [_encode_spatial(m, bits.reshape(np.shape(codes)), prev) for m in SPATIAL_MODES]
     ctx, n = _contexts(np.shape(codes), prev)
     ones = np.bincount(ctx, weights=bits, minlength=n)
     total = np.bincount(ctx, minlength=n)
@@ -51,7 +156,7 @@ def encode_iteration(codes: np.ndarray, prev: np.ndarray | None = None) -> bytes
     enc = constriction.stream.queue.RangeEncoder()
     enc.encode(bits.astype(np.int32), _model(), q[ctx] / 256.0)
     coded = bytes([CODED]) + q.tobytes() + enc.get_compressed().astype("<u4").tobytes()
-    return coded if len(coded) < len(raw) else raw
+    return min([raw, coded, *spatial], key=len)  # ties: the first, raw
 
 
 def decode_iteration(chunk: bytes, shape: tuple, prev: np.ndarray | None = None) -> np.ndarray:
@@ -78,6 +183,15 @@ def decode_iteration(chunk: bytes, shape: tuple, prev: np.ndarray | None = None)
         except Exception as e:  # constriction reports malformed data as ValueError/AssertionError
             raise BitstreamError(f"a compressed iteration of the file does not decode ({e}); "
                                  "the file is corrupt.") from None
+    elif mode in SPATIAL_MODES:
+        try:
+            bits = _decode_spatial(mode, body, shape, prev)
+        except BitstreamError:
+            raise
+        except Exception as e:  # constriction reports malformed data as ValueError/AssertionError
+            raise BitstreamError(f"a compressed iteration of the file does not decode ({e}); "
+                                 "the file is corrupt.") from None
+        return np.where(bits > 0, 1.0, -1.0).astype(np.float32)
     else:
         raise BitstreamError(f"an iteration of the file has unknown mode {mode}; the file is corrupt "
                              "or from a newer lstm-compare.")

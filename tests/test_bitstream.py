@@ -24,6 +24,17 @@ def _coded_file(k=3):
     return _file(h=160, w=192, k=k, flags=bitstream.ENTROPY, p_one=0.1)
 
 
+def _smooth_file(k=2):
+    """Entropy-coded, with codes that repeat across neighbouring blocks (as an LSTM's early
+    iterations do on smooth photos), so the spatial modes win."""
+    header = Header(192, 160, k, 32, 1024, "0123456789abcdef", bitstream.ENTROPY)
+    rng = np.random.default_rng(1)
+    bh, bw = header.blocks
+    codes = [np.where(rng.random((32, 1 + bh // 4, 1 + bw // 4)) < 0.5, 1.0, -1.0)
+             .repeat(4, 1).repeat(4, 2)[:, :bh, :bw] for _ in range(k)]
+    return header, codes, bitstream.write(header, codes)
+
+
 def test_header_roundtrip_and_size_formula():
     header, codes, data = _file()
     assert len(data) == HEADER_BYTES + 3 * 32 * 3 * 4 // 8  # ceil(40/16)=3, ceil(56/16)=4
@@ -190,11 +201,35 @@ def test_entropy_coded_damage_is_reported():
         bitstream.read(bytes(body)).iteration(0)
 
 
-@settings(max_examples=500, deadline=None)
-@given(st.data())
-def test_fuzz_entropy_coded_chunks(data):
+def test_spatial_modes_roundtrip_on_any_shape():
+    from codec import entropy
+    rng = np.random.default_rng(2)
+    for shape in [(1, 1, 1), (3, 1, 5), (3, 5, 1), (32, 3, 7), (32, 10, 12)]:
+        prev = np.where(rng.random(shape) < 0.5, 1.0, -1.0)
+        codes = np.where(rng.random(shape) < 0.3, -prev, prev)  # mostly repeats prev
+        for mode in entropy.SPATIAL_MODES:
+            for p in (None, prev):
+                chunk = entropy._encode_spatial(mode, codes > 0, p)
+                assert chunk[0] == mode
+                assert np.array_equal(entropy.decode_iteration(chunk, shape, p), codes)
+
+
+def test_smooth_codes_are_stored_in_a_spatial_mode_and_much_smaller():
+    from codec import entropy
+    header, codes, data = _smooth_file()
+    chunk = entropy.encode_iteration(codes[0])
+    assert chunk[0] in entropy.SPATIAL_MODES
+    assert len(chunk) < 0.3 * header.iteration_bytes  # 1 in 16 blocks carries new bits
+    parsed = bitstream.read(data)
+    for t in range(2):
+        assert np.array_equal(parsed.iteration(t), codes[t])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data(), st.sampled_from(["table", "spatial"]))
+def test_fuzz_entropy_coded_chunks(data, kind):
     """Mutated entropy-coded files: every iteration decodes to +-1 codes or raises BitstreamError."""
-    _, _, base = _coded_file(k=2)
+    _, _, base = (_coded_file if kind == "table" else _smooth_file)(k=2)
     buf = bytearray(base)
     for _ in range(data.draw(st.integers(1, 4))):
         pos = data.draw(st.integers(HEADER_BYTES, len(buf) - 1))
