@@ -16,7 +16,10 @@ stored in whichever of these modes is smallest:
   2y + x = d, so every neighbour a context uses is in an earlier stage and a stage's bits
   decode in one vectorised call (a 768x512 image: 110 stages per iteration).
 
-MEASURED-PLACEHOLDER
+Measured on the 24 Kodak images with the shipped baseline-msssim (38,198 steps): one
+iteration 0.093 bpp with all the modes instead of 0.111 with raw and TABLE only (16%
+fewer bytes), two 0.210 instead of 0.230, sixteen 1.873 instead of 1.897; MS-SSIM BD-rate
+against JPEG -10.5% instead of -4.9% (docs/format.md). Lossless: quality is unchanged.
 
 Chunk layout: mode byte 0 (raw) + the bits packed MSB first; mode byte 1 (table) + one
 probability byte per context (P(bit = +1) x 256, 1..255) + the range coder's 32-bit
@@ -142,21 +145,31 @@ def _decode_spatial(mode: int, body: bytes, shape: tuple, prev: np.ndarray | Non
     return bits
 
 
-def encode_iteration(codes: np.ndarray, prev: np.ndarray | None = None) -> bytes:
-    """(C, h, w) codes of +-1 (or bool) -> a chunk (the smallest of the modes); `prev`: the
-    previous iteration's codes."""
+def _encode_table(bits: np.ndarray, prev: np.ndarray | None) -> bytes:
+    """bits: (C, h, w) bool."""
     import constriction
-    bits = (np.asarray(codes) > 0).reshape(-1)
-    raw = bytes([RAW]) + np.packbits(bits).tobytes()
-    spatial = [_encode_spatial(m, bits.reshape(np.shape(codes)), prev) for m in SPATIAL_MODES]
-    ctx, n = _contexts(np.shape(codes), prev)
-    ones = np.bincount(ctx, weights=bits, minlength=n)
+    ctx, n = _contexts(bits.shape, prev)
+    flat = bits.reshape(-1)
+    ones = np.bincount(ctx, weights=flat, minlength=n)
     total = np.bincount(ctx, minlength=n)
     q = np.clip(np.rint(256.0 * ones / np.maximum(total, 1)), 1, 255).astype(np.uint8)
     enc = constriction.stream.queue.RangeEncoder()
-    enc.encode(bits.astype(np.int32), _model(), q[ctx] / 256.0)
-    coded = bytes([CODED]) + q.tobytes() + enc.get_compressed().astype("<u4").tobytes()
-    return min([raw, coded, *spatial], key=len)  # ties: the first, raw
+    enc.encode(flat.astype(np.int32), _model(), q[ctx] / 256.0)
+    return bytes([CODED]) + q.tobytes() + enc.get_compressed().astype("<u4").tobytes()
+
+
+def encode_modes(codes: np.ndarray, prev: np.ndarray | None = None) -> dict[int, bytes]:
+    """The chunk of every mode, by mode byte (what encode_iteration chooses from)."""
+    bits = np.asarray(codes) > 0
+    chunks = {RAW: bytes([RAW]) + np.packbits(bits.reshape(-1)).tobytes(), CODED: _encode_table(bits, prev)}
+    chunks.update({m: _encode_spatial(m, bits, prev) for m in SPATIAL_MODES})
+    return chunks
+
+
+def encode_iteration(codes: np.ndarray, prev: np.ndarray | None = None) -> bytes:
+    """(C, h, w) codes of +-1 (or bool) -> a chunk, the smallest of the modes; `prev`: the
+    previous iteration's codes."""
+    return min(encode_modes(codes, prev).values(), key=len)  # ties: the first, raw
 
 
 def decode_iteration(chunk: bytes, shape: tuple, prev: np.ndarray | None = None) -> np.ndarray:

@@ -2,13 +2,17 @@
 
 Encodes Kodak images (the test set) and crops of training photos (to fit static tables),
 then prints, per iteration, the ideal code length per code bit (1.0 = raw) of:
-  adaptive  the coder we ship (codec/entropy.py): per-image counts over (channel, previous
-            iteration's bit), 8-bit probabilities sent as side info;
+  adaptive  per-image counts over (channel, previous iteration's bit), 8-bit probabilities
+            sent as side info (codec/entropy.py's TABLE mode; ideal length);
   static X  one table per iteration, fitted on the training crops, no side info, context X:
             c (channel), cp (+ previous bit), cpp (+ the bit two iterations back), cpn
             (+ ones among its 4 neighbours in the previous iteration), cpx (+ ones among all
             channels there, 5 buckets), cps (+ left and upper neighbours in this iteration,
             which would need sequential or checkerboard decoding).
+Then real chunk sizes of codec/entropy.py (bytes x 8 / bits, mode byte included):
+  table     min(RAW, TABLE): the coder shipped until session 10;
+  spatialN  SPATIAL mode N alone (adaptive counts over this iteration's neighbours);
+  shipped   encode_iteration: the smallest of all modes.
 
     python scripts/entropy_context_study.py [--model baseline] [--kodak 8] [--train 24]
 """
@@ -24,6 +28,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from codec.checkpoint import load_model  # noqa: E402
+from codec import entropy  # noqa: E402
 from codec.coder import LSTMCodec  # noqa: E402
 from codec.imageio import load_rgb  # noqa: E402
 from codec.zoo import resolve_model  # noqa: E402
@@ -99,10 +104,18 @@ def main():
             k = cx.max() + 1
             table = (np.bincount(cx, b, k) + 0.5) / (np.bincount(cx, minlength=k) + 1)
             row.append(sum(bits(table[np.minimum(x, k - 1)], y) for x, y in (contexts(c, t, kind) for c in test)) / n)
+        real = np.zeros(2 + len(entropy.SPATIAL_MODES))
+        for c in test:
+            chunks = entropy.encode_modes(c[t], c[t - 1] if t else None)
+            sizes = [min(len(chunks[entropy.RAW]), len(chunks[entropy.CODED]))]
+            sizes += [len(chunks[m]) for m in entropy.SPATIAL_MODES] + [min(map(len, chunks.values()))]
+            real += 8 * np.array(sizes)
+        row += list(real / n)
         rows.append(row)
         print(f"iteration {t + 1:2d}: " + " ".join(f"{v:.3f}" for v in row), flush=True)
     print("mean        : " + " ".join(f"{v:.3f}" for v in np.mean(rows, 0)))
-    print("columns: adaptive (shipped), static " + ", static ".join(KINDS))
+    print("columns: adaptive, static " + ", static ".join(KINDS) + ", table, "
+          + ", ".join(f"spatial{m}" for m in entropy.SPATIAL_MODES) + ", shipped")
 
 
 if __name__ == "__main__":

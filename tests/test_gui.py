@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from codec.baselines import get_codec
+
 pytest.importorskip("pytestqt")
 from PySide6.QtCore import QSettings  # noqa: E402
 from PySide6.QtGui import QImage  # noqa: E402
@@ -51,10 +53,13 @@ def test_open_slider_updates_bpp_and_image(qtbot, window, photos):
     assert f"{s.lstm[2].bpp:.3f} bpp" in window.iter_label.text() and label1 != window.iter_label.text()
     assert not np.array_equal(img1, window.views.lstm)
     assert np.array_equal(window.views.lstm, s.lstm[2].reconstruction)
-    # the classical side is matched to the same bpp (not above it)
+    # the classical side is matched to the same bpp (not above it, unless even JPEG's
+    # smallest file is: this tiny photo's entropy-coded LSTM bits can go lower)
     qtbot.waitUntil(lambda: window.ready(3), timeout=20000)
     m = s.matches[("jpeg", 3)]
-    assert m.bpp <= s.lstm[2].bpp and np.array_equal(window.views.classical, m.reconstruction)
+    jpeg_floor = min(get_codec("jpeg").encode(s.original, q).bpp for q in range(1, 6))
+    assert m.bpp <= max(s.lstm[2].bpp, jpeg_floor)
+    assert np.array_equal(window.views.classical, m.reconstruction)
     # the plot shows every LSTM point, and clicking one moves the slider
     xs, _ = window.plot.lstm_curve.getData()
     assert len(xs) == 4

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from codec.baselines import get_codec
 from codec.coder import LSTMCodec
 from codec.session import ImageSession
 
@@ -17,7 +18,10 @@ def test_session_runs_caches_and_matches(tiny_model, sample_pixels):
     data, rec = codec.encode(small_image, 3)
     assert s.lstm_file() == data and np.array_equal(samples[-1].reconstruction, rec)
     m = s.match("jpeg", 3)
-    assert m.bpp <= samples[2].bpp and s.match("jpeg", 3) is m  # cached
+    # not above the LSTM's bpp, unless even JPEG's smallest file is (the tiny model's bits
+    # entropy-code to very little)
+    jpeg_floor = min(get_codec("jpeg").encode(small_image, q).bpp for q in range(1, 6))
+    assert m.bpp <= max(samples[2].bpp, jpeg_floor) and s.match("jpeg", 3) is m  # cached
     assert s.bd_rate("jpeg") is None  # no JPEG curve yet
     curve = s.classical_curve("jpeg")
     assert s.classical_curve("jpeg") is curve
