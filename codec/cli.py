@@ -112,7 +112,7 @@ def cmd_info(a):
 def cmd_eval(a):
     from .evaluate import evaluate, summary_lines
     res = evaluate(a.directory, a.out, _codec(a), baselines=a.baselines.split(","),
-                   iterations=a.iterations, limit=a.limit or None, progress=not a.quiet)
+                   iterations=a.iterations, limit=a.limit or None, progress=not a.quiet, resume=a.resume)
     for line in summary_lines(res):
         print(line)
     print("wrote " + ", ".join(res.files))
@@ -204,6 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--iterations", "-k", type=int, default=None)
     ev.add_argument("--limit", type=int, default=0, help="only the first N images")
     ev.add_argument("--quiet", action="store_true")
+    ev.add_argument("--resume", action="store_true",
+                    help="carry on from the images an interrupted evaluation into --out finished")
     model_opts(ev)
     ev.set_defaults(func=cmd_eval)
 

@@ -2,6 +2,10 @@
 
 Writes CompressAI-shaped JSON per codec, a per-image CSV, BD-rates of the LSTM against
 each classical codec (bjontegaard package, pchip) and an RD plot.
+
+Long evaluations (a refined encoder takes hours on Kodak) keep each finished image's rows
+in <out>/per_image.partial.csv as they go; `resume=True` (`--resume`) carries on from
+there after an interruption, if the codec and settings are the same.
 """
 from __future__ import annotations
 
@@ -139,12 +143,54 @@ class EvalResult:
 FIGURE_CODECS = ("jpeg", "webp", "jpeg2000", "avif")  # the classical codecs of our RD figures
 
 
+_CSV_FIELDS = ["image", "codec", "setting", "bytes", "bpp", "psnr_rgb", "ms_ssim_rgb", "encode_s", "decode_s"]
+PARTIAL = "per_image.partial.csv"
+
+
+def _csv_row(q: RDPoint, exact: bool = False) -> list:
+    """exact: every digit (the partial file, so a resumed run averages the same numbers)."""
+    if exact:
+        return [q.image, q.codec, q.setting, q.bytes, repr(q.bpp), repr(q.psnr), repr(q.ms_ssim),
+                repr(q.encode_seconds), repr(q.decode_seconds)]
+    return [q.image, q.codec, q.setting, q.bytes, f"{q.bpp:.5f}", f"{q.psnr:.4f}", f"{q.ms_ssim:.6f}",
+            f"{q.encode_seconds:.4f}", f"{q.decode_seconds:.4f}"]
+
+
+def _point(row: dict) -> RDPoint:
+    setting = float(row["setting"])
+    return RDPoint(row["image"], row["codec"], int(setting) if setting.is_integer() else setting,
+                   int(row["bytes"]), float(row["bpp"]), float(row["psnr_rgb"]), float(row["ms_ssim_rgb"]),
+                   float(row["encode_s"]), float(row["decode_s"]))
+
+
+def _fingerprint(codec: LSTMCodec, baselines, iterations) -> str:
+    """What a partial evaluation's rows depend on: resuming with anything else would mix runs."""
+    return json.dumps({"model": codec.model.model_id, "entropy": codec.entropy, "refine": repr(codec.refine),
+                       "tile": codec.tile, "iterations": iterations, "baselines": list(baselines)})
+
+
+def _resume_points(path: Path, fingerprint: str, resume: bool) -> list[RDPoint]:
+    """Rows of the images an interrupted evaluation finished (none when starting afresh)."""
+    if not path.exists():
+        return []
+    if not resume:
+        raise CodecError(f"{path.parent} holds an unfinished evaluation ({path.name}); pass --resume to "
+                         f"carry on from it, or delete {path.name} to start over.")
+    with open(path, newline="") as f:
+        head = f.readline().rstrip("\n")
+        if head != "# " + fingerprint:
+            raise CodecError(f"the unfinished evaluation in {path.parent} used another model or other "
+                             f"settings ({head[2:]}); rerun with those, or delete {path.name} to start over.")
+        return [_point(row) for row in csv.DictReader(f)]
+
+
 def evaluate(image_dir, out_dir, codec: LSTMCodec, baselines=FIGURE_CODECS,
              iterations: int | None = None, limit: int | None = None, progress: bool = True,
-             plot: bool = True, reuse=None) -> EvalResult:
+             plot: bool = True, reuse=None, resume: bool = False) -> EvalResult:
     """`reuse`: a folder of an earlier evaluation of the same images; the classical curves
     not computed now are taken from its <codec>.json (the classical codecs are
-    deterministic), so an LSTM-only re-evaluation still reports every BD-rate and plot."""
+    deterministic), so an LSTM-only re-evaluation still reports every BD-rate and plot.
+    `resume`: carry on from the images an interrupted evaluation into `out_dir` finished."""
     paths = find_images(image_dir)[:limit]
     if not paths:
         raise CodecError(f"no images found in {image_dir}; pass a folder of PNG/JPEG files.")
@@ -152,19 +198,31 @@ def evaluate(image_dir, out_dir, codec: LSTMCodec, baselines=FIGURE_CODECS,
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     res = EvalResult()
+    fingerprint = _fingerprint(codec, baselines, iterations)
+    partial = out / PARTIAL
+    res.points = _resume_points(partial, fingerprint, resume)
+    done = {q.image for q in res.points}
+    todo = [p for p in paths if p.name not in done]
+    if not res.points:
+        partial.write_text("# " + fingerprint + "\n" + ",".join(_CSV_FIELDS) + "\n")
     bar = None
     if progress:
         from tqdm import tqdm
-        bar = tqdm(paths, unit="image", dynamic_ncols=True)
-    for p in (bar or paths):
+        bar = tqdm(todo, unit="image", dynamic_ncols=True, initial=len(paths) - len(todo), total=len(paths))
+    for p in (bar or todo):
         if bar is not None:
             bar.set_postfix_str(p.name)
         pixels = load_rgb(p).pixels
-        res.points += lstm_points(codec, pixels, p.name, iterations)
+        points = lstm_points(codec, pixels, p.name, iterations)
         for b in baselines:
-            res.points += classical_points(b, pixels, p.name)
+            points += classical_points(b, pixels, p.name)
+        with open(partial, "a", newline="") as f:  # one image's rows at a time: a cut loses one image
+            csv.writer(f).writerows(_csv_row(q, exact=True) for q in points)
+        res.points += points
     if bar is not None:
         bar.close()
+    order = {p.name: i for i, p in enumerate(paths)}
+    res.points = sorted((q for q in res.points if q.image in order), key=lambda q: order[q.image])
 
     keys = ["lstm"] + list(baselines)
     for k in keys:
@@ -190,11 +248,10 @@ def evaluate(image_dir, out_dir, codec: LSTMCodec, baselines=FIGURE_CODECS,
         res.files.append(str(path))
     with open(out / "per_image.csv", "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["image", "codec", "setting", "bytes", "bpp", "psnr_rgb", "ms_ssim_rgb", "encode_s", "decode_s"])
-        for q in res.points:
-            w.writerow([q.image, q.codec, q.setting, q.bytes, f"{q.bpp:.5f}", f"{q.psnr:.4f}", f"{q.ms_ssim:.6f}",
-                        f"{q.encode_seconds:.4f}", f"{q.decode_seconds:.4f}"])
+        w.writerow(_CSV_FIELDS)
+        w.writerows(_csv_row(q) for q in res.points)
     res.files.append(str(out / "per_image.csv"))
+    partial.unlink()  # its rows are all in per_image.csv now
     summary = {"images": len(paths), "model": model.describe(), "model_id": model.model_id,
                "bd_rate_percent_vs": res.bd, "curves_reused_from": {k: str(reuse) for k in reused},
                "lstm_mean": {k: res.curves["lstm"][k] for k in ("bpp", "ms-ssim-rgb", "psnr-rgb")}}

@@ -42,12 +42,14 @@ def main():
     p.add_argument("--refine", type=int, default=0, metavar="STEPS",
                    help="encoder-side bit refinement, STEPS per iteration (codec/refine.py; default off)")
     p.add_argument("--refine-lookahead", type=int, default=1)
+    p.add_argument("--resume", action="store_true",
+                   help="carry on from the images an interrupted run into --out finished")
     a = p.parse_args()
     model = load_model(resolve_model(a.model))
     refine = RefineSettings(a.refine, a.refine_lookahead) if a.refine else None
     baselines = [b for b in a.baselines.split(",") if b and b != "none"]
     res = evaluate(a.data, a.out, LSTMCodec(model, entropy=not a.no_entropy, refine=refine), baselines=baselines, limit=a.limit or None,
-                   reuse=a.reuse or None)
+                   reuse=a.reuse or None, resume=a.resume)
     print(model.describe())
     if refine:
         print(f"encoder-side refinement: {refine}")

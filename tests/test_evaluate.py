@@ -65,6 +65,46 @@ def test_evaluate_reuses_stored_classical_curves(tmp_path, tiny_model, sample_pi
     assert not any(q.codec == "webp" for q in again.points)  # nothing re-encoded
 
 
+def test_interrupted_evaluation_resumes_where_it_stopped(tmp_path, tiny_model, sample_pixels, monkeypatch):
+    import codec.evaluate as ev
+    from codec.errors import CodecError
+    src = tmp_path / "imgs"
+    src.mkdir()
+    for i, name in enumerate(["a.png", "b.png", "c.png"]):
+        Image.fromarray(sample_pixels[40 * i:40 * i + 48, :64]).save(src / name)
+    full = evaluate(src, tmp_path / "full", LSTMCodec(tiny_model), baselines=("jpeg",), iterations=2,
+                    progress=False, plot=False)
+    assert not (tmp_path / "full" / ev.PARTIAL).exists()
+    real, encoded = ev.lstm_points, []
+
+    def dies_on_c(codec, pixels, name, iterations):
+        if name == "c.png":
+            raise KeyboardInterrupt  # the session is cut off here
+        encoded.append(name)
+        return real(codec, pixels, name, iterations)
+    monkeypatch.setattr(ev, "lstm_points", dies_on_c)
+    out = tmp_path / "cut"
+    with pytest.raises(KeyboardInterrupt):
+        evaluate(src, out, LSTMCodec(tiny_model), baselines=("jpeg",), iterations=2, progress=False, plot=False)
+    assert {r["image"] for r in csv.DictReader(open(out / ev.PARTIAL).readlines()[1:])} == {"a.png", "b.png"}
+    with pytest.raises(CodecError, match="--resume"):  # never silently thrown away
+        evaluate(src, out, LSTMCodec(tiny_model), baselines=("jpeg",), iterations=2, progress=False, plot=False)
+    with pytest.raises(CodecError, match="other settings"):
+        evaluate(src, out, LSTMCodec(tiny_model), baselines=("jpeg",), iterations=3, progress=False, plot=False,
+                 resume=True)
+    monkeypatch.setattr(ev, "lstm_points", real)
+    encoded.clear()
+    resumed = evaluate(src, out, LSTMCodec(tiny_model), baselines=("jpeg",), iterations=2, progress=False,
+                       plot=False, resume=True)
+    assert encoded == []  # a and b were not encoded again (the real function ran for c only)
+    for key in ("bpp", "ms-ssim-rgb", "psnr-rgb"):
+        assert resumed.curves["lstm"][key] == full.curves["lstm"][key]  # exact: the same numbers
+    assert resumed.bd == full.bd
+    rows = list(csv.DictReader(open(out / "per_image.csv")))
+    assert [r["image"] for r in rows][::len(rows) // 3] == ["a.png", "b.png", "c.png"]
+    assert not (out / ev.PARTIAL).exists()
+
+
 def test_not_progressive_names_the_iterations_that_do_not_improve():
     per = {"a.png": {1: 0.80, 2: 0.85, 3: 0.90},
            "b.png": {3: 0.90, 1: 0.80, 2: 0.80, 4: 0.89}}  # order of the dict does not matter
