@@ -36,10 +36,12 @@ class RefineSettings:
     steps: int = 10       # Adam steps per iteration
     lookahead: int = 1    # later iterations the objective also scores
     lr: float = 0.02      # on u, where the encoder's y lies in (-1, 1)
+    patience: int = 4     # no candidate keeps the stream progressive after `steps`: search
+    #                       on up to patience x steps (the late iterations, where gains are tiny)
 
     def __post_init__(self):
-        if self.steps < 1 or self.lookahead < 0 or not self.lr > 0:
-            raise ValueError("refinement needs steps >= 1, lookahead >= 0 and lr > 0")
+        if self.steps < 1 or self.lookahead < 0 or not self.lr > 0 or self.patience < 1:
+            raise ValueError("refinement needs steps >= 1, lookahead >= 0, lr > 0 and patience >= 1")
 
 
 def distortion(recon: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -71,8 +73,10 @@ def refine_bits(net, x, y, prev_recon, enc_state, dec_state, t: int, later: int,
     iteration t - 1 *and* whose lookahead iterations each improve on the one before
     ("monotone"); failing that, the lowest loss among those that improve on t - 1; failing
     that, the encoder's own. A monotone choice at t means the encoder's own bits at t + 1
-    already improve on t, so a stream of monotone choices is progressive (Kodak: the 16th
-    iteration fails to improve on 3 of 24 images, 11 before this rule)."""
+    already improve on t, so a stream of monotone choices is progressive. Until a monotone
+    candidate turns up the search goes on, up to s.patience x s.steps steps (kodim12: with
+    10 steps alone iterations 14 and 15 found none and the 16th then fell, 0.988245 ->
+    0.988196; with up to 40, 0.988302 -> 0.988366 -> 0.988397)."""
     sign = net.binarizer.binarize  # sign(u), gradient straight through to u
     ahead = min(s.lookahead, later)
     floor = math.inf if prev_recon is None else _scored(prev_recon, x)
@@ -81,7 +85,7 @@ def refine_bits(net, x, y, prev_recon, enc_state, dec_state, t: int, later: int,
     with torch.enable_grad():
         u = y.detach().clone().requires_grad_(True)
         opt = torch.optim.Adam([u], lr=s.lr)
-        for k in range(s.steps + 1):
+        for k in range(s.steps * s.patience + 1):
             bits = sign(u, False)
             recon, dec = net.decode_step(bits, prev_recon, dec_state, t)
             loss, enc, recons = distortion(recon, x), enc_state, [recon]
@@ -102,7 +106,8 @@ def refine_bits(net, x, y, prev_recon, enc_state, dec_state, t: int, later: int,
                     for tier in {monotone, False}:
                         if value < best[tier][0]:
                             best[tier] = (value, bits.detach())
-            if k == s.steps or (should_stop and should_stop()):
+            found = best[True][1] is not None
+            if (k >= s.steps and found) or k == s.steps * s.patience or (should_stop and should_stop()):
                 break
             # gradient for u only: the weights stay as they are
             (u.grad,) = torch.autograd.grad(loss, u)

@@ -33,6 +33,31 @@ def test_refined_bits_never_score_worse_than_the_encoders(tiny_model, sample_pix
         assert torch.equal(stopped, own)
 
 
+def test_search_goes_on_until_a_candidate_keeps_the_stream_progressive(tiny_model, sample_pixels, monkeypatch):
+    import codec.refine as refine
+    net = tiny_model.net.eval()
+    x = torch.from_numpy(np.ascontiguousarray(sample_pixels[:64, :64])).permute(2, 0, 1)[None].float() / 255 - 0.5
+    enc, dec = net.init_states(x.shape)
+    with torch.no_grad():
+        y, enc = net.code_values(x, enc)
+        prev, dec = net.decode_step(torch.where(y >= 0, 1.0, -1.0), None, dec, 0)
+        y, enc = net.code_values(x - prev, enc, 1)
+    calls = []
+    real = net.decode_step
+    monkeypatch.setattr(net, "decode_step", lambda *a: calls.append(1) or real(*a))
+    s = RefineSettings(steps=3, lookahead=1, patience=3)
+    # every candidate improves on iteration 1, but its lookahead iteration never improves on it
+    scores = iter(v for _ in range(100) for v in (0.5, 0.6))
+    monkeypatch.setattr(refine, "_scored", lambda r, x: 1.0 if r is prev else next(scores))
+    refine_bits(net, x, y, prev, enc, dec, 1, 5, s)
+    assert len(calls) == 2 * (3 * 3 + 1)  # all patience x steps, each with its lookahead
+    # a monotone candidate at once: the search stops after `steps`
+    calls.clear()
+    scores = iter(v for _ in range(100) for v in (0.5, 0.4))
+    refine_bits(net, x, y, prev, enc, dec, 1, 5, s)
+    assert len(calls) == 2 * (3 + 1)
+
+
 def test_refinement_lifts_the_shipped_models_first_iterations(sample_pixels):
     from codec.checkpoint import load_model
     from codec.zoo import resolve_model
@@ -57,7 +82,7 @@ def test_cli_refine_option(tmp_path, sample_pixels, tiny_model_path, capsys):
     assert "--refine" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("bad", [dict(steps=0), dict(lookahead=-1), dict(lr=0)])
+@pytest.mark.parametrize("bad", [dict(steps=0), dict(lookahead=-1), dict(lr=0), dict(patience=0)])
 def test_settings_are_checked(bad):
     with pytest.raises(ValueError):
         RefineSettings(**bad)
