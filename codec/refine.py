@@ -18,8 +18,8 @@ first and less at the end, lookahead 2 more at the end for 1.5x the time, and bf
 autocast lost a third of the gain for 1.3x the speed. Cost: each step runs
 1 + lookahead iterations of the network forwards and backwards, so the default (10 steps,
 lookahead 1) makes encoding about 55 times slower on Kodak (253 s instead of 4.7 s per
-image on 2 cores); decoding speed is unchanged. Kodak, 24 images: BD-rate vs JPEG −4.9% ->
-−11.4% (docs/model.md).
+image on 2 cores); decoding speed is unchanged. Kodak, 24 images, with session 10's
+entropy coder: BD-rate vs JPEG −4.9% -> −11.4% (docs/model.md).
 """
 from __future__ import annotations
 
