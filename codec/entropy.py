@@ -130,19 +130,16 @@ def _encode_spatial(mode: int, bits: np.ndarray, prev: np.ndarray | None) -> byt
 
 
 def _decode_spatial(mode: int, body: bytes, shape: tuple, prev: np.ndarray | None) -> np.ndarray:
+    """-> (C, h, w) float32 codes of +-1."""
     import constriction
     if len(body) % 4:
         raise BitstreamError("a compressed iteration of the file has the wrong length; the file is corrupt.")
     dec = constriction.stream.queue.RangeDecoder(np.frombuffer(body, "<u4").astype(np.uint32))
     wf = _Wavefront(mode, shape, prev)
-    bits = np.empty(shape, np.float32)
     for d in range(len(wf.stages)):
         ctx, p = wf.probs(d)
-        b = np.asarray(dec.decode(_model(), p), np.float64)
-        wf.learn(d, ctx, b)
-        ys, xs = wf.stages[d]
-        bits[:, ys, xs] = b.reshape(shape[0], -1)
-    return bits
+        wf.learn(d, ctx, np.asarray(dec.decode(_model(), p), np.float64))
+    return wf.known[:, _PAD:, _PAD:_PAD + shape[2]].astype(np.float32)  # every stage is known now
 
 
 def _encode_table(bits: np.ndarray, prev: np.ndarray | None) -> bytes:
@@ -198,13 +195,12 @@ def decode_iteration(chunk: bytes, shape: tuple, prev: np.ndarray | None = None)
                                  "the file is corrupt.") from None
     elif mode in SPATIAL_MODES:
         try:
-            bits = _decode_spatial(mode, body, shape, prev)
+            return _decode_spatial(mode, body, shape, prev)
         except BitstreamError:
             raise
         except Exception as e:  # constriction reports malformed data as ValueError/AssertionError
             raise BitstreamError(f"a compressed iteration of the file does not decode ({e}); "
                                  "the file is corrupt.") from None
-        return np.where(bits > 0, 1.0, -1.0).astype(np.float32)
     else:
         raise BitstreamError(f"an iteration of the file has unknown mode {mode}; the file is corrupt "
                              "or from a newer lstm-compare.")
