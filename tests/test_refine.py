@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import torch
 
+from codec import refine
 from codec.coder import LSTMCodec
 from codec.metrics import msssim
 from codec.refine import RefineSettings, distortion, refine_bits
@@ -48,7 +49,7 @@ def test_search_goes_on_until_a_candidate_keeps_the_stream_progressive(tiny_mode
     s = RefineSettings(steps=3, lookahead=1, patience=3)
     # every candidate improves on iteration 1, but its lookahead iteration never improves on it
     scores = iter(v for _ in range(100) for v in (0.5, 0.6))
-    monkeypatch.setattr(refine, "_scored", lambda r, x: 1.0 if r is prev else next(scores))
+    monkeypatch.setattr(refine, "_scored", lambda r, x, exact=False: 1.0 if r is prev else next(scores))
     refine_bits(net, x, y, prev, enc, dec, 1, 5, s)
     assert len(calls) == 2 * (3 * 3 + 1)  # all patience x steps, each with its lookahead
     # a monotone candidate at once: the search stops after `steps`
@@ -98,3 +99,18 @@ def test_refined_streams_stay_progressive_in_8_bits(sample_pixels):
     codec = LSTMCodec(model, refine=RefineSettings(steps=4))
     scores = [msssim(img, r.reconstruction) for r in codec.encode_progressive(img, 6)]
     assert all(b > a for a, b in zip(scores, scores[1:])), scores
+
+
+def test_near_ties_are_judged_as_the_evaluation_scores_them(monkeypatch):
+    """A float32 score can "improve" by noise (kodim09's 16th iteration): calls closer than
+    _TIE are made again with the exact (float64, 8-bit) score."""
+    prev, a, b = object(), object(), object()
+    scores = {False: {prev: 0.0094, a: 0.0094 - 1e-7, b: 0.0090},  # float32
+              True: {prev: 0.009374, a: 0.009374, b: 0.0090}}     # exact
+    asked = []
+    monkeypatch.setattr(refine, "_scored", lambda r, x, exact=False: asked.append(exact) or scores[exact][r])
+    assert refine._Judge(prev, None).improvements([b]) == [True]
+    assert not any(asked)  # clear calls stay in float32
+    assert refine._Judge(prev, None).improvements([a]) == [False]  # a tie, not an improvement
+    assert refine._Judge(prev, None).improvements([b, a]) == [True, False]
+    assert refine._Judge(None, None).improvements([a, b]) == [True, True]
