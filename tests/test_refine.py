@@ -35,7 +35,6 @@ def test_refined_bits_never_score_worse_than_the_encoders(tiny_model, sample_pix
 
 
 def test_search_goes_on_until_a_candidate_keeps_the_stream_progressive(tiny_model, sample_pixels, monkeypatch):
-    import codec.refine as refine
     net = tiny_model.net.eval()
     x = torch.from_numpy(np.ascontiguousarray(sample_pixels[:64, :64])).permute(2, 0, 1)[None].float() / 255 - 0.5
     enc, dec = net.init_states(x.shape)
