@@ -57,6 +57,8 @@ class TrainSettings:
     checkpoint_minutes: float = 5.0
     resume: bool = False
     init: str = ""              # start from these weights, continuing their step count and hours
+    train_only: str = "all"     # or "encoder": the decoder stays as it is (learn to send better bits
+                                # to a fixed decoder, as codec/refine.py searches for them per image)
     seed: int = 0
     threads: int = 0
     device: str = "auto"
@@ -71,9 +73,9 @@ def _rank_world():
 def make_optimizer(net: torch.nn.Module, s: TrainSettings):
     """One parameter group for the weights; the residual gains, if any, get their own lr
     (`lr_scale` times the schedule's lr) and no weight decay."""
-    weights = [p for n, p in net.named_parameters() if n != "log_gain"]
+    weights = [p for n, p in net.named_parameters() if n != "log_gain" and p.requires_grad]
     groups = [{"params": weights, "lr_scale": 1.0}]
-    if net.log_gain is not None:
+    if net.log_gain is not None and net.log_gain.requires_grad:
         groups.append({"params": [net.log_gain], "lr_scale": s.gain_lr / s.lr, "weight_decay": 0.0})
     if s.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=s.lr, momentum=s.momentum, weight_decay=s.weight_decay)
@@ -212,6 +214,11 @@ def train(s: TrainSettings, cfg: ModelConfig | None = None, log=print) -> Path:
         meta = dict(init.get("meta", {}))
         meta.pop("exported_from", None)
         step, wall = int(meta.get("steps", 0)), float(meta.get("train_seconds", 0.0))
+    if s.train_only not in ("all", "encoder"):
+        raise SettingsError(f"--train-only takes 'all' or 'encoder', not {s.train_only!r}.")
+    if s.train_only == "encoder":  # the gains scale the decoder's output too: they stay
+        for p in [*net.decoder.parameters(), *([net.log_gain] if net.log_gain is not None else [])]:
+            p.requires_grad_(False)
     model = net
     if world > 1:
         model = torch.nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
@@ -366,6 +373,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     p.add_argument("--init", default="", help="start from these weights (e.g. the shipped model), continuing "
                    "their step count and hours; the optimiser starts fresh")
+    p.add_argument("--train-only", choices=["all", "encoder"], default=d.train_only,
+                   help="encoder: train the encoder and binarizer for a fixed decoder (e.g. --init the "
+                   "shipped model), as encoder-side refinement does per image")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--device", default="auto")

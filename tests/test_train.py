@@ -213,3 +213,16 @@ def test_deterministic_binarizer_trains_as_the_codec_binarizes(tmp_path, data_di
     assert read_checkpoint(out / "last.pt")["meta"]["train_settings"]["binarizer"] == "deterministic"
     with pytest.raises(SettingsError, match="binarizer"):
         train(_settings(data_dir, tmp_path / "x", steps=1, binarizer="rounded"), TINY, log=lambda *_: None)
+
+
+def test_train_only_the_encoder_keeps_the_decoder(tmp_path, data_dir):
+    import torch
+    first = train(_settings(data_dir, tmp_path / "a", steps=2), TINY, log=lambda *_: None)
+    last = train(_settings(data_dir, tmp_path / "b", steps=4, init=str(first), train_only="encoder", lr=1e-2),
+                 None, log=lambda *_: None)
+    before, after = read_checkpoint(first)["state_dict"], read_checkpoint(last)["state_dict"]
+    assert sum(k.startswith("decoder.") for k in before) > 4
+    assert all(torch.equal(before[k], after[k]) for k in before if k.startswith("decoder."))
+    assert not all(torch.equal(before[k], after[k]) for k in before if k.startswith(("encoder.", "binarizer.")))
+    with pytest.raises(Exception, match="train-only"):
+        train(_settings(data_dir, tmp_path / "c", steps=1, train_only="decoder"), TINY, log=lambda *_: None)
