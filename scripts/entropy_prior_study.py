@@ -36,7 +36,7 @@ from codec.zoo import resolve_model  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # this iteration's neighbours (dy, dx) and the previous iteration's (tag "p")
-SAME = {"up": (1, 0), "left": (0, 1), "upleft": (1, 1), "upright": (1, -1), "up2": (2, 0), "left2": (0, 2)}
+SAME = entropy._OFFSETS  # the spatial modes' own neighbour offsets
 PREV = {"prev": (0, 0), "pdown": (-1, 0), "pright": (0, -1), "pup": (1, 0), "pleft": (0, 1)}
 SETS = {
     "m2": ("channel", "prev", "up", "left"),
