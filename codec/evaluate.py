@@ -150,12 +150,12 @@ PARTIAL = "per_image.partial.csv"
 def _csv_row(q: RDPoint, exact: bool = False) -> list:
     """exact: every digit (the partial file, so a resumed run averages the same numbers).
 
-    MS-SSIM keeps nine decimals even so: the top iterations of a refined stream can gain
-    only 1e-7, and the progressive check must be repeatable from the file."""
+    MS-SSIM keeps twelve decimals even so: the top iterations of a refined stream can gain
+    as little as 1e-8, and the progressive check must be repeatable from the file."""
     if exact:
         return [q.image, q.codec, q.setting, q.bytes, repr(q.bpp), repr(q.psnr), repr(q.ms_ssim),
                 repr(q.encode_seconds), repr(q.decode_seconds)]
-    return [q.image, q.codec, q.setting, q.bytes, f"{q.bpp:.5f}", f"{q.psnr:.4f}", f"{q.ms_ssim:.9f}",
+    return [q.image, q.codec, q.setting, q.bytes, f"{q.bpp:.5f}", f"{q.psnr:.4f}", f"{q.ms_ssim:.12f}",
             f"{q.encode_seconds:.4f}", f"{q.decode_seconds:.4f}"]
 
 

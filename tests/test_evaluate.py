@@ -49,11 +49,11 @@ def test_evaluate_writes_compressai_json_csv_bd_and_plot(tmp_path, tiny_model, s
     per = [float(row["bpp"]) for row in rows if row["codec"] == "lstm" and row["setting"] == "1"]
     assert r["bpp"][0] == pytest.approx(np.mean(per), rel=1e-4)
     assert res.curves["lstm"]["bpp"] == r["bpp"]
-    # MS-SSIM to 1e-9 in the file: a refined stream's top iterations can gain only 1e-7, and
+    # MS-SSIM to 1e-12 in the file: a refined stream's top iterations can gain as little as 1e-8, and
     # the progressive check must come out the same from the file as it did in the run
     exact = {(q.image, q.codec, str(q.setting)): q.ms_ssim for q in res.points}
     for row in rows:
-        assert float(row["ms_ssim_rgb"]) == pytest.approx(exact[row["image"], row["codec"], row["setting"]], abs=1e-9)
+        assert float(row["ms_ssim_rgb"]) == pytest.approx(exact[row["image"], row["codec"], row["setting"]], abs=1e-12)
 
 
 def test_evaluate_reuses_stored_classical_curves(tmp_path, tiny_model, sample_pixels):
