@@ -174,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
                                  "lossless, 9-17%% smaller on Kodak)")
             sp.add_argument("--refine", type=int, default=0, metavar="STEPS",
                             help="search for better bits while encoding, STEPS Adam steps per iteration "
-                                 "(10 is a good value; about 55x slower to encode, same decoder; default 0: off)")
+                                 "(10 is a good value; about 70x slower to encode, same decoder; default 0: off)")
             sp.add_argument("--refine-lookahead", type=int, default=1, metavar="N",
                             help="later iterations the refinement also scores (default 1)")
 

@@ -290,7 +290,7 @@ class MainWindow(QMainWindow):
         self.refine_action = QAction("&Refine the LSTM bits (slow encoder)", self, checkable=True,
                                      checked=self.refine,
                                      statusTip="Search for better bits while encoding (codec/refine.py): higher "
-                                               "MS-SSIM at the same rate, about 55x slower to encode; files decode "
+                                               "MS-SSIM at the same rate, about 70x slower to encode; files decode "
                                                "as usual.")
         self.refine_action.toggled.connect(self.set_refine)
         mm.addAction(self.refine_action)
@@ -886,7 +886,7 @@ class MainWindow(QMainWindow):
     def set_refine(self, on: bool):
         """Encoder-side refinement on or off: other bits, so the open images are re-encoded."""
         self._set_encoder_option("refine", self.refine_action, on,
-                                 "Refining the LSTM bits while encoding: better images, about 55x slower "
+                                 "Refining the LSTM bits while encoding: better images, about 70x slower "
                                  "encoding." if on else "LSTM bits as the encoder network predicts them (fast).")
 
     def _set_encoder_option(self, name: str, action: QAction, on: bool, message: str):
