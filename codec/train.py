@@ -105,6 +105,7 @@ def lr_at(step: int, s: TrainSettings, session_step: int | None = None, session_
 # five scales and weights on the training patches (hence a small window and 64x64 patches).
 LOSSES = ("smoothl1", "l1", "l1+ms-ssim")
 BINARIZER_MODES = ("stochastic", "deterministic")
+TRAIN_ONLY = ("all", "encoder")
 
 
 def check_loss_settings(s: TrainSettings) -> None:
@@ -113,6 +114,8 @@ def check_loss_settings(s: TrainSettings) -> None:
         raise SettingsError(f"loss must be one of {LOSSES}, not {s.loss!r}")
     if s.binarizer not in BINARIZER_MODES:
         raise SettingsError(f"binarizer must be one of {BINARIZER_MODES}, not {s.binarizer!r}")
+    if s.train_only not in TRAIN_ONLY:
+        raise SettingsError(f"--train-only takes 'all' or 'encoder', not {s.train_only!r}.")
     if s.loss == "l1+ms-ssim":
         need = (s.msssim_win - 1) * 16
         if s.msssim_win < 3 or s.msssim_win % 2 == 0:
@@ -214,8 +217,6 @@ def train(s: TrainSettings, cfg: ModelConfig | None = None, log=print) -> Path:
         meta = dict(init.get("meta", {}))
         meta.pop("exported_from", None)
         step, wall = int(meta.get("steps", 0)), float(meta.get("train_seconds", 0.0))
-    if s.train_only not in ("all", "encoder"):
-        raise SettingsError(f"--train-only takes 'all' or 'encoder', not {s.train_only!r}.")
     if s.train_only == "encoder":  # the gains scale the decoder's output too: they stay
         for p in [*net.decoder.parameters(), *([net.log_gain] if net.log_gain is not None else [])]:
             p.requires_grad_(False)
@@ -373,7 +374,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     p.add_argument("--init", default="", help="start from these weights (e.g. the shipped model), continuing "
                    "their step count and hours; the optimiser starts fresh")
-    p.add_argument("--train-only", choices=["all", "encoder"], default=d.train_only,
+    p.add_argument("--train-only", choices=TRAIN_ONLY, default=d.train_only,
                    help="encoder: train the encoder and binarizer for a fixed decoder (e.g. --init the "
                    "shipped model), as encoder-side refinement does per image")
     p.add_argument("--seed", type=int, default=d.seed)

@@ -28,13 +28,13 @@ def traced(net, x, y, prev_recon, enc_state, dec_state, t, later, s, should_stop
     q = lambda r, exact=False: 1 - refine._scored(r, x, exact)  # noqa: E731
     with torch.no_grad():
         recon, dec = net.decode_step(bits, prev_recon, dec_state, t)
-        own = torch.where(y > 0, 1.0, -1.0)
+        own = net.binarizer.binarize(y, False)  # the encoder's own bits, as the codec makes them
         line = (f"iteration {t + 1:2d}: previous {0 if prev_recon is None else q(prev_recon, True):.7f} "
                 f"sent {q(recon):.7f} (exact {q(recon, True):.7f}) "
                 f"own {q(net.decode_step(own, prev_recon, dec_state, t)[0]):.7f}")
         if later:
             y2, _ = net.code_values(x - recon, enc_state, t + 1)
-            line += f" next own {q(net.decode_step(torch.where(y2 > 0, 1.0, -1.0), recon, dec, t + 1)[0]):.7f}"
+            line += f" next own {q(net.decode_step(net.binarizer.binarize(y2, False), recon, dec, t + 1)[0]):.7f}"
     print(f"{line} flipped {(bits != own).float().mean().item():.3f} {seconds:.0f} s", flush=True)
     return bits
 
