@@ -1,0 +1,103 @@
+"""Golden files: what today's shipped models write and decode, committed, so that a faster
+kernel, a refactor or a new format version cannot change the pictures unnoticed.
+
+- tests/golden/<model>.lstm: a 64x96 crop of the built-in sample encoded with each shipped
+  model (16 iterations, entropy-coded; the default model also with plain bits), and
+  <model>.png its decoded image. Decoding the committed file today must give that PNG within
+  one level per sample (the tolerance a change of summation order is allowed).
+- tests/golden/rd_<model>.json: the default model's per-iteration RD points on two small
+  crops (bytes, bpp, PSNR, MS-SSIM), in CompressAI's shape. Re-encoding must reproduce them
+  within the tolerances below.
+
+Regenerate only on purpose (the expected files then change in the diff, for review):
+
+    GENERATE_EXPECTED=1 python -m pytest tests/test_golden.py
+"""
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from codec import zoo
+from codec.checkpoint import load_model
+from codec.coder import LSTMCodec
+from codec.imageio import load_rgb, save_rgb
+from codec.metrics import msssim, psnr
+from conftest import ROOT
+
+GOLDEN = ROOT / "tests" / "golden"
+GENERATE = bool(os.getenv("GENERATE_EXPECTED"))
+SAMPLES = ROOT / "resources" / "samples"
+
+# (file stem, shipped model, entropy-coded)
+STREAMS = [(m.name, m.name, True) for m in zoo.SHIPPED] + [(f"{zoo.DEFAULT}-plain", zoo.DEFAULT, False)]
+# two small crops (name, sample, top, left, height, width): both sides not multiples of 16
+RD_IMAGES = [("coffee", "coffee.png", 120, 150, 136, 200), ("chelsea", "chelsea.png", 60, 100, 168, 180)]
+
+
+def _crop(sample, top, left, height, width):
+    px = load_rgb(SAMPLES / sample).pixels
+    return np.ascontiguousarray(px[top:top + height, left:left + width])
+
+
+def _stream_image():
+    return _crop("coffee.png", 200, 250, 64, 96)
+
+
+@pytest.fixture(scope="module")
+def models():
+    return {m.name: load_model(m.path) for m in zoo.SHIPPED}
+
+
+@pytest.mark.parametrize("stem,model_name,entropy", STREAMS)
+def test_golden_files_decode_to_their_images(models, stem, model_name, entropy):
+    codec = LSTMCodec(models[model_name], entropy=entropy)
+    lstm, png = GOLDEN / f"{stem}.lstm", GOLDEN / f"{stem}.png"
+    if GENERATE:
+        GOLDEN.mkdir(exist_ok=True)
+        data, _ = codec.encode(_stream_image(), 16)
+        lstm.write_bytes(data)
+        save_rgb(codec.decode(data), png)
+    decoded = codec.decode(lstm.read_bytes()).astype(int)
+    expected = load_rgb(png).pixels.astype(int)
+    assert decoded.shape == expected.shape
+    diff = np.abs(decoded - expected)
+    assert diff.max() <= 1, f"{stem}: {int((diff > 0).sum())} samples differ, by up to {diff.max()} levels"
+    # every shorter prefix decodes too (the progressive promise of the format)
+    for k in (1, 8):
+        assert codec.decode(lstm.read_bytes(), k).shape == expected.shape
+
+
+def _rd_points(codec, pixels):
+    out = []
+    for r in codec.encode_progressive(pixels, 16):
+        out.append({"iteration": r.iteration, "bytes": r.file_bytes, "bpp": r.bpp,
+                    "psnr-rgb": psnr(pixels, r.reconstruction), "ms-ssim-rgb": msssim(pixels, r.reconstruction)})
+    return out
+
+
+def test_golden_rd_points_of_the_default_model(models):
+    model = models[zoo.DEFAULT]
+    codec = LSTMCodec(model)
+    path = GOLDEN / f"rd_{zoo.DEFAULT}.json"
+    measured = {name: _rd_points(codec, _crop(*spec)) for name, *spec in RD_IMAGES}
+    if GENERATE:
+        doc = {"name": f"LSTM {model.model_id}", "description": model.describe(),
+               "images": {name: f"{sample}, {w}x{h} crop at row {top}, column {left}"
+                          for name, sample, top, left, h, w in RD_IMAGES},
+               "results": measured}
+        path.write_text(json.dumps(doc, indent=1) + "\n")
+    expected = json.loads(path.read_text())
+    assert expected["name"] == f"LSTM {model.model_id}", "the default model changed: regenerate on purpose"
+    for name, points in expected["results"].items():
+        got = measured[name]
+        assert [p["iteration"] for p in got] == [p["iteration"] for p in points]
+        for g, e in zip(got, points):
+            where = f"{name}, iteration {e['iteration']}"
+            # a few flipped bits may change an entropy-coded size by a few bytes
+            assert g["bytes"] == pytest.approx(e["bytes"], rel=0.01, abs=4), where
+            assert g["psnr-rgb"] == pytest.approx(e["psnr-rgb"], abs=0.05), where
+            assert g["ms-ssim-rgb"] == pytest.approx(e["ms-ssim-rgb"], abs=5e-4), where
