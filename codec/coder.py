@@ -25,6 +25,7 @@ from .checkpoint import LoadedModel
 from .errors import BitstreamError, CodecError, ModelError
 from .imageio import pad_to_multiple, tile_grid
 from .refine import RefineSettings, refine_bits
+from .runtime import tune_allocator
 
 DEFAULT_TILE = 1024  # whole Kodak images are one tile; 24 MP photos are 24 tiles
 
@@ -66,6 +67,7 @@ class LSTMCodec:
                  refine: RefineSettings | None = None):
         if tile % 16:
             raise ValueError("tile size must be a multiple of 16")
+        tune_allocator()
         self.model = model
         self.net = model.net.eval()
         self.cfg = model.config

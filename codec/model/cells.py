@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -41,6 +42,8 @@ class ConvLSTMCell(nn.Module):
         return z, z.clone()
 
     def forward(self, x, state):
+        if not torch.is_grad_enabled() and x.dtype == torch.float32:
+            return self._infer(x, state)
         h, c = state
         gates = self.conv_in(x) + self.conv_hidden(h)
         i, f, g, o = gates.chunk(4, dim=1)
@@ -50,4 +53,40 @@ class ConvLSTMCell(nn.Module):
         g = torch.tanh(g.float())
         c = f * c.float() + i * g
         h = o * torch.tanh(c)
+        return h, (h, c)
+
+    # -- inference (no autograd): the same arithmetic, fewer passes over memory ---------
+    def _joint_weight(self) -> torch.Tensor | None:
+        """conv_in's and conv_hidden's weights side by side, when both are the same
+        stride-1 kernel: one convolution over cat(x, h) then does both (the decoder's
+        3x3/3x3 cells), without the sum of two gate tensors. Rebuilt if a weight changes."""
+        ci, ch = self.conv_in, self.conv_hidden
+        if self.stride != 1 or ci.kernel_size != ch.kernel_size:
+            return None
+        key = (ci.weight._version, ch.weight._version, ci.weight.data_ptr(), ch.weight.data_ptr())
+        cached = getattr(self, "_joint", None)
+        if cached is None or cached[0] != key:
+            cached = (key, torch.cat([ci.weight, ch.weight], 1).detach())
+            self._joint = cached
+        return cached[1]
+
+    def _infer(self, x, state):
+        h, c = state
+        joint = self._joint_weight()
+        if joint is not None:
+            gates = F.conv2d(torch.cat([x, h], 1), joint, self.conv_in.bias, 1, self.conv_in.padding)
+        else:
+            gates = self.conv_in(x)
+            gates += self.conv_hidden(h)
+        # gates is ours alone: the gate functions run in place on its four slices
+        i, f, g, o = gates.chunk(4, dim=1)
+        for s in (i, f, o):
+            if self.gate is torch.sigmoid:
+                torch.sigmoid(s, out=s)
+            else:  # hard_sigmoid's own operations, in place: the same values
+                s.mul_(0.2).add_(0.5).clamp_(0.0, 1.0)
+        torch.tanh(g, out=g)
+        c = torch.addcmul(f.mul_(c), i, g)
+        # h gets its own memory: a view into gates would keep all four gates alive in the state
+        h = torch.mul(o, torch.tanh(c, out=i))
         return h, (h, c)
