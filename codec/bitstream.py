@@ -239,3 +239,18 @@ def prefix(data: bytes, iterations: int) -> bytes:
     if not 1 <= iterations <= parsed.available:
         raise BitstreamError(f"the file holds {parsed.available} iterations; ask for 1 to {parsed.available}.")
     return bytes(data[:parsed.file_bytes(iterations)])
+
+
+def file_info(data: bytes) -> dict:
+    """What the header says, plus what the body holds; raises BitstreamError if malformed."""
+    parsed = read(data)
+    h = parsed.header
+    ends = [HEADER_BYTES] + [parsed.file_bytes(k) for k in range(1, parsed.available + 1)]
+    return {
+        "format_version": h.version, "width": h.width, "height": h.height,
+        "iterations_encoded": h.iterations, "iterations_present": parsed.available,
+        "bits_per_block": h.bits, "tile": h.tile, "model_id": h.model_id,
+        "entropy_coded": h.entropy_coded, "header_bytes": HEADER_BYTES,
+        "bytes_per_iteration": [b - a for a, b in zip(ends, ends[1:])],
+        "file_bytes": len(data), "bpp": round(8 * len(data) / (h.width * h.height), 5),
+    }

@@ -88,7 +88,7 @@ def cmd_decode(a):
     data = _read_bytes(a.input)
     model = None
     if not a.model:  # a file from any shipped model decodes without naming it
-        from .coder import file_info
+        from .bitstream import file_info
         from .zoo import find_shipped
         model = find_shipped(file_info(data)["model_id"])
     rec = _codec(a, model).decode(data, a.iterations)
@@ -100,7 +100,7 @@ def cmd_decode(a):
 
 
 def cmd_info(a):
-    from .coder import file_info
+    from .bitstream import file_info
     info = file_info(_read_bytes(a.input))
     if a.json:
         print(json.dumps(info, indent=2))
@@ -119,7 +119,8 @@ def cmd_eval(a):
 
 
 def cmd_train(a):
-    from .train import from_args, train
+    from .train import train
+    from .train_settings import from_args
     s, cfg = from_args(a)
     train(s, cfg)
 
@@ -210,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.set_defaults(func=cmd_eval)
 
     t = sub.add_parser("train", help="train a model")
-    from .train import add_arguments
+    from .train_settings import add_arguments
     add_arguments(t)
     t.set_defaults(func=cmd_train)
 

@@ -212,18 +212,3 @@ class LSTMCodec:
                 self._step(st, codes[..., y // 16:(y + th) // 16, xx // 16:(xx + tw) // 16])
                 recon[y:y + th, xx:xx + tw] = to_uint8(st.recon)
             yield t + 1, recon[:hd.height, :hd.width].copy(), time.perf_counter() - t0
-
-
-def file_info(data: bytes) -> dict:
-    """What the header says, plus what the body holds; raises BitstreamError if malformed."""
-    parsed = bitstream.read(data)
-    h = parsed.header
-    ends = [bitstream.HEADER_BYTES] + [parsed.file_bytes(k) for k in range(1, parsed.available + 1)]
-    return {
-        "format_version": h.version, "width": h.width, "height": h.height,
-        "iterations_encoded": h.iterations, "iterations_present": parsed.available,
-        "bits_per_block": h.bits, "tile": h.tile, "model_id": h.model_id,
-        "entropy_coded": h.entropy_coded, "header_bytes": bitstream.HEADER_BYTES,
-        "bytes_per_iteration": [b - a for a, b in zip(ends, ends[1:])],
-        "file_bytes": len(data), "bpp": round(8 * len(data) / (h.width * h.height), 5),
-    }

@@ -20,6 +20,7 @@ class ShippedModel:
     file: str   # in resources/models/
     title: str  # one line for status tips and --help
     label: str  # the Model menu's entry
+    model_id: str  # its weights hash, as .lstm headers name it (tests/test_zoo.py checks it)
 
     @property
     def path(self) -> Path:
@@ -28,12 +29,14 @@ class ShippedModel:
 
 SHIPPED = (
     ShippedModel("baseline", "baseline.pt",
-                 "Toderici baseline: sigmoid gates, depth-to-space, additive (γ = 1), L1", "&Baseline"),
+                 "Toderici baseline: sigmoid gates, depth-to-space, additive (γ = 1), L1", "&Baseline",
+                 "af15c0942593f179"),
     ShippedModel("proposed", "proposed.pt",
-                 "Paper's variant: hard-sigmoid gates, image recovery block, γ = 0.5, SmoothL1", "&Proposed"),
+                 "Paper's variant: hard-sigmoid gates, image recovery block, γ = 0.5, SmoothL1", "&Proposed",
+                 "fefa1ba8d8b6a1a9"),
     ShippedModel("baseline-msssim", "baseline_msssim.pt",
                  "Toderici baseline, then fine-tuned on L1 + MS-SSIM (not in the paper)",
-                 "Baseline, &tuned for MS-SSIM"),
+                 "Baseline, &tuned for MS-SSIM", "10e4ec54820ecc1f"),
 )
 DEFAULT = "baseline-msssim"  # the best MS-SSIM BD-rate on Kodak: docs/model.md
 
@@ -66,12 +69,11 @@ def model_help() -> str:
 def find_shipped(model_id: str):
     """The shipped model with this id (as written in .lstm headers), loaded; None if none is.
 
-    Ids are hashes of the weights, so each file is loaded to compare; the match is
-    returned loaded, not loaded again by the caller."""
+    Only that model's file is read (the table above names each file's id); a file whose
+    weights no longer match its id is not taken for it."""
     from .checkpoint import load_model  # torch: only when a file asks for it
     for m in SHIPPED:
-        if m.path.exists():
+        if m.model_id == model_id and m.path.exists():
             model = load_model(m.path)
-            if model.model_id == model_id:
-                return model
+            return model if model.model_id == model_id else None
     return None

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from codec import bitstream
-from codec.coder import LSTMCodec, file_info
+from codec.bitstream import file_info
+from codec.coder import LSTMCodec
 from codec.errors import BitstreamError, CodecError
 
 

@@ -20,6 +20,7 @@ def test_shipped_model_matches_its_name_and_stays_small(m):
     cfg = model.config
     assert {k: getattr(cfg, k) for k in EXPECTED[m.name]} == EXPECTED[m.name]
     assert cfg.iterations == 16 and cfg.bits == 32
+    assert model.model_id == m.model_id  # the table the decoder finds files' models by
     assert model.meta.get("steps", 0) > 0 and model.meta.get("data_description")
     if m.name == "baseline-msssim":  # what the name promises about training, too
         assert model.meta["train_settings"]["loss"] == "l1+ms-ssim"
@@ -57,3 +58,16 @@ def test_decode_finds_the_shipped_model_that_encoded_the_file(tmp_path, sample_p
     assert main(["encode", str(src), str(lstm), "-k", "1", "--model", other]) == 0
     assert main(["decode", str(lstm), str(png)]) == 0  # no --model: found from the file's model id
     assert Image.open(png).size == (48, 48)
+
+
+def test_the_cli_reads_headers_without_torch(tmp_path):
+    """`lstm-codec info` (and building the parser) must not pay for importing torch."""
+    import subprocess
+    import sys
+    data = (Path(__file__).parent / "golden" / f"{DEFAULT}.lstm")
+    code = ("import sys; from codec.cli import main; rc = main(['info', sys.argv[1]]); "
+            "assert 'torch' not in sys.modules, 'torch was imported'; sys.exit(rc)")
+    r = subprocess.run([sys.executable, "-c", code, str(data)], capture_output=True, text=True,
+                       cwd=Path(__file__).parent.parent)
+    assert r.returncode == 0, r.stderr
+    assert shipped(DEFAULT).model_id in r.stdout
