@@ -1,0 +1,191 @@
+"""How fast the LSTM codec runs on this machine, against what the machine can do.
+
+    python scripts/bench_codec.py [--image PNG] [--repeat 3] [--refine-crop 256] [--json out.json]
+
+Prints, for one image (kodim23 when ../shared is there, else the built-in sample), best of
+--repeat runs each: the matmul peak (fp32 and bf16, measured in the same run), the model's
+multiply-adds per iteration, library encode and decode of 16 iterations and the fraction of
+the fp32 peak they reach, first-iteration latency, whole-process `lstm-codec encode`,
+`decode` and `info`, `--refine 10` on a centre crop (and its ratio to the fast encoder on
+the same crop), and one training step at the shipped recipe (batch 8 of 64x64,
+L1 + MS-SSIM). Each figure is printed beside its target from issue 19.
+Timings on a shared 2-core machine are noisy: stop other jobs, and compare ratios.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from codec.checkpoint import load_model  # noqa: E402
+from codec.coder import LSTMCodec  # noqa: E402
+from codec.imageio import load_rgb, save_rgb  # noqa: E402
+from codec.refine import RefineSettings  # noqa: E402
+from codec.zoo import DEFAULT, shipped  # noqa: E402
+
+KODIM23 = ROOT.parent / "shared" / "data" / "kodak" / "kodim23.png"
+SAMPLE = ROOT / "resources" / "samples" / "coffee.png"
+
+# (figure, target in seconds or None, what the target is): issue 19's fp32 targets
+TARGETS = {"decode_s": 2.7, "encode_s": 3.8, "first_iteration_s": 0.25, "cli_info_s": 0.3}
+
+
+def best_of(n: int, fn):
+    times, out = [], None
+    for _ in range(n):
+        t = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t)
+    return min(times), out
+
+
+def matmul_peak(dtype, n=2048, repeat=5) -> float:
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    a @ b
+    t, _ = best_of(repeat, lambda: a @ b)
+    return 2 * n ** 3 / t / 1e9
+
+
+def conv_macs(net, height: int, width: int) -> tuple[int, int]:
+    """Multiply-adds of one iteration's encoder (with binarizer) and decoder, counted with
+    forward hooks on every convolution at this (padded) image size."""
+    counts = {"enc": 0, "dec": 0}
+    part = ["enc"]
+
+    def hook(mod, inp, out):
+        k = mod.kernel_size[0] * mod.kernel_size[1]
+        cin = mod.in_channels // mod.groups
+        # a transposed conv does its multiply-adds per input pixel, a conv per output pixel
+        pixels = inp[0][0, 0].numel() if isinstance(mod, torch.nn.ConvTranspose2d) else out[0, 0].numel()
+        counts[part[0]] += pixels * cin * k * (mod.out_channels if isinstance(mod, torch.nn.ConvTranspose2d)
+                                                else out.shape[1])
+    hooks = [m.register_forward_hook(hook) for m in net.modules()
+             if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
+    h, w = -(-height // 16) * 16, -(-width // 16) * 16
+    with torch.enable_grad():  # the training path runs each nn.Conv2d itself, so every hook fires
+        enc, dec = net.init_states((1, 3, h, w))
+        x = torch.zeros(1, 3, h, w)
+        y, _ = net.code_values(x, enc)
+        part[0] = "dec"
+        net.decode_step(torch.sign(y.detach()), None, dec)
+    for hk in hooks:
+        hk.remove()
+    return counts["enc"], counts["dec"]
+
+
+def cli_seconds(args: list[str], repeat: int) -> float:
+    def run():
+        r = subprocess.run([sys.executable, "-m", "codec.cli", *args], cwd=ROOT, capture_output=True, text=True)
+        if r.returncode:
+            raise SystemExit(f"lstm-codec {' '.join(args)} failed: {r.stderr.strip()}")
+    return best_of(repeat, run)[0]
+
+
+def training_step_seconds(steps: int = 6) -> float:
+    """Median seconds per step of the real training loop at the shipped recipe's shape."""
+    from codec.train import train
+    from codec.train_settings import TrainSettings
+    with tempfile.TemporaryDirectory() as d:
+        data = Path(d) / "data"
+        data.mkdir()
+        save_rgb(load_rgb(SAMPLE).pixels, data / "sample.png")
+        s = TrainSettings(data=str(data), out=str(Path(d) / "run"), steps=steps, batch=8, patch=64,
+                          loss="l1+ms-ssim", msssim_win=3, binarizer="deterministic", progress=False)
+        train(s, log=lambda *_: None)
+        rows = (Path(d) / "run" / "log.csv").read_text().splitlines()[2:]  # the first step warms up
+    return statistics.median(float(r.split(",")[4]) for r in rows)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--image", type=Path, default=KODIM23 if KODIM23.exists() else SAMPLE)
+    p.add_argument("--model", default=DEFAULT)
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--refine-crop", type=int, default=256, help="side of the centre crop refinement is timed on (0: skip)")
+    p.add_argument("--no-cli", action="store_true", help="skip the whole-process timings")
+    p.add_argument("--no-train", action="store_true", help="skip the training step")
+    p.add_argument("--json", type=Path, help="also write the figures here")
+    a = p.parse_args(argv)
+    torch.set_num_threads(2)
+    fig: dict[str, float] = {}
+
+    fig["peak_fp32_gflops"] = matmul_peak(torch.float32)
+    fig["peak_bf16_gflops"] = matmul_peak(torch.bfloat16)
+    px = load_rgb(a.image).pixels
+    h, w = px.shape[:2]
+    model = load_model(shipped(a.model).path if a.model in {DEFAULT, "baseline", "proposed"} else a.model)
+    codec = LSTMCodec(model)
+    enc_macs, dec_macs = conv_macs(model.net, h, w)
+    k = model.config.iterations
+    print(f"image {a.image.name} {w}x{h}, model {model.name} ({model.model_id}), torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads")
+    print(f"matmul peak: fp32 {fig['peak_fp32_gflops']:.0f} GFLOP/s, bf16 {fig['peak_bf16_gflops']:.0f} GFLOP/s")
+    print(f"multiply-adds per pixel per iteration: decoder {dec_macs / (h * w) / 1e3:.1f} k, encoder "
+          f"{enc_macs / (h * w) / 1e3:.1f} k more; {k} iterations: decode {k * dec_macs / 1e9:.0f} G, "
+          f"encode {k * (enc_macs + dec_macs) / 1e9:.0f} G")
+
+    codec.encode(px, 1)  # warm-up
+    fig["encode_s"], (data, rec) = best_of(a.repeat, lambda: codec.encode(px, k))
+    fig["decode_s"], dec = best_of(a.repeat, lambda: codec.decode(data))
+    assert np.array_equal(dec, rec), "the decoder did not reproduce the encoder's image"
+    fig["first_iteration_s"], _ = best_of(a.repeat, lambda: next(iter(codec.encode_progressive(px, k))))
+    peak = fig["peak_fp32_gflops"] * 1e9
+    fig["decode_peak_fraction"] = 2 * k * dec_macs / peak / fig["decode_s"]
+    fig["encode_peak_fraction"] = 2 * k * (enc_macs + dec_macs) / peak / fig["encode_s"]
+    print(f"library, {k} iterations: encode {fig['encode_s']:.2f} s ({fig['encode_peak_fraction']:.0%} of the "
+          f"fp32 peak), decode {fig['decode_s']:.2f} s ({fig['decode_peak_fraction']:.0%}); "
+          f"first iteration {fig['first_iteration_s']:.3f} s")
+
+    if not a.no_cli:
+        with tempfile.TemporaryDirectory() as d:
+            src, lstm, out = a.image, Path(d) / "x.lstm", Path(d) / "x.png"
+            lstm.write_bytes(data)
+            fig["cli_encode_s"] = cli_seconds(["encode", str(src), str(Path(d) / "e.lstm"), "--force",
+                                               "--model", a.model], a.repeat)
+            fig["cli_decode_s"] = cli_seconds(["decode", str(lstm), str(out), "--force"], a.repeat)
+            fig["cli_info_s"] = cli_seconds(["info", str(lstm)], a.repeat)
+        print(f"whole process: lstm-codec encode {fig['cli_encode_s']:.2f} s, decode {fig['cli_decode_s']:.2f} s "
+              f"({fig['cli_decode_s'] - fig['decode_s']:+.2f} s over the library), info {fig['cli_info_s']:.2f} s")
+
+    if a.refine_crop:
+        s = a.refine_crop
+        top, left = max(0, (h - s) // 2), max(0, (w - s) // 2)
+        crop = np.ascontiguousarray(px[top:top + s, left:left + s])
+        fast, _ = best_of(1, lambda: codec.encode(crop, k))
+        refined = LSTMCodec(model, refine=RefineSettings(steps=10))
+        fig["refine_crop_s"], _ = best_of(1, lambda: refined.encode(crop, k))
+        fig["refine_ratio"] = fig["refine_crop_s"] / fast
+        fig["refine_image_s_estimate"] = fig["refine_ratio"] * fig["encode_s"]
+        print(f"--refine 10 on a {crop.shape[1]}x{crop.shape[0]} crop: {fig['refine_crop_s']:.1f} s, "
+              f"{fig['refine_ratio']:.0f}x the fast encoder; for the whole image about "
+              f"{fig['refine_image_s_estimate']:.0f} s (target 45 s)")
+
+    if not a.no_train:
+        fig["train_step_s"] = training_step_seconds()
+        print(f"training step (batch 8 of 64x64, L1 + MS-SSIM, bf16 autocast): {fig['train_step_s']:.3f} s")
+
+    print("targets (fp32, issue 19):")
+    for key, target in TARGETS.items():
+        if key in fig:
+            print(f"  {key:20s} {fig[key]:7.3f} s  target {target:5.2f} s  {'met' if fig[key] <= target else 'NOT met'}")
+    if "cli_decode_s" in fig:
+        over = fig["cli_decode_s"] - fig["decode_s"]
+        print(f"  {'cli_decode_overhead':20s} {over:7.3f} s  target  1.50 s  {'met' if over <= 1.5 else 'NOT met'}")
+    if a.json:
+        a.json.write_text(json.dumps({"image": a.image.name, "model": model.model_id, **fig}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
