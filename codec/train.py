@@ -26,6 +26,7 @@ from .config import ModelConfig
 from .data import PatchSampler
 from .errors import SettingsError
 from .model import LSTMCodecNet
+from .runtime import tune_allocator
 from .train_settings import (BINARIZER_MODES, LOSSES, TRAIN_ONLY, TrainSettings,  # noqa: F401
                              add_arguments, check_loss_settings, from_args)
 
@@ -106,6 +107,7 @@ def reconstruction_loss(outs, x, s: TrainSettings):
 def train(s: TrainSettings, cfg: ModelConfig | None = None, log=print) -> Path:
     """Train until `steps` or `minutes` runs out; returns the path of the last checkpoint."""
     check_loss_settings(s)
+    tune_allocator()
     rank, world = _rank_world()
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if torch.cuda.is_available() and s.device != "cpu" else "gloo")

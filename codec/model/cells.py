@@ -77,7 +77,12 @@ class ConvLSTMCell(nn.Module):
             gates = F.conv2d(torch.cat([x, h], 1), joint, self.conv_in.bias, 1, self.conv_in.padding)
         else:
             gates = self.conv_in(x)
-            gates += self.conv_hidden(h)
+            if self.conv_hidden.kernel_size == (1, 1) and gates.shape[0] == 1 and gates.is_contiguous():
+                # a 1x1 convolution is a matrix product: BLAS adds it into the gates in one call
+                n, hw = self.hidden, h.shape[2] * h.shape[3]
+                gates.view(4 * n, hw).addmm_(self.conv_hidden.weight.view(4 * n, n), h.reshape(n, hw))
+            else:
+                gates += self.conv_hidden(h)
         # gates is ours alone: the gate functions run in place on its four slices
         i, f, g, o = gates.chunk(4, dim=1)
         for s in (i, f, o):
