@@ -47,3 +47,19 @@ def test_db_scale():
 def test_shape_mismatch_is_an_error():
     with pytest.raises(ValueError):
         psnr(np.zeros((2, 2, 3), np.uint8), np.zeros((2, 3, 3), np.uint8))
+
+
+@pytest.mark.parametrize("shape,amount", [((400, 600), 3), ((161, 203), 20), ((300, 451), 1), ((512, 768), 8)])
+def test_msssim_is_pytorch_msssims_value(sample_pixels, shape, amount):
+    """codec.metrics computes MS-SSIM itself, faster; it must stay the library's number
+    (every committed result and the progressive checks, with gains of 1e-8, use it)."""
+    import torch
+    from pytorch_msssim import ms_ssim
+    rng = np.random.default_rng(amount)
+    a = rng.integers(0, 256, (*shape, 3)).astype(np.uint8)
+    a[: min(400, shape[0]), : min(600, shape[1])] = sample_pixels[: shape[0], : shape[1]]
+    b = _noisy(a, amount, seed=amount)
+    win = msssim_window(*shape)
+    ref = float(ms_ssim(*(torch.from_numpy(v.astype(np.float64)).permute(2, 0, 1)[None] for v in (a, b)),
+                        data_range=255, win_size=win))
+    assert msssim(a, b) == pytest.approx(ref, abs=1e-12)
