@@ -70,11 +70,15 @@ class ClassicalCodec:
         img.save(buf, **self.save_kwargs(setting))
         t1 = time.perf_counter()
         data = buf.getvalue()
-        with Image.open(io.BytesIO(data)) as dec:
-            rec = np.asarray(dec.convert("RGB"), dtype=np.uint8)
+        rec = self.decode(data)
         t2 = time.perf_counter()
         h, w = pixels.shape[:2]
         return ClassicalResult(self.key, setting, data, rec, bits_per_pixel(len(data), h, w), t1 - t0, t2 - t1)
+
+
+    def decode(self, data: bytes) -> np.ndarray:
+        with Image.open(io.BytesIO(data)) as dec:
+            return np.asarray(dec.convert("RGB"), dtype=np.uint8)
 
 
 class JPEG(ClassicalCodec):

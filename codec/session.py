@@ -20,6 +20,7 @@ from . import bitstream
 from .baselines import ClassicalResult, get_codec, match_bpp
 from .coder import LSTMCodec
 from .metrics import msssim, psnr
+from .sample_cache import SampleCache, image_key
 
 
 @dataclass
@@ -59,15 +60,40 @@ def _measured(original: np.ndarray, r: ClassicalResult) -> RDSample:
     return measure(original, r.codec, r.setting, r.setting_label, r.reconstruction, r.num_bytes, r.encode_seconds)
 
 
-def classical_sample(key: str, original: np.ndarray, setting) -> RDSample:
-    """One classical encode at `setting`, measured. A module-level function, so a runner
-    can send it to another process."""
-    return _measured(original, get_codec(key).encode(original, setting))
+def classical_sample(key: str, original: np.ndarray, setting, cache: SampleCache | None = None,
+                     image: str | None = None) -> RDSample:
+    """One classical encode at `setting`, measured, through the on-disk cache
+    (codec/sample_cache.py). A module-level function, so a runner can send it to another
+    process."""
+    cache = cache or SampleCache.default()
+    image = image or image_key(original)
+    c = get_codec(key)
+    spec = (image, key, c.save_kwargs(setting), c.library())
+    hit = cache.get_sample(*spec)
+    if hit is not None:
+        meta, data = hit
+        h, w = original.shape[:2]
+        return RDSample(key, setting, c.setting_label(setting), c.decode(data), len(data),
+                        8.0 * len(data) / (h * w), meta["psnr"], meta["ms_ssim"], meta["seconds"])
+    r = c.encode(original, setting)
+    s = _measured(original, r)
+    cache.put_sample(*spec, {"psnr": s.psnr, "ms_ssim": s.ms_ssim, "seconds": s.seconds}, r.data)
+    return s
 
 
 def matched_sample(key: str, original: np.ndarray, target_bpp: float) -> RDSample:
-    """The classical codec at `target_bpp` (not above it when it can), measured."""
-    return _measured(original, match_bpp(key, original, target_bpp).best)
+    """The classical codec at `target_bpp` (not above it when it can), measured; the
+    setting found is cached on disk with the sample, so a second time costs one decode."""
+    cache, image, c = SampleCache.default(), image_key(original), get_codec(key)
+    setting = cache.get_match(image, key, target_bpp, c.library())
+    if setting is None:
+        best = match_bpp(key, original, target_bpp).best
+        s = _measured(original, best)
+        cache.put_sample(image, key, c.save_kwargs(best.setting), c.library(),
+                         {"psnr": s.psnr, "ms_ssim": s.ms_ssim, "seconds": s.seconds}, best.data)
+        cache.put_match(image, key, target_bpp, c.library(), best.setting)
+        return s
+    return classical_sample(key, original, setting, cache, image)
 
 
 class ImageSession:

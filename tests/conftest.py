@@ -1,5 +1,6 @@
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -7,6 +8,9 @@ import pytest
 import torch
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# the classical codecs' on-disk cache: one fresh folder per test run, never the user's
+# (set before any child process is spawned, so they inherit it)
+os.environ["LSTM_COMPARE_CACHE"] = tempfile.mkdtemp(prefix="lstm-compare-test-cache-")
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 sys.path.insert(0, str(ROOT))
