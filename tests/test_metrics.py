@@ -63,3 +63,5 @@ def test_msssim_is_pytorch_msssims_value(sample_pixels, shape, amount):
     ref = float(ms_ssim(*(torch.from_numpy(v.astype(np.float64)).permute(2, 0, 1)[None] for v in (a, b)),
                         data_range=255, win_size=win))
     assert msssim(a, b) == pytest.approx(ref, abs=1e-12)
+    assert msssim(a, b) == msssim(a.copy(), b)  # the original's side, cached, gives the same number
+    assert msssim(a, a) == pytest.approx(1.0)
