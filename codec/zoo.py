@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-MODELS_DIR = Path(__file__).resolve().parent.parent / "resources" / "models"
+from .paths import MODELS_DIR
+
 
 
 @dataclass(frozen=True)

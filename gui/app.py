@@ -8,9 +8,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from codec.paths import SAMPLES_DIR
 from codec.zoo import model_help  # light: paths only, no torch
 
-SAMPLE = Path(__file__).resolve().parent.parent / "resources" / "samples" / "coffee.png"
+SAMPLE = SAMPLES_DIR / "coffee.png"
 
 
 def parse_args(argv):
