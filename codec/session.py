@@ -164,12 +164,18 @@ class ImageSession:
 
     def classical_curve(self, key: str, should_stop: Callable[[], bool] | None = None) -> list[RDSample]:
         if key not in self.curves:
-            c = get_codec(key)
-            pts = []
-            for s in c.curve_settings:
-                if should_stop and should_stop():
-                    return pts
-                pts.append(self.runner(classical_sample, key, self.original, s))
+            calls = [(key, self.original, s) for s in get_codec(key).curve_settings]
+            mapper = getattr(self.runner, "map", None)  # a runner that spreads calls over processes
+            if mapper is not None:
+                pts = mapper(classical_sample, calls, should_stop)
+            else:
+                pts = []
+                for args in calls:
+                    if should_stop and should_stop():
+                        break
+                    pts.append(self.runner(classical_sample, *args))
+            if len(pts) < len(calls):
+                return pts
             self.curves[key] = pts
         return self.curves[key]
 

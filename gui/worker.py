@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 import traceback
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, TimeoutError
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Callable
@@ -48,7 +48,10 @@ def _exit_with_parent(parent_pid: int):
 
 
 class ChildProcessRunner:
-    """runner(fn, *args): fn(*args) computed in one shared child process, started on first use.
+    """runner(fn, *args): fn(*args) computed in a shared child process, started on first use;
+    runner.map(fn, argument tuples): the calls spread over both children (a curve's points:
+    on 2 cores the second child halves the time to all curves, and, niced, it yields to the
+    GUI and the LSTM while they work).
 
     Called from the classical worker thread only. If the child dies (killed, out of
     memory), the call is retried here in this process and the next call starts a new child.
@@ -58,6 +61,7 @@ class ChildProcessRunner:
     nothing lost."""
 
     MAX_BROKEN = 2
+    CHILDREN = 2
 
     def __init__(self):
         self._pool: ProcessPoolExecutor | None = None
@@ -68,11 +72,7 @@ class ChildProcessRunner:
         if self._in_process:
             return fn(*args)
         try:
-            if self._pool is None:
-                # spawn, not fork: forking a process that runs Qt and torch threads is unsafe
-                self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
-                                                 initializer=_child_init, initargs=(os.getpid(),))
-            future = self._pool.submit(fn, *args)
+            future = self._submit(fn, args)
         except BrokenProcessPool:  # the child died while idle
             return self._child_died(fn, args)
         except (RuntimeError, OSError) as e:
@@ -83,6 +83,41 @@ class ChildProcessRunner:
             return future.result()  # fn's own errors (CodecError...) are raised here, as if run here
         except BrokenProcessPool:
             return self._child_died(fn, args)
+
+    def _submit(self, fn, args):
+        if self._pool is None:
+            # spawn, not fork: forking a process that runs Qt and torch threads is unsafe
+            self._pool = ProcessPoolExecutor(self.CHILDREN, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_child_init, initargs=(os.getpid(),))
+        return self._pool.submit(fn, *args)
+
+    def map(self, fn, calls, should_stop=None) -> list:
+        """[fn(*args) for args in calls], computed in parallel, in order; stops early (returning
+        the results before the first unfinished one) when should_stop() turns True."""
+        if self._in_process:
+            return [fn(*args) for args in calls]
+        try:
+            futures = [self._submit(fn, args) for args in calls]
+        except BrokenProcessPool:
+            return [self._child_died(fn, args) for args in calls]
+        except (RuntimeError, OSError):
+            return [self(fn, *args) for args in calls]  # the same fallbacks as one call
+        out = []
+        for f, args in zip(futures, calls):
+            while True:
+                if should_stop and should_stop():
+                    for g in futures:
+                        g.cancel()
+                    return out
+                try:
+                    out.append(f.result(timeout=0.1))
+                    break
+                except TimeoutError:
+                    continue
+                except BrokenProcessPool:
+                    out.append(self._child_died(fn, args))
+                    break
+        return out
 
     def _child_died(self, fn, args):
         self._pool = None

@@ -33,13 +33,8 @@ class Decoder(nn.Module):
             in_ch = hidden // 4
         self.tail = nn.Conv2d(in_ch, 3, 1, bias=False)
 
-    def init_state(self, code_shape, device):
-        n, _, h, w = code_shape
-        states = []
-        for cell in self.cells:
-            states.append(cell.init_state((n, 0, h, w), device))
-            h, w = 2 * h, 2 * w
-        return states
+    def init_state(self, code_shape=None, device=None):
+        return [cell.init_state() for cell in self.cells]
 
     def forward(self, bits, states):
         x = self.head(bits)

@@ -19,13 +19,8 @@ class Encoder(nn.Module):
         ])
         self.out_channels = c3
 
-    def init_state(self, x_shape, device):
-        n, _, h, w = x_shape
-        shape, states = (n, 0, -(-h // 2), -(-w // 2)), []
-        for cell in self.cells:
-            states.append(cell.init_state(shape, device))
-            shape = (n, 0, -(-shape[2] // 2), -(-shape[3] // 2))
-        return states
+    def init_state(self, x_shape=None, device=None):
+        return [cell.init_state() for cell in self.cells]
 
     def forward(self, x, states):
         x = self.stem(x)
