@@ -205,3 +205,32 @@ def decode_iteration(chunk: bytes, shape: tuple, prev: np.ndarray | None = None)
         raise BitstreamError(f"an iteration of the file has unknown mode {mode}; the file is corrupt "
                              "or from a newer lstm-compare.")
     return (np.asarray(bits, np.float32) * 2 - 1).reshape(shape)
+
+
+def block_bits(codes: np.ndarray, prev: np.ndarray | None = None) -> np.ndarray:
+    """(h, w): the bits the entropy coder spends on each block's code vector, in the mode
+    encode_iteration picks: the ideal code lengths, -log2 of each bit's probability under
+    the same adaptive model (the range coder adds a few bytes per iteration on top)."""
+    bits = np.asarray(codes) > 0
+    c, h, w = bits.shape
+    chunk = encode_iteration(bits, prev)
+    mode = chunk[0]
+    if mode == RAW:
+        return np.full((h, w), float(c))
+
+    def cost(p, b):
+        return -np.log2(np.where(b, p, 1.0 - p))
+
+    if mode == CODED:
+        ctx, n = _contexts(bits.shape, prev)
+        p = np.frombuffer(chunk[1:1 + n], np.uint8)[ctx] / 256.0
+        return cost(p, bits.reshape(-1)).reshape(c, h, w).sum(0)
+    out = np.zeros((h, w))
+    wf = _Wavefront(mode, bits.shape, prev)
+    for d in range(len(wf.stages)):
+        ctx, p = wf.probs(d)
+        b = wf.stage_bits(bits, d)
+        ys, xs = wf.stages[d]
+        out[ys, xs] += cost(p, b).reshape(c, -1).sum(0)
+        wf.learn(d, ctx, b)
+    return out

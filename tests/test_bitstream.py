@@ -241,3 +241,19 @@ def test_fuzz_entropy_coded_chunks(data, kind):
             assert c.shape == parsed.header.code_shape and set(np.unique(c)) <= {-1.0, 1.0}
     except BitstreamError as e:
         assert str(e) and "\n" not in str(e)
+
+
+def test_block_bits_add_up_to_the_coded_size(tiny_model, sample_pixels):
+    """Per-block costs (for the rate-distortion studies and the bits view) must account for
+    what the coder really spends: within the range coder's few bytes of overhead."""
+    from codec.coder import LSTMCodec
+    from codec.entropy import block_bits, encode_iteration
+    img = np.ascontiguousarray(sample_pixels[:160, :192])
+    prev = None
+    for r in LSTMCodec(tiny_model).encode_progressive(img, 3):
+        per_block = block_bits(r.codes, prev)
+        assert per_block.shape == r.codes.shape[1:] and (per_block > 0).all()
+        coded = 8 * (len(encode_iteration(r.codes, prev)) - 1)  # less the mode byte
+        # the table mode also sends its 64 probability bytes; the range coder ends on a word
+        assert coded - 8 * (64 + 8) <= per_block.sum() <= coded + 1e-6
+        prev = r.codes
