@@ -25,7 +25,7 @@ def weights_id(config: ModelConfig, state_dict: dict) -> str:
         t = state_dict[name].detach().cpu().contiguous()
         h.update(name.encode())
         h.update(str(t.dtype).encode())
-        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return h.hexdigest()[: 2 * MODEL_ID_BYTES]
 
 
@@ -52,7 +52,7 @@ class LoadedModel:
 def save_checkpoint(path, net: LSTMCodecNet, meta: dict | None = None, optimizer=None,
                     half: bool = False, extra: dict | None = None) -> str:
     """Write atomically (temp file, then rename) so an interrupted save never leaves a broken file."""
-    sd = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().clone()
+    sd = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous().clone()
           for k, v in net.state_dict().items()}
     payload = {
         "format": FORMAT, "version": FORMAT_VERSION, "config": net.cfg.to_dict(),

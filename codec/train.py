@@ -154,6 +154,8 @@ def train(s: TrainSettings, cfg: ModelConfig | None = None, log=print) -> Path:
     if s.train_only == "encoder":  # the gains scale the decoder's output too: they stay
         for p in [*net.decoder.parameters(), *([net.log_gain] if net.log_gain is not None else [])]:
             p.requires_grad_(False)
+    if device.type == "cpu":
+        net = net.to(memory_format=torch.channels_last)  # weights too (checkpoints store them plainly)
     model = net
     if world > 1:
         model = torch.nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
@@ -221,6 +223,8 @@ def train(s: TrainSettings, cfg: ModelConfig | None = None, log=print) -> Path:
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, s, step - session_start_step, elapsed / 60) * g.get("lr_scale", 1.0)
             x = torch.from_numpy(sampler.batch(s.batch)).to(device).float() / 255.0 - 0.5
+            if device.type == "cpu":  # oneDNN's convolutions, forwards and backwards: 1.13x a step
+                x = x.contiguous(memory_format=torch.channels_last)
             with autocast():
                 outs = model(x, stochastic=s.binarizer == "stochastic")
             loss, l1 = reconstruction_loss(outs, x, s)
