@@ -64,17 +64,25 @@ def _read_bytes(path) -> bytes:
     return p.read_bytes()
 
 
+def _tile_progress(what: str, always: bool = False):
+    """A progress callback for photos of several tiles (a 25-megapixel photo: 24 tiles, a
+    second each), or for every photo (`always`: refinement takes minutes): one line on
+    stderr, rewritten as tiles finish."""
+    def progress(done, total):
+        if total > 1 or always:
+            print(f"\r{what}: tile {done} of {total} done", end="\n" if done == total else "",
+                  file=sys.stderr, flush=True)
+    return progress
+
+
 def cmd_encode(a):
     from .imageio import load_rgb
     out = _writable(a.output, a.force)
     img = load_rgb(a.input)
     codec = _codec(a)
 
-    def progress(done, total):  # refinement takes minutes per megapixel: say where it is
-        print(f"\rrefining bits: tile {done} of {total} done", end="\n" if done == total else "",
-              file=sys.stderr, flush=True)
-
-    data, _ = codec.encode(img.pixels, a.iterations, progress=progress if codec.refine else None)
+    data, _ = codec.encode(img.pixels, a.iterations, progress=_tile_progress(
+        "refining bits" if codec.refine else "encoding", always=bool(codec.refine)))
     out.write_bytes(data)
     for note in img.notes:
         print(f"note: {note}", file=sys.stderr)
@@ -91,7 +99,7 @@ def cmd_decode(a):
         from .bitstream import file_info
         from .zoo import find_shipped
         model = find_shipped(file_info(data)["model_id"])
-    rec = _codec(a, model).decode(data, a.iterations)
+    rec = _codec(a, model).decode(data, a.iterations, progress=_tile_progress("decoding"))
     try:
         save_rgb(rec, out)
     except (ValueError, OSError) as e:

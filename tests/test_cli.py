@@ -2,6 +2,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -91,3 +92,12 @@ def test_console_entry_point_exit_code(tmp_path):
                        capture_output=True, text=True)
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1 and "does not exist" in r.stderr
+
+
+def test_photos_of_several_tiles_show_progress(tmp_path, sample_pixels, tiny_model_path, capsys):
+    photo, out, back = tmp_path / "p.png", tmp_path / "p.lstm", tmp_path / "b.png"
+    Image.fromarray(np.ascontiguousarray(sample_pixels[:64, :96])).save(photo)
+    assert main(["encode", str(photo), str(out), "-k", "1", "--model", str(tiny_model_path), "--tile", "32"]) == 0
+    assert "encoding: tile 6 of 6 done" in capsys.readouterr().err
+    assert main(["decode", str(out), str(back), "--model", str(tiny_model_path)]) == 0
+    assert "decoding: tile 6 of 6 done" in capsys.readouterr().err
