@@ -5,7 +5,8 @@ Layout (all integers big-endian; see docs/format.md):
     offset size  field
     0      4     magic b"LSTM"
     4      1     format version (1)
-    5      1     flags: bit 0 (ENTROPY) = iterations are entropy-coded chunks
+    5      1     flags: bit 0 (ENTROPY) = iterations are entropy-coded chunks;
+                        bit 1 (BF16) = the network ran in bfloat16 (decode in bfloat16 too)
     6      4     image width in pixels
     10     4     image height in pixels
     14     1     iterations K in the encoding (1..255)
@@ -35,6 +36,8 @@ from .errors import BitstreamError
 MAGIC = b"LSTM"
 VERSION = 1
 ENTROPY = 0x01  # flags bit: entropy-coded iterations
+BF16 = 0x02     # flags bit: the encoder's network ran in bfloat16; the decoder must too
+PRECISIONS = ("fp32", "bf16")
 _LEN = struct.Struct(">I")
 _HEAD = struct.Struct(">4sBBIIBBH8s")
 HEADER_BYTES = _HEAD.size + 4  # + CRC-32
@@ -60,6 +63,10 @@ class Header:
     @property
     def entropy_coded(self) -> bool:
         return bool(self.flags & ENTROPY)
+
+    @property
+    def precision(self) -> str:
+        return "bf16" if self.flags & BF16 else "fp32"
 
     @property
     def code_shape(self) -> tuple[int, int, int]:
@@ -90,7 +97,7 @@ class Header:
         if self.tile < BLOCK or self.tile % BLOCK:
             raise BitstreamError(f"the file's tile size {self.tile} is not a positive multiple of {BLOCK}; "
                                  "the file is corrupt.")
-        if self.flags & ~ENTROPY:
+        if self.flags & ~(ENTROPY | BF16):
             raise BitstreamError(f"the file uses features (flags {self.flags:#04x}) this version does not "
                                  "support; upgrade lstm-compare.")
 
@@ -250,7 +257,7 @@ def file_info(data: bytes) -> dict:
         "format_version": h.version, "width": h.width, "height": h.height,
         "iterations_encoded": h.iterations, "iterations_present": parsed.available,
         "bits_per_block": h.bits, "tile": h.tile, "model_id": h.model_id,
-        "entropy_coded": h.entropy_coded, "header_bytes": HEADER_BYTES,
+        "entropy_coded": h.entropy_coded, "precision": h.precision, "header_bytes": HEADER_BYTES,
         "bytes_per_iteration": [b - a for a, b in zip(ends, ends[1:])],
         "file_bytes": len(data), "bpp": round(8 * len(data) / (h.width * h.height), 5),
     }

@@ -41,6 +41,15 @@ class IterationResult:
     block: bytes = b""         # the bytes this iteration adds to the file (bitstream.assemble)
 
 
+def check_bf16(why: str = "--precision bf16 needs it") -> None:
+    """Refuse bfloat16 where oneDNN cannot compute it natively (it needs AVX-512 with BF16
+    or AMX on x86): its fallback would be slow and need not reproduce the encoder's pixels."""
+    supported = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+    if not (torch.backends.mkldnn.is_available() and supported is not None and supported()):
+        raise CodecError(f"this CPU cannot compute in bfloat16 ({why}); encode with --precision fp32, "
+                         "or decode on a CPU with AVX-512 BF16 or AMX.")
+
+
 def to_uint8(x: torch.Tensor) -> np.ndarray:
     """(1, 3, h, w) in [-0.5, 0.5] -> (h, w, 3) uint8."""
     return (x[0].permute(1, 2, 0).mul(255.0).add(127.5).round_().clamp_(0, 255)
@@ -64,9 +73,14 @@ class LSTMCodec:
     slower encoding, same decoder)."""
 
     def __init__(self, model: LoadedModel, tile: int = DEFAULT_TILE, entropy: bool = True,
-                 refine: RefineSettings | None = None):
+                 refine: RefineSettings | None = None, precision: str = "fp32"):
         if tile % 16:
             raise ValueError("tile size must be a multiple of 16")
+        if precision not in bitstream.PRECISIONS:
+            raise CodecError(f"precision must be one of {', '.join(bitstream.PRECISIONS)}, not {precision!r}.")
+        if precision == "bf16":
+            check_bf16()
+        self.precision = precision
         tune_allocator()
         self.model = model
         self.net = model.net.eval()
@@ -77,8 +91,8 @@ class LSTMCodec:
 
     # -- helpers --------------------------------------------------------------------
     def header(self, height: int, width: int, iterations: int) -> Header:
-        return Header(width, height, iterations, self.cfg.bits, self.tile, self.model.model_id,
-                      flags=bitstream.ENTROPY if self.entropy else 0)
+        flags = (bitstream.ENTROPY if self.entropy else 0) | (bitstream.BF16 if self.precision == "bf16" else 0)
+        return Header(width, height, iterations, self.cfg.bits, self.tile, self.model.model_id, flags=flags)
 
     def _check_iterations(self, iterations: int | None) -> int:
         k = self.cfg.iterations if iterations is None else int(iterations)
@@ -97,9 +111,14 @@ class LSTMCodec:
     # no_grad, not inference_mode: refinement differentiates through the states it makes
     @torch.no_grad()
     def _step(self, st: _TileState, codes: torch.Tensor | None = None, iterations: int = 0,
-              should_stop: Callable[[], bool] | None = None) -> torch.Tensor:
+              should_stop: Callable[[], bool] | None = None, precision: str | None = None) -> torch.Tensor:
         """Advance one tile by one iteration; encodes if codes is None (`iterations`: how
-        many the file will hold, for refinement's lookahead). Returns the codes."""
+        many the file will hold, for refinement's lookahead). Returns the codes.
+        `precision`: the file's, when decoding (the encoder's own otherwise)."""
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=(precision or self.precision) == "bf16"):
+            return self._advance(st, codes, iterations, should_stop)
+
+    def _advance(self, st, codes, iterations, should_stop):
         if codes is None:
             residual = st.x if st.recon is None else st.x - st.recon
             y, st.enc = self.net.code_values(residual, st.enc, t=st.t)
@@ -171,6 +190,8 @@ class LSTMCodec:
                              f"{self.model.model_id}; decode it with the model that encoded it (--model).")
         if hd.bits != self.cfg.bits:
             raise BitstreamError(f"the file has {hd.bits} bits per block, the model {self.cfg.bits}.")
+        if hd.precision == "bf16":
+            check_bf16("the file was encoded in bfloat16 and decodes only in bfloat16")
         return parsed
 
     def decode(self, data: bytes, iterations: int | None = None,
@@ -188,7 +209,8 @@ class LSTMCodec:
         for i, (y, xx, th, tw) in enumerate(tiles):
             st = _TileState(self.net, None, (1, 3, th, tw))
             for t in range(k):
-                self._step(st, codes[t][..., y // 16:(y + th) // 16, xx // 16:(xx + tw) // 16])
+                self._step(st, codes[t][..., y // 16:(y + th) // 16, xx // 16:(xx + tw) // 16],
+                           precision=hd.precision)
             recon[y:y + th, xx:xx + tw] = to_uint8(st.recon)
             if progress:
                 progress(i + 1, len(tiles))
@@ -209,6 +231,7 @@ class LSTMCodec:
         for t in range(k):
             codes = torch.from_numpy(parsed.iteration(t))[None]
             for (y, xx, th, tw), st in zip(tiles, states):
-                self._step(st, codes[..., y // 16:(y + th) // 16, xx // 16:(xx + tw) // 16])
+                self._step(st, codes[..., y // 16:(y + th) // 16, xx // 16:(xx + tw) // 16],
+                           precision=hd.precision)
                 recon[y:y + th, xx:xx + tw] = to_uint8(st.recon)
             yield t + 1, recon[:hd.height, :hd.width].copy(), time.perf_counter() - t0

@@ -169,7 +169,8 @@ def _point(row: dict) -> RDPoint:
 def _fingerprint(codec: LSTMCodec, baselines, iterations) -> str:
     """What a partial evaluation's rows depend on: resuming with anything else would mix runs."""
     return json.dumps({"model": codec.model.model_id, "entropy": codec.entropy, "refine": repr(codec.refine),
-                       "tile": codec.tile, "iterations": iterations, "baselines": list(baselines)})
+                       "tile": codec.tile, "iterations": iterations,
+                       "precision": codec.precision, "baselines": list(baselines)})
 
 
 def _resume_points(path: Path, fingerprint: str, resume: bool) -> list[RDPoint]:

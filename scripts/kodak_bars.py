@@ -44,11 +44,13 @@ def main():
     p.add_argument("--refine-lookahead", type=int, default=1)
     p.add_argument("--resume", action="store_true",
                    help="carry on from the images an interrupted run into --out finished")
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="the network's arithmetic")
     a = p.parse_args()
     model = load_model(resolve_model(a.model))
     refine = RefineSettings(a.refine, a.refine_lookahead) if a.refine else None
     baselines = [b for b in a.baselines.split(",") if b and b != "none"]
-    res = evaluate(a.data, a.out, LSTMCodec(model, entropy=not a.no_entropy, refine=refine), baselines=baselines, limit=a.limit or None,
+    res = evaluate(a.data, a.out, LSTMCodec(model, entropy=not a.no_entropy, refine=refine,
+                                                precision=a.precision), baselines=baselines, limit=a.limit or None,
                    reuse=a.reuse or None, resume=a.resume)
     print(model.describe())
     if refine:

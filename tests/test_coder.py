@@ -109,3 +109,26 @@ def test_bad_checkpoints(tmp_path):
         load_model(bad)
     with pytest.raises(ModelError, match="does not exist"):
         load_model(tmp_path / "missing.pt")
+
+
+needs_bf16 = pytest.mark.skipif(
+    not getattr(__import__("torch").ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)(),
+    reason="this CPU has no native bfloat16")
+
+
+@needs_bf16
+def test_bf16_files_say_so_and_decode_in_bf16(tiny_model, small_image):
+    fast, ref = LSTMCodec(tiny_model, precision="bf16"), LSTMCodec(tiny_model)
+    data, rec = fast.encode(small_image, 3)
+    assert file_info(data)["precision"] == "bf16" and file_info(ref.encode(small_image, 1)[0])["precision"] == "fp32"
+    # whichever codec object decodes it, the file's precision is used: the encoder's image, exactly
+    assert np.array_equal(ref.decode(data), rec) and np.array_equal(fast.decode(data), rec)
+    assert np.array_equal(fast.decode(data), fast.decode(data))  # two runs, the same pixels
+    assert [r.reconstruction.tobytes() for r in fast.encode_progressive(small_image, 3)][-1] == rec.tobytes()
+    # and it is the same codec, to within bfloat16's rounding
+    assert np.abs(rec.astype(int) - ref.encode(small_image, 3)[1].astype(int)).mean() < 3
+
+
+def test_unknown_precision_is_refused(tiny_model):
+    with pytest.raises(CodecError, match="precision"):
+        LSTMCodec(tiny_model, precision="fp8")

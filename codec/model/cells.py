@@ -42,7 +42,7 @@ class ConvLSTMCell(nn.Module):
         return None, None
 
     def forward(self, x, state):
-        if not torch.is_grad_enabled() and x.dtype == torch.float32:
+        if not torch.is_grad_enabled():
             return self._infer(x, state)
         h, c = state
         gates = self.conv_in(x)
@@ -74,13 +74,17 @@ class ConvLSTMCell(nn.Module):
 
     def _infer(self, x, state):
         h, c = state
+        # .float(): under bfloat16 (the codec's bf16 precision) the convolutions give bf16;
+        # the gate arithmetic and the cell state stay float32, as in training
         if h is None:
-            gates = self.conv_in(x)
+            gates = self.conv_in(x).float()
         elif (joint := self._joint_weight()) is not None:
-            gates = F.conv2d(torch.cat([x, h], 1), joint, self.conv_in.bias, 1, self.conv_in.padding)
+            gates = F.conv2d(torch.cat([x, h.to(x.dtype)], 1), joint, self.conv_in.bias, 1,
+                             self.conv_in.padding).float()
         else:
-            gates = self.conv_in(x)
-            if self.conv_hidden.kernel_size == (1, 1) and gates.shape[0] == 1 and gates.is_contiguous():
+            gates = self.conv_in(x).float()
+            if (self.conv_hidden.kernel_size == (1, 1) and gates.shape[0] == 1 and gates.is_contiguous()
+                    and not torch.is_autocast_enabled("cpu")):
                 # a 1x1 convolution is a matrix product: BLAS adds it into the gates in one call
                 n, hw = self.hidden, h.shape[2] * h.shape[3]
                 gates.view(4 * n, hw).addmm_(self.conv_hidden.weight.view(4 * n, n), h.reshape(n, hw))
