@@ -16,6 +16,7 @@ import json
 import sys
 from pathlib import Path
 
+from . import atomic
 from .errors import CodecError
 from .zoo import model_help
 
@@ -84,7 +85,7 @@ def cmd_encode(a):
 
     data, _ = codec.encode(img.pixels, a.iterations, progress=_tile_progress(
         "refining bits" if codec.refine else "encoding", always=bool(codec.refine)))
-    out.write_bytes(data)
+    atomic.write_bytes(out, data)
     for note in img.notes:
         print(f"note: {note}", file=sys.stderr)
     bpp = 8 * len(data) / (img.width * img.height)

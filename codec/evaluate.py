@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import atomic
 from .baselines import get_codec
 from .coder import LSTMCodec
 from .data import find_images
@@ -248,9 +249,9 @@ def evaluate(image_dir, out_dir, codec: LSTMCodec, baselines=FIGURE_CODECS,
             c = get_codec(k)
             name, desc = c.label, f"Pillow {c.library()}, settings {list(c.curve_settings)}"
         path = out / f"{k}.json"
-        path.write_text(json.dumps(compressai_json(name, desc, res.curves[k]), indent=2))
+        atomic.write_text(path, json.dumps(compressai_json(name, desc, res.curves[k]), indent=2))
         res.files.append(str(path))
-    with open(out / "per_image.csv", "w", newline="") as f:
+    with atomic.atomic_path(out / "per_image.csv") as tmp, open(tmp, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(_CSV_FIELDS)
         w.writerows(_csv_row(q) for q in res.points)
@@ -259,7 +260,7 @@ def evaluate(image_dir, out_dir, codec: LSTMCodec, baselines=FIGURE_CODECS,
     summary = {"images": len(paths), "model": model.describe(), "model_id": model.model_id,
                "bd_rate_percent_vs": res.bd, "curves_reused_from": {k: str(reuse) for k in reused},
                "lstm_mean": {k: res.curves["lstm"][k] for k in ("bpp", "ms-ssim-rgb", "psnr-rgb")}}
-    (out / "bd_rate.json").write_text(json.dumps(summary, indent=2))
+    atomic.write_text(out / "bd_rate.json", json.dumps(summary, indent=2))
     res.files.append(str(out / "bd_rate.json"))
     if plot:
         from .figures import rd_plot

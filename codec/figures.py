@@ -1,9 +1,10 @@
 """Headless figures (matplotlib, Agg): RD plots and the side-by-side comparison figure."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
+
+from .atomic import atomic_path
 
 STYLE = {"lstm": ("LSTM", "tab:red", "o-"), "jpeg": ("JPEG 4:2:0", "tab:orange", "s-"),
          "jpeg444": ("JPEG 4:4:4", "tab:brown", "s--"), "webp": ("WebP", "tab:green", "^-"),
@@ -48,7 +49,8 @@ def rd_plot(curves: dict, path, title: str = "", max_bpp: float = 2.25) -> None:
     if title:
         fig.suptitle(title)
     fig.tight_layout(rect=(0, 0.035 * rows + 0.01, 1, 1))
-    fig.savefig(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp)
     plt.close(fig)
 
 
@@ -84,5 +86,6 @@ def comparison_figure(path, original: np.ndarray, panels: list[tuple[str, np.nda
     if title:
         fig.suptitle(title, fontsize=11)
     fig.tight_layout()
-    fig.savefig(Path(path))
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp)
     plt.close(fig)

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .atomic import atomic_path
 from .errors import ImageReadError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm",
@@ -102,7 +103,8 @@ def load_rgb(source) -> RGBImage:
 
 
 def save_rgb(pixels: np.ndarray, path) -> None:
-    Image.fromarray(pixels).save(path)
+    with atomic_path(path) as tmp:  # never a partial image under the final name
+        Image.fromarray(pixels).save(tmp)
 
 
 def pad_to_multiple(pixels: np.ndarray, multiple: int = 16) -> np.ndarray:

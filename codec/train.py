@@ -27,7 +27,7 @@ from .data import PatchSampler
 from .errors import SettingsError
 from .model import LSTMCodecNet
 from .runtime import tune_allocator
-from .train_settings import (BINARIZER_MODES, LOSSES, TRAIN_ONLY, TrainSettings,  # noqa: F401
+from .train_settings import (LOSSES, TrainSettings,
                              add_arguments, check_loss_settings, from_args)
 
 

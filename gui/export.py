@@ -9,6 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import QPoint, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter
 
+from codec.atomic import atomic_path, write_bytes, write_text
 from codec.baselines import get_codec
 
 
@@ -90,7 +91,11 @@ def save_image(img: QImage, path) -> None:
     path = Path(path)
     if not path.parent.is_dir():
         raise ExportError(f"the folder {path.parent} does not exist; choose another place.")
-    if not img.save(str(path)):
+    try:
+        with atomic_path(path) as tmp:
+            if not img.save(str(tmp)):
+                raise OSError("Qt could not encode the image")
+    except OSError:
         raise ExportError(f"could not write {path}; check that the folder is writable and the name ends in .png.")
 
 
@@ -102,11 +107,12 @@ def export_plot(plot_widget, path) -> None:
     if isinstance(exporter, ex.ImageExporter):
         exporter.parameters()["width"] = max(800, int(plot_widget.width()))
     try:
-        exporter.export(str(path))
+        with atomic_path(path) as tmp:
+            exporter.export(str(tmp))
+            if not tmp.stat().st_size:
+                raise ValueError("nothing was written")
     except Exception as e:  # pyqtgraph raises plain Exceptions for bad paths/formats
-        raise ExportError(f"could not export the plot to {path} ({e}).") from None
-    if not path.exists():
-        raise ExportError(f"could not export the plot to {path}; use a .png or .svg name.")
+        raise ExportError(f"could not export the plot to {path} ({e}); use a .png or .svg name.") from None
 
 
 def export_rd(session, path) -> None:
@@ -115,7 +121,7 @@ def export_rd(session, path) -> None:
     data = session.rd_results()
     try:
         if path.suffix.lower() == ".csv":
-            with open(path, "w", newline="") as f:
+            with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
                 w = csv.writer(f)
                 w.writerow(["image", "codec", "setting", "bpp", "psnr_rgb", "ms_ssim_rgb"])
                 for d in data:
@@ -123,7 +129,7 @@ def export_rd(session, path) -> None:
                     for s, b, p, m in zip(r["setting"], r["bpp"], r["psnr-rgb"], r["ms-ssim-rgb"]):
                         w.writerow([session.name, d["name"], s, f"{b:.5f}", f"{p:.4f}", f"{m:.6f}"])
         else:
-            path.write_text(json.dumps(data, indent=2))
+            write_text(path, json.dumps(data, indent=2))
     except OSError as e:
         raise ExportError(f"could not write {path} ({e.strerror}); choose another place.") from None
 
@@ -155,6 +161,6 @@ def reconstruction_files(session, iteration: int, codec: str, folder) -> dict[Pa
 def write_files(files: dict[Path, bytes]) -> None:
     try:
         for path, data in files.items():
-            path.write_bytes(data)
+            write_bytes(path, data)
     except OSError as e:
         raise ExportError(f"could not write {e.filename} ({e.strerror}); choose another folder.") from None
