@@ -146,6 +146,7 @@ FIGURE_CODECS = ("jpeg", "webp", "jpeg2000", "avif")  # the classical codecs of 
 
 _CSV_FIELDS = ["image", "codec", "setting", "bytes", "bpp", "psnr_rgb", "ms_ssim_rgb", "encode_s", "decode_s"]
 PARTIAL = "per_image.partial.csv"
+_DONE = "# done "
 
 
 def _csv_row(q: RDPoint, exact: bool = False) -> list:
@@ -186,7 +187,12 @@ def _resume_points(path: Path, fingerprint: str, resume: bool) -> list[RDPoint]:
         if head != "# " + fingerprint:
             raise CodecError(f"the unfinished evaluation in {path.parent} used another model or other "
                              f"settings ({head[2:]}); rerun with those, or delete {path.name} to start over.")
-        return [_point(row) for row in csv.DictReader(f)]
+        lines = f.read().splitlines()
+    # an image counts once its "# done" line is there: a run killed while appending an
+    # image's rows leaves them incomplete, and that image is evaluated again
+    done = {line[len(_DONE):] for line in lines if line.startswith(_DONE)}
+    rows = csv.DictReader(line for line in lines if not line.startswith("#"))
+    return [_point(row) for row in rows if row.get("image") in done]
 
 
 def evaluate(image_dir, out_dir, codec: LSTMCodec, baselines=FIGURE_CODECS,
@@ -221,8 +227,9 @@ def evaluate(image_dir, out_dir, codec: LSTMCodec, baselines=FIGURE_CODECS,
         points = lstm_points(codec, pixels, p.name, iterations)
         for b in baselines:
             points += classical_points(b, pixels, p.name)
-        with open(partial, "a", newline="") as f:  # one image's rows at a time: a cut loses one image
+        with open(partial, "a", newline="") as f:  # one image's rows at a time, then its done mark
             csv.writer(f).writerows(_csv_row(q, exact=True) for q in points)
+            f.write(_DONE + p.name + "\n")
         res.points += points
     if bar is not None:
         bar.close()
