@@ -214,8 +214,13 @@ def evaluate(image_dir, out_dir, codec: LSTMCodec, baselines=FIGURE_CODECS,
     res.points = _resume_points(partial, fingerprint, resume)
     done = {q.image for q in res.points}
     todo = [p for p in paths if p.name not in done]
-    if not res.points:
-        partial.write_text("# " + fingerprint + "\n" + ",".join(_CSV_FIELDS) + "\n")
+    # (re)start the journal with the finished images only: a cut-off row must not run into
+    # the next one appended
+    with atomic.atomic_path(partial) as tmp, open(tmp, "w", newline="") as f:
+        f.write("# " + fingerprint + "\n" + ",".join(_CSV_FIELDS) + "\n")
+        for image in dict.fromkeys(q.image for q in res.points):
+            csv.writer(f).writerows(_csv_row(q, exact=True) for q in res.points if q.image == image)
+            f.write(_DONE + image + "\n")
     bar = None
     if progress:
         from tqdm import tqdm

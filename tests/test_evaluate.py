@@ -95,6 +95,12 @@ def test_interrupted_evaluation_resumes_where_it_stopped(tmp_path, tiny_model, s
     assert {r["image"] for r in csv.DictReader(lines)} == {"a.png", "b.png"}
     with open(out / ev.PARTIAL, "a") as f:  # a run killed while appending c's rows: no done mark
         f.write("c.png,lstm,1,57,0.17")
+    with pytest.raises(KeyboardInterrupt):  # resumed, and cut off again: the journal stays clean
+        evaluate(src, out, LSTMCodec(tiny_model), baselines=("jpeg",), iterations=2, progress=False, plot=False,
+                 resume=True)
+    rows = [line for line in open(out / ev.PARTIAL).readlines()[1:] if not line.startswith("#")]
+    assert {r["image"] for r in csv.DictReader(rows)} == {"a.png", "b.png"}
+    assert all(len(r) == len(rows[0].split(",")) for r in (line.split(",") for line in rows))
     with pytest.raises(CodecError, match="--resume"):  # never silently thrown away
         evaluate(src, out, LSTMCodec(tiny_model), baselines=("jpeg",), iterations=2, progress=False, plot=False)
     with pytest.raises(CodecError, match="other settings"):
@@ -105,6 +111,7 @@ def test_interrupted_evaluation_resumes_where_it_stopped(tmp_path, tiny_model, s
     resumed = evaluate(src, out, LSTMCodec(tiny_model), baselines=("jpeg",), iterations=2, progress=False,
                        plot=False, resume=True)
     assert encoded == []  # a and b were not encoded again (the real function ran for c only)
+    assert not (out / ev.PARTIAL).exists()
     for key in ("bpp", "ms-ssim-rgb", "psnr-rgb"):
         assert resumed.curves["lstm"][key] == full.curves["lstm"][key]  # exact: the same numbers
     assert resumed.bd == full.bd
