@@ -15,6 +15,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+# mkstemp makes 0600 files; the result should have the mode any other new file would get
+# (read once, at import: reading the umask means setting it, which is not thread-safe)
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
 
 @contextmanager
 def atomic_path(path) -> Iterator[Path]:
@@ -27,6 +32,8 @@ def atomic_path(path) -> Iterator[Path]:
         yield tmp
         with open(tmp, "rb+") as f:  # on disk before the rename: a crash then leaves old or new
             os.fsync(f.fileno())
+        # an overwritten file keeps its mode; a new one gets the usual 0666 less the umask
+        os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

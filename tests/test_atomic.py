@@ -50,6 +50,12 @@ def test_a_failed_writer_removes_its_temporary_file(tmp_path):
     assert list(tmp_path.iterdir()) == []
     write_bytes(target, b"whole")
     assert target.read_bytes() == b"whole" and list(tmp_path.iterdir()) == [target]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask  # as any new file, not mkstemp's 0600
+    target.chmod(0o640)
+    write_bytes(target, b"again")
+    assert target.stat().st_mode & 0o777 == 0o640  # an overwritten file keeps its mode
 
 
 def test_the_cli_writes_its_outputs_atomically(tmp_path, tiny_model_path, small_image, monkeypatch):
