@@ -75,7 +75,6 @@ class ClassicalCodec:
         h, w = pixels.shape[:2]
         return ClassicalResult(self.key, setting, data, rec, bits_per_pixel(len(data), h, w), t1 - t0, t2 - t1)
 
-
     def decode(self, data: bytes) -> np.ndarray:
         with Image.open(io.BytesIO(data)) as dec:
             return np.asarray(dec.convert("RGB"), dtype=np.uint8)

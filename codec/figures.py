@@ -1,7 +1,6 @@
 """Headless figures (matplotlib, Agg): RD plots and the side-by-side comparison figure."""
 from __future__ import annotations
 
-
 import numpy as np
 
 from .atomic import atomic_path

@@ -1,6 +1,7 @@
 """Any image file Pillow reads -> 8-bit RGB, plus padding to the block grid and tiling."""
 from __future__ import annotations
 
+import hashlib
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,6 +101,14 @@ def load_rgb(source) -> RGBImage:
     if pixels.shape[0] == 0 or pixels.shape[1] == 0:
         raise ImageReadError(f"{name} has no pixels.")
     return RGBImage(pixels, Path(name).name, notes)
+
+
+def content_key(pixels: np.ndarray) -> str:
+    """32 hex digits of SHA-256 over an image's shape, type and pixels: the same picture under
+    any name has the same key (the classical cache and MS-SSIM's reference use it)."""
+    h = hashlib.sha256(f"{pixels.shape}{pixels.dtype}".encode())
+    h.update(np.ascontiguousarray(pixels).data)
+    return h.hexdigest()[:32]
 
 
 def save_rgb(pixels: np.ndarray, path) -> None:

@@ -10,20 +10,22 @@ docs/metrics.md, rather than failing:
 
 The 5-scale MS-SSIM is pytorch-msssim's `ms_ssim` computed again in numpy/scipy float64
 (`_ms_ssim`): the same window, valid filtering, average pooling with zero padding and
-weights, agreeing with the library to about 1e-15 (tests/test_metrics.py), and 3-4x
-faster (5x when the first image's side is reused), because the library's grouped float64 convolutions take the slow generic path in
-torch. The app computes it for every point of every curve.
+weights, agreeing with the library to about 1e-15 (tests/test_metrics.py), and 3-5x faster
+(the first image's side is kept for reuse), because the library's grouped float64
+convolutions take torch's slow generic path. The app computes it for every curve point.
 """
 from __future__ import annotations
 
-import hashlib
 import math
 import threading
+from functools import lru_cache
 
 import numpy as np
 import torch
 from pytorch_msssim import ssim
 from scipy.ndimage import correlate1d
+
+from .imageio import content_key
 
 WIN = 11
 SIGMA = 1.5
@@ -64,6 +66,7 @@ def _global_ssim(a: torch.Tensor, b: torch.Tensor) -> float:
     return float(torch.stack(vals).mean())
 
 
+@lru_cache(maxsize=8)
 def _gauss_window(size: int) -> np.ndarray:
     """The library's window: built in float32, used in float64."""
     c = torch.arange(size, dtype=torch.float) - size // 2
@@ -91,9 +94,7 @@ def _reference(a: np.ndarray, win: int) -> list[tuple[np.ndarray, np.ndarray, np
     """The first image's side of MS-SSIM, per scale: (x, blur(x), blur(x * x)). The app and
     the evaluations compare one original with many reconstructions; its side is computed
     once (2 of SSIM's 5 filterings) and kept for the last few originals."""
-    h = hashlib.sha256(f"{a.shape}{win}".encode())
-    h.update(np.ascontiguousarray(a).data)
-    key = h.hexdigest()
+    key = f"{content_key(a)}-{win}"
     with _REFERENCES_LOCK:
         hit = _REFERENCES.pop(key, None)
         if hit is not None:

@@ -19,8 +19,6 @@ import os
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 METRICS_VERSION = 1  # bump when PSNR or MS-SSIM change definition: older entries then miss
 ENV = "LSTM_COMPARE_CACHE"
 
@@ -33,12 +31,6 @@ def cache_root() -> Path | None:
         return Path(value)
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "lstm-compare"
-
-
-def image_key(pixels: np.ndarray) -> str:
-    h = hashlib.sha256(f"{pixels.shape}{pixels.dtype}".encode())
-    h.update(np.ascontiguousarray(pixels).data)
-    return h.hexdigest()[:32]
 
 
 def _entry_name(kind: str, codec_key: str, settings: dict, library: str) -> str:

@@ -19,8 +19,9 @@ import numpy as np
 from . import bitstream
 from .baselines import ClassicalResult, get_codec, match_bpp
 from .coder import LSTMCodec
-from .metrics import msssim, psnr
-from .sample_cache import SampleCache, image_key
+from .metrics import bpp, msssim, psnr
+from .imageio import content_key
+from .sample_cache import SampleCache
 
 
 @dataclass
@@ -49,10 +50,20 @@ def run_here(fn, *args):
     return fn(*args)
 
 
+def run_each(runner: Runner, fn, calls, should_stop: Callable[[], bool] | None = None) -> list:
+    """[runner(fn, *args) for args in calls], one at a time, stopping early (with the
+    results so far) once should_stop() turns True."""
+    out = []
+    for args in calls:
+        if should_stop and should_stop():
+            break
+        out.append(runner(fn, *args))
+    return out
+
+
 def measure(original: np.ndarray, codec: str, setting, label: str, rec: np.ndarray, nbytes: int,
             seconds: float = 0.0) -> RDSample:
-    h, w = original.shape[:2]
-    return RDSample(codec, setting, label, rec, nbytes, 8.0 * nbytes / (h * w),
+    return RDSample(codec, setting, label, rec, nbytes, bpp(nbytes, *original.shape[:2]),
                     psnr(original, rec), msssim(original, rec), seconds)
 
 
@@ -66,32 +77,34 @@ def classical_sample(key: str, original: np.ndarray, setting, cache: SampleCache
     (codec/sample_cache.py). A module-level function, so a runner can send it to another
     process."""
     cache = cache or SampleCache.default()
-    image = image or image_key(original)
+    image = image or content_key(original)
     c = get_codec(key)
     spec = (image, key, c.save_kwargs(setting), c.library())
     hit = cache.get_sample(*spec)
     if hit is not None:
         meta, data = hit
-        h, w = original.shape[:2]
         return RDSample(key, setting, c.setting_label(setting), c.decode(data), len(data),
-                        8.0 * len(data) / (h * w), meta["psnr"], meta["ms_ssim"], meta["seconds"])
-    r = c.encode(original, setting)
+                        bpp(len(data), *original.shape[:2]), meta["psnr"], meta["ms_ssim"], meta["seconds"])
+    return _measured_and_cached(cache, image, original, c.encode(original, setting))
+
+
+def _measured_and_cached(cache: SampleCache, image: str, original: np.ndarray, r: ClassicalResult) -> RDSample:
     s = _measured(original, r)
-    cache.put_sample(*spec, {"psnr": s.psnr, "ms_ssim": s.ms_ssim, "seconds": s.seconds}, r.data)
+    c = get_codec(r.codec)
+    cache.put_sample(image, r.codec, c.save_kwargs(r.setting), c.library(),
+                     {"psnr": s.psnr, "ms_ssim": s.ms_ssim, "seconds": s.seconds}, r.data)
     return s
 
 
 def matched_sample(key: str, original: np.ndarray, target_bpp: float) -> RDSample:
     """The classical codec at `target_bpp` (not above it when it can), measured; the
     setting found is cached on disk with the sample, so a second time costs one decode."""
-    cache, image, c = SampleCache.default(), image_key(original), get_codec(key)
+    cache, image, c = SampleCache.default(), content_key(original), get_codec(key)
     setting = cache.get_match(image, key, target_bpp, c.library())
     if setting is None:
         best = match_bpp(key, original, target_bpp).best
-        s = _measured(original, best)
-        cache.put_sample(image, key, c.save_kwargs(best.setting), c.library(),
-                         {"psnr": s.psnr, "ms_ssim": s.ms_ssim, "seconds": s.seconds}, best.data)
-        cache.put_match(image, key, target_bpp, c.library(), best.setting)
+        s = _measured_and_cached(cache, image, original, best)
+        cache.put_match(image, key, target_bpp, c.library(), best.setting)  # after its sample
         return s
     return classical_sample(key, original, setting, cache, image)
 
@@ -166,14 +179,8 @@ class ImageSession:
         if key not in self.curves:
             calls = [(key, self.original, s) for s in get_codec(key).curve_settings]
             mapper = getattr(self.runner, "map", None)  # a runner that spreads calls over processes
-            if mapper is not None:
-                pts = mapper(classical_sample, calls, should_stop)
-            else:
-                pts = []
-                for args in calls:
-                    if should_stop and should_stop():
-                        break
-                    pts.append(self.runner(classical_sample, *args))
+            pts = (mapper(classical_sample, calls, should_stop) if mapper is not None
+                   else run_each(self.runner, classical_sample, calls, should_stop))
             if len(pts) < len(calls):
                 return pts
             self.curves[key] = pts

@@ -30,6 +30,7 @@ from typing import Callable
 from PySide6.QtCore import QObject, QThread, Signal
 
 from codec.errors import CodecError
+from codec.session import run_each, run_here
 
 
 def _child_init(parent_pid: int):
@@ -95,7 +96,7 @@ class ChildProcessRunner:
         """[fn(*args) for args in calls], computed in parallel, in order; stops early (returning
         the results before the first unfinished one) when should_stop() turns True."""
         if self._in_process:
-            return [fn(*args) for args in calls]
+            return run_each(run_here, fn, calls, should_stop)
         try:
             futures = [self._submit(fn, args) for args in calls]
         except BrokenProcessPool:

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from codec import baselines
-from codec.sample_cache import SampleCache, image_key
+from codec.imageio import content_key
+from codec.sample_cache import SampleCache
 from codec.session import classical_sample, matched_sample
 
 
@@ -48,7 +49,7 @@ def test_damaged_entries_read_as_missing_and_are_rewritten(cache_dir, small_imag
     (entry,) = [p for p in cache_dir.rglob("jpeg-sample-*")]
     entry.write_bytes(entry.read_bytes()[:-10])  # cut short, as a killed writer might have left it
     _same(classical_sample("jpeg", small_image, 40), first)
-    assert SampleCache(cache_dir).get_sample(image_key(small_image), "jpeg",
+    assert SampleCache(cache_dir).get_sample(content_key(small_image), "jpeg",
                                             baselines.get_codec("jpeg").save_kwargs(40),
                                             baselines.get_codec("jpeg").library()) is not None
     assert not list(cache_dir.rglob(".tmp-*"))
