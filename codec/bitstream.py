@@ -4,7 +4,7 @@ Layout (all integers big-endian; see docs/format.md):
 
     offset size  field
     0      4     magic b"LSTM"
-    4      1     format version (1)
+    4      1     format version (2; version 1 files are read too)
     5      1     flags: bit 0 (ENTROPY) = iterations are entropy-coded chunks;
                         bit 1 (BF16) = the network ran in bfloat16 (decode in bfloat16 too)
     6      4     image width in pixels
@@ -17,7 +17,8 @@ Layout (all integers big-endian; see docs/format.md):
     30     ...   K iterations. Flags 0: each ceil(C * ceil(H/16) * ceil(W/16) / 8) bytes, the
                  (C, H/16, W/16) array of code bits, row-major, 1 = +1, packed MSB first.
                  ENTROPY: each a 4-byte length, then a chunk of codec/entropy.py (the bits
-                 coded given the previous iteration's).
+                 coded given the previous iteration's). Version 2: each iteration then ends
+                 with a 4-byte CRC-32 of its bytes, chained (see `Header.chain_seed`).
 
 A prefix of the file cut at an iteration boundary is itself a valid file holding fewer
 iterations: one file serves every bitrate.
@@ -34,11 +35,18 @@ from . import entropy
 from .errors import BitstreamError
 
 MAGIC = b"LSTM"
-VERSION = 1
+VERSION = 2  # what this version writes
+READABLE = (1, 2)  # version 1: the same layout without the per-iteration checksums
 ENTROPY = 0x01  # flags bit: entropy-coded iterations
 BF16 = 0x02     # flags bit: the encoder's network ran in bfloat16; the decoder must too
 PRECISIONS = ("fp32", "bf16")
 _LEN = struct.Struct(">I")
+_CRC = struct.Struct(">I")
+# Version 2: an entropy-coded chunk is at least 1/64 of the plain iteration (the encoder
+# pads a smaller one with zero words, which the range decoder never reads), so a small file
+# cannot make the decoder produce a huge array of bits. Costs at most 0.002 bpp per
+# iteration, and only on images far flatter than photos.
+MAX_EXPANSION = 64
 _HEAD = struct.Struct(">4sBBIIBBH8s")
 HEADER_BYTES = _HEAD.size + 4  # + CRC-32
 BLOCK = 16
@@ -69,6 +77,27 @@ class Header:
         return "bf16" if self.flags & BF16 else "fp32"
 
     @property
+    def checksums(self) -> bool:
+        """Whether each iteration ends with a CRC-32 (format version 2 on)."""
+        return self.version >= 2
+
+    @property
+    def check_bytes(self) -> int:
+        return _CRC.size if self.checksums else 0
+
+    @property
+    def min_chunk(self) -> int:
+        """The smallest entropy-coded chunk this version allows."""
+        return -(-self.iteration_bytes // MAX_EXPANSION) if self.checksums else 1
+
+    def chain_seed(self) -> int:
+        """Where the iterations' CRC chain starts: the CRC-32 of the header's bytes 0..25 with
+        the iteration count K set to 0. Each iteration's CRC covers its own bytes and starts
+        from the previous iteration's CRC, so an iteration spliced in from another file or
+        place is refused; K is left out so that a file cut short keeps its checksums."""
+        return zlib.crc32(self._packed_fields(iterations=0))
+
+    @property
     def code_shape(self) -> tuple[int, int, int]:
         return (self.bits, *self.blocks)
 
@@ -81,7 +110,7 @@ class Header:
     def file_bytes(self, iterations: int) -> int:
         """Size of an uncompressed file of this many iterations (entropy-coded files: the
         sizes are known only once coded; see ParsedFile.file_bytes)."""
-        return HEADER_BYTES + iterations * self.iteration_bytes
+        return HEADER_BYTES + iterations * (self.iteration_bytes + self.check_bytes)
 
     def bpp(self, iterations: int) -> float:
         return 8.0 * self.file_bytes(iterations) / (self.width * self.height)
@@ -101,11 +130,14 @@ class Header:
             raise BitstreamError(f"the file uses features (flags {self.flags:#04x}) this version does not "
                                  "support; upgrade lstm-compare.")
 
+    def _packed_fields(self, iterations: int) -> bytes:
+        return _HEAD.pack(MAGIC, self.version, self.flags, self.width, self.height, iterations,
+                          self.bits, self.tile, bytes.fromhex(self.model_id))
+
     def pack(self) -> bytes:
         self.validate()
-        head = _HEAD.pack(MAGIC, self.version, self.flags, self.width, self.height, self.iterations,
-                          self.bits, self.tile, bytes.fromhex(self.model_id))
-        return head + struct.pack(">I", zlib.crc32(head))
+        head = self._packed_fields(self.iterations)
+        return head + _CRC.pack(zlib.crc32(head))
 
 
 def parse_header(data: bytes) -> Header:
@@ -114,11 +146,12 @@ def parse_header(data: bytes) -> Header:
     if len(data) < HEADER_BYTES:
         raise BitstreamError(f"the file is {len(data)} bytes, shorter than the {HEADER_BYTES}-byte header; "
                              "it was cut off.")
-    if data[4] != VERSION:
-        raise BitstreamError(f"the file is format version {data[4]}, but this lstm-compare reads version "
-                             f"{VERSION}; use a matching version of lstm-compare.")
+    if data[4] not in READABLE:
+        newer = "a newer" if data[4] > VERSION else "a matching"
+        raise BitstreamError(f"the file is format version {data[4]}, but this lstm-compare reads versions "
+                             f"{' and '.join(map(str, READABLE))}; open it with {newer} version of lstm-compare.")
     head = data[:_HEAD.size]
-    (crc,) = struct.unpack(">I", data[_HEAD.size:HEADER_BYTES])
+    (crc,) = _CRC.unpack(data[_HEAD.size:HEADER_BYTES])
     if zlib.crc32(head) != crc:
         raise BitstreamError("the file's header is damaged (checksum mismatch); the file is corrupt.")
     _, version, flags, w, h, k, c, tile, mid = _HEAD.unpack(head)
@@ -141,10 +174,13 @@ def unpack_iteration(payload: bytes, header: Header) -> np.ndarray:
 
 
 def iteration_block(header: Header, codes: np.ndarray, prev: np.ndarray | None = None) -> bytes:
-    """The bytes iteration `codes` adds to a file (`prev`: the iteration before, if any)."""
+    """The bytes iteration `codes` adds to a file before its checksum (`prev`: the iteration
+    before, if any); `assemble` appends the checksums."""
     if not header.entropy_coded:
         return pack_iteration(codes)
     chunk = entropy.encode_iteration(codes, prev)
+    if len(chunk) < header.min_chunk:  # zero words after the range coder's: never read
+        chunk += bytes(-(-(header.min_chunk - len(chunk)) // 4) * 4)
     return _LEN.pack(len(chunk)) + chunk
 
 
@@ -160,84 +196,110 @@ def assemble(header: Header, blocks: list[bytes]) -> bytes:
     encoder makes them once, to know each size; they are not coded again)."""
     if len(blocks) != header.iterations:
         raise ValueError("header iteration count and the blocks given differ")
-    return header.pack() + b"".join(blocks)
+    if not header.checksums:
+        return header.pack() + b"".join(blocks)
+    out, crc = [header.pack()], header.chain_seed()
+    for block in blocks:
+        crc = zlib.crc32(block, crc)
+        out += [block, _CRC.pack(crc)]
+    return b"".join(out)
 
 
 @dataclass
 class ParsedFile:
     header: Header
     payload: memoryview
-    available: int  # complete iterations present (<= header.iterations for a cut file)
+    available: int  # intact iterations present (<= header.iterations for a cut file)
     ends: list[int] = field(default_factory=list)  # payload offset where each iteration ends
+    damage: str = ""  # salvaged files: why the iterations after `available` were dropped
     _codes: dict = field(default_factory=dict, repr=False)
 
     def file_bytes(self, iterations: int) -> int:
         """Size of the file cut after this many iterations."""
         return HEADER_BYTES + self.ends[iterations - 1]
 
+    def _chunk(self, t: int) -> bytes:
+        """Iteration t's bytes without its length field and checksum."""
+        start = (self.ends[t - 1] if t else 0) + (_LEN.size if self.header.entropy_coded else 0)
+        return bytes(self.payload[start:self.ends[t] - self.header.check_bytes])
+
     def iteration(self, t: int) -> np.ndarray:
         """Codes of iteration t (0-based)."""
         if not 0 <= t < self.available:
             raise IndexError(t)
         if not self.header.entropy_coded:
-            return unpack_iteration(bytes(self.payload[self.ends[t] - self.header.iteration_bytes:self.ends[t]]),
-                                    self.header)
+            return unpack_iteration(self._chunk(t), self.header)
         if t not in self._codes:  # each iteration is coded given the one before
             prev = self.iteration(t - 1) if t else None
-            chunk = bytes(self.payload[self.ends[t] - self._chunk_len(t):self.ends[t]])
-            self._codes[t] = entropy.decode_iteration(chunk, self.header.code_shape, prev)
+            self._codes[t] = entropy.decode_iteration(self._chunk(t), self.header.code_shape, prev)
         return self._codes[t]
 
-    def _chunk_len(self, t: int) -> int:
-        return self.ends[t] - (self.ends[t - 1] if t else 0) - _LEN.size
+
+class _Damage(Exception):
+    """Raised inside read(): the file is unusable from iteration `index` (0-based) on."""
+
+    def __init__(self, index: int, message: str):
+        super().__init__(message)
+        self.index = index
 
 
-def _entropy_ends(header: Header, body: memoryview) -> list[int]:
-    """End offsets of the complete length-prefixed chunks; refuses a cut or padded file."""
-    ends, pos = [], 0
+def _iteration_ends(header: Header, body: memoryview, ends: list[int]) -> None:
+    """Append the end offset of each iteration, once checked (length, size, checksum), to
+    `ends`. Raises _Damage at the first that is cut, malformed or damaged, or at bytes after
+    the last; `ends` then holds the intact iterations before it."""
+    pos = 0
+    crc = header.chain_seed() if header.checksums else 0
     limit = header.iteration_bytes + 1  # a chunk is never larger than raw + its mode byte
+    total = header.iterations
     while pos < len(body):
-        if len(ends) == header.iterations:
-            raise BitstreamError(f"the file has {len(body) - pos} bytes after its last iteration; "
-                                 "the file is corrupt.")
-        if len(body) - pos < _LEN.size:
-            raise BitstreamError(f"the file is truncated in the length field of iteration {len(ends) + 1}; "
-                                 "cut files only at iteration boundaries, or re-encode.")
-        (n,) = _LEN.unpack(body[pos:pos + _LEN.size])
-        if not 1 <= n <= limit:
-            raise BitstreamError(f"iteration {len(ends) + 1} of the file claims {n} bytes (at most {limit} "
-                                 "are possible); the file is corrupt.")
-        if pos + _LEN.size + n > len(body):
-            raise BitstreamError(f"the file is truncated in the middle of iteration {len(ends) + 1} "
-                                 f"({len(body) - pos - _LEN.size} of its {n} bytes); cut files only at "
-                                 "iteration boundaries, or re-encode.")
-        pos += _LEN.size + n
+        t = len(ends)
+        if t == total:
+            raise _Damage(t, f"the file has {len(body) - pos} bytes after its last iteration")
+        if header.entropy_coded:
+            if len(body) - pos < _LEN.size:
+                raise _Damage(t, f"the file is truncated in the length field of iteration {t + 1}")
+            (n,) = _LEN.unpack(body[pos:pos + _LEN.size])
+            if not header.min_chunk <= n <= limit:
+                raise _Damage(t, f"iteration {t + 1} of the file claims {n} bytes (it can hold "
+                                 f"{header.min_chunk} to {limit}); it is damaged")
+            size = _LEN.size + n
+        else:
+            size = header.iteration_bytes
+        have = len(body) - pos - header.check_bytes
+        if have < size:
+            raise _Damage(t, f"the file is truncated in the middle of iteration {t + 1} "
+                             f"({max(have, 0)} of its {size} bytes)")
+        if header.checksums:
+            crc = zlib.crc32(body[pos:pos + size], crc)
+            (stored,) = _CRC.unpack(body[pos + size:pos + size + _CRC.size])
+            if stored != crc:
+                raise _Damage(t, f"iteration {t + 1} of {total} is damaged (its checksum does not match)")
+        pos += size + header.check_bytes
         ends.append(pos)
-    return ends
 
 
-def read(data: bytes) -> ParsedFile:
-    """Parse and check a whole file; never allocates more than the file's own size."""
+def read(data: bytes, salvage: bool = False) -> ParsedFile:
+    """Parse and check a whole file; never allocates more than the file's own size.
+
+    `salvage`: instead of refusing a file damaged or cut after some intact iterations, keep
+    those (ParsedFile.damage says what was dropped). A file with no intact iteration, or
+    whose header is damaged, is refused either way."""
     data = bytes(data)
     header = parse_header(data)
-    body = len(data) - HEADER_BYTES
-    if header.entropy_coded:
-        ends = _entropy_ends(header, memoryview(data)[HEADER_BYTES:])
-        if not ends:
-            raise BitstreamError("the file holds a header but no complete iteration; re-encode the image.")
-        return ParsedFile(header, memoryview(data)[HEADER_BYTES:], len(ends), ends)
-    n = header.iteration_bytes
-    complete, rest = divmod(body, n)
-    if complete > header.iterations or (complete == header.iterations and rest):
-        raise BitstreamError(f"the file has {body - header.iterations * n} bytes after its last "
-                             f"iteration; the file is corrupt.")
-    if rest:
-        raise BitstreamError(f"the file is truncated in the middle of iteration {complete + 1} "
-                             f"({rest} of its {n} bytes); cut files only at iteration boundaries, "
-                             f"or re-encode.")
-    if complete == 0:
+    body = memoryview(data)[HEADER_BYTES:]
+    ends: list[int] = []
+    damage = ""
+    try:
+        _iteration_ends(header, body, ends)
+    except _Damage as d:
+        if not (salvage and d.index > 0):
+            what = (f"decode the {d.index} intact iteration{'s' * (d.index > 1)} before it with --salvage, "
+                    "or re-encode the image" if d.index else "re-encode the image from the original")
+            raise BitstreamError(f"{d}; {what}.") from None
+        damage = str(d)
+    if not ends:
         raise BitstreamError("the file holds a header but no complete iteration; re-encode the image.")
-    return ParsedFile(header, memoryview(data)[HEADER_BYTES:], complete, [n * (t + 1) for t in range(complete)])
+    return ParsedFile(header, body, len(ends), ends, damage)
 
 
 def prefix(data: bytes, iterations: int) -> bytes:
@@ -246,6 +308,13 @@ def prefix(data: bytes, iterations: int) -> bytes:
     if not 1 <= iterations <= parsed.available:
         raise BitstreamError(f"the file holds {parsed.available} iterations; ask for 1 to {parsed.available}.")
     return bytes(data[:parsed.file_bytes(iterations)])
+
+
+def salvage(data: bytes) -> tuple[bytes, str]:
+    """The intact iterations of a damaged or cut file, as a valid file, and what was dropped
+    ("" when nothing was). Raises BitstreamError when nothing can be kept."""
+    parsed = read(data, salvage=True)
+    return bytes(data[:parsed.file_bytes(parsed.available)]), parsed.damage
 
 
 def file_info(data: bytes) -> dict:
@@ -257,7 +326,9 @@ def file_info(data: bytes) -> dict:
         "format_version": h.version, "width": h.width, "height": h.height,
         "iterations_encoded": h.iterations, "iterations_present": parsed.available,
         "bits_per_block": h.bits, "tile": h.tile, "model_id": h.model_id,
-        "entropy_coded": h.entropy_coded, "precision": h.precision, "header_bytes": HEADER_BYTES,
+        "entropy_coded": h.entropy_coded, "precision": h.precision,
+        "checksums": "CRC-32 per iteration, all intact" if h.checksums else "none (format version 1)",
+        "header_bytes": HEADER_BYTES,
         "bytes_per_iteration": [b - a for a, b in zip(ends, ends[1:])],
         "file_bytes": len(data), "bpp": round(8 * len(data) / (h.width * h.height), 5),
     }

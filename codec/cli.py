@@ -1,7 +1,7 @@
 """lstm-codec: the codec from the command line.
 
     lstm-codec encode IN OUT.lstm [--iterations K] [--model baseline|proposed|PATH] [--refine 10]
-    lstm-codec decode IN.lstm OUT.png [--iterations K]
+    lstm-codec decode IN.lstm OUT.png [--iterations K] [--salvage]
     lstm-codec info IN.lstm
     lstm-codec eval DIR --out OUTDIR
     lstm-codec train --data DIR ...
@@ -94,19 +94,19 @@ def cmd_encode(a):
 
 def cmd_decode(a):
     from .imageio import save_rgb
+    from .lstm_file import decode_file
     out = _writable(a.output, a.force)
-    data = _read_bytes(a.input)
-    model = None
-    if not a.model:  # a file from any shipped model decodes without naming it
-        from .bitstream import file_info
-        from .zoo import find_shipped
-        model = find_shipped(file_info(data)["model_id"])
-    rec = _codec(a, model).decode(data, a.iterations, progress=_tile_progress("decoding"))
+    model = _load(a.model) if a.model else None  # by default, the shipped model the file names
+    decoded = decode_file(_read_bytes(a.input), model, a.iterations, salvage=a.salvage,
+                          progress=_tile_progress("decoding"))
+    rec = decoded.pixels
     try:
         save_rgb(rec, out)
     except (ValueError, OSError) as e:
         raise UserError(f"could not write {out} ({e}); use a .png, .bmp or .tif name.") from None
-    print(f"{out}: {rec.shape[1]}x{rec.shape[0]}")
+    if decoded.damage:
+        print(f"salvaged: {decoded.notes()[0]}", file=sys.stderr)
+    print(f"{out}: {rec.shape[1]}x{rec.shape[0]}, {decoded.iterations} iterations")
 
 
 def cmd_info(a):
@@ -203,6 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("input"), d.add_argument("output")
     d.add_argument("--iterations", "-k", type=int, default=None, help="decode only the first K iterations")
     d.add_argument("--force", action="store_true")
+    d.add_argument("--salvage", action="store_true",
+                   help="decode the intact iterations of a damaged or cut file (those before the first damaged one)")
     model_opts(d, writes=False)
     d.set_defaults(func=cmd_decode)
 

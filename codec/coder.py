@@ -38,7 +38,7 @@ class IterationResult:
     file_bytes: int            # size of a file holding iterations 1..iteration
     bpp: float                 # from those real bytes
     seconds: float             # wall time of this iteration
-    block: bytes = b""         # the bytes this iteration adds to the file (bitstream.assemble)
+    block: bytes = b""         # the bytes this iteration adds to the file, less its checksum (bitstream.assemble)
 
 
 def check_bf16(why: str = "--precision bf16 needs it") -> None:
@@ -157,7 +157,7 @@ class LSTMCodec:
                 codes[:, y // 16:(y + th) // 16, xx // 16:(xx + tw) // 16] = c[0].numpy()
                 recon[y:y + th, xx:xx + tw] = to_uint8(st.recon)
             block = bitstream.iteration_block(header, codes, prev)
-            size += len(block)
+            size += len(block) + header.check_bytes
             prev = codes
             yield IterationResult(t + 1, codes, recon[:h, :w], size, 8.0 * size / (h * w),
                                   time.perf_counter() - t0, block)

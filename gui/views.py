@@ -6,6 +6,8 @@ not smooth), so zoomed-in pixels stay square.
 """
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
@@ -120,7 +122,7 @@ class Pane(QWidget):
         self.vb.sigRangeChanged.connect(self._place_message)
 
     def show_message(self, text: str):
-        self.message.setText(text)
+        self.message.setText(textwrap.fill(text, 60))  # a long reason stays inside the pane
         self.message.setVisible(bool(text))
         self._place_message()
 
@@ -257,7 +259,10 @@ class ComparisonViews(QStackedWidget):
     def set_original_caption(self, text: str):
         self.p_orig.caption.setText(text)
 
-    def set_messages(self, lstm: str = "", classical: str = ""):
+    def set_messages(self, lstm: str = "", classical: str = "", original: str = ""):
+        """Text over the panes (what is being computed, or why there is nothing to show)."""
+        self.p_orig.show_message(original)
+        self.p_split.show_message(original)
         self.p_lstm.show_message(lstm)
         self.p_dl.show_message(lstm)
         self.p_cls.show_message(classical)

@@ -16,7 +16,8 @@ from codec.checkpoint import LoadedModel, load_model
 from codec.coder import LSTMCodec
 from codec.data import find_images
 from codec.errors import CodecError
-from codec.imageio import IMAGE_SUFFIXES, load_rgb
+from codec.imageio import IMAGE_SUFFIXES
+from codec.lstm_file import LSTM_SUFFIX, load_picture
 from codec.refine import RefineSettings
 from codec.session import ImageSession
 from codec.zoo import MODELS_DIR, SHIPPED
@@ -371,7 +372,8 @@ class MainWindow(QMainWindow):
         return str(self.settings.value("last_dir", str(Path.home())))
 
     def open_dialog(self):
-        filt = "Images (" + " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES)) + ");;All files (*)"
+        filt = ("Images (" + " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES)) + f");;LSTM files (*{LSTM_SUFFIX})"
+                ";;All files (*)")
         paths, _ = QFileDialog.getOpenFileNames(self, "Open images", self.last_dir(), filt)
         if paths:
             self.open_paths(paths)
@@ -421,7 +423,7 @@ class MainWindow(QMainWindow):
 
     def _load_job(self, e: Entry):
         try:
-            img = load_rgb(e.path)
+            img = load_picture(e.path, self.codec.model)
         except CodecError as err:
             self.bridge.load_failed.emit(e, str(err))
             return
@@ -436,6 +438,8 @@ class MainWindow(QMainWindow):
         e.item.setText(f"{e.name}\n{session.width}x{session.height}")
         if e is self.current:
             self._show_entry()
+            if session.notes:  # e.g. what a salvaged .lstm file lost
+                self.status(f"{e.name}: {'; '.join(session.notes)}")
 
     def _load_failed(self, e: Entry, message: str):
         e.error = message
@@ -465,15 +469,18 @@ class MainWindow(QMainWindow):
             self.views.set_original(None)
             self.plot.show_session(None, [])
             return
-        if e.error:
+        if e.error:  # say why where the image would be, and in the status bar
             self.views.set_original(None)
-            self.views.set_original_caption(e.error)
+            self.views.set_original_caption(f"{e.name} · unreadable")
+            self.views.set_messages("nothing to compress", "nothing to compress", original=e.error)
             self.plot.show_session(None, [])
+            self.status(e.error, error=True)
             return
         s = e.session
         if s is None:
             self.views.set_original(None)
             self.views.set_original_caption("loading…")
+            self.views.set_messages()
             return
         self.views.set_original(s.original)
         note = f" · {'; '.join(s.notes)}" if s.notes else ""

@@ -37,7 +37,7 @@ def _smooth_file(k=2):
 
 def test_header_roundtrip_and_size_formula():
     header, codes, data = _file()
-    assert len(data) == HEADER_BYTES + 3 * 32 * 3 * 4 // 8  # ceil(40/16)=3, ceil(56/16)=4
+    assert len(data) == HEADER_BYTES + 3 * (32 * 3 * 4 // 8 + 4)  # ceil(40/16)=3, ceil(56/16)=4, CRC
     parsed = bitstream.read(data)
     assert parsed.header == header and parsed.available == 3
     for t in range(3):
@@ -54,7 +54,7 @@ def test_prefix_is_a_valid_file_with_fewer_iterations():
 
 def _with_header(**changes):
     h, _, data = _file()
-    fields = dict(magic=b"LSTM", version=1, flags=0, w=h.width, h=h.height, k=h.iterations,
+    fields = dict(magic=b"LSTM", version=2, flags=0, w=h.width, h=h.height, k=h.iterations,
                   c=h.bits, tile=h.tile, mid=bytes.fromhex(h.model_id))
     fields.update(changes)
     head = struct.pack(">4sBBIIBBH8s", *fields.values())
@@ -176,7 +176,7 @@ def test_entropy_coded_roundtrip_prefix_and_size():
 def test_entropy_coding_stores_incompressible_iterations_raw():
     from codec import entropy
     header, codes, data = _file(flags=bitstream.ENTROPY)  # fair coin bits, 12 blocks: raw is smaller
-    assert len(data) == HEADER_BYTES + 3 * (4 + 1 + header.iteration_bytes)
+    assert len(data) == HEADER_BYTES + 3 * (4 + 1 + header.iteration_bytes + 4)
     assert entropy.encode_iteration(codes[0])[0] == entropy.RAW
     assert np.array_equal(bitstream.read(data).iteration(2), codes[2])
 
@@ -194,11 +194,103 @@ def test_entropy_coded_damage_is_reported():
         bitstream.read(bytes(body))
     body = bytearray(data)
     body[HEADER_BYTES + 4] = 7  # mode byte
+    with pytest.raises(BitstreamError, match="iteration 1 of 3 is damaged"):
+        bitstream.read(bytes(body))
+    # the same edits in a file whose checksums were recomputed (a buggy writer): the chunk
+    # itself is checked too
     with pytest.raises(BitstreamError, match="unknown mode 7"):
-        bitstream.read(bytes(body)).iteration(0)
+        bitstream.read(_rechecksummed(body)).iteration(0)
     body[HEADER_BYTES + 4], body[HEADER_BYTES + 5] = 1, 0  # a zero probability
     with pytest.raises(BitstreamError, match="zero probability"):
-        bitstream.read(bytes(body)).iteration(0)
+        bitstream.read(_rechecksummed(body)).iteration(0)
+
+
+def _rechecksummed(data) -> bytes:
+    """A version-2 file with each iteration's CRC recomputed over whatever it now holds."""
+    header = bitstream.parse_header(bytes(data))
+    out, pos, crc = bytearray(data[:HEADER_BYTES]), HEADER_BYTES, header.chain_seed()
+    while pos < len(data):
+        n = (4 + struct.unpack(">I", data[pos:pos + 4])[0]) if header.entropy_coded else header.iteration_bytes
+        block = bytes(data[pos:pos + n])
+        crc = zlib.crc32(block, crc)
+        out += block + struct.pack(">I", crc)
+        pos += n + 4
+    return bytes(out)
+
+
+@pytest.mark.parametrize("maker", [_file, _coded_file], ids=["plain", "entropy-coded"])
+def test_a_damaged_iteration_is_refused_with_its_number_and_salvaged(maker):
+    header, codes, data = maker()
+    second = bitstream.read(data).file_bytes(1) + 7  # a byte inside iteration 2
+    bad = bytearray(data)
+    bad[second] ^= 0x10
+    with pytest.raises(BitstreamError, match="iteration 2 of 3 is damaged.*1 intact iteration before it with --salvage"):
+        bitstream.read(bytes(bad))
+    parsed = bitstream.read(bytes(bad), salvage=True)
+    assert parsed.available == 1 and "iteration 2 of 3 is damaged" in parsed.damage
+    assert np.array_equal(parsed.iteration(0), codes[0])
+    kept, why = bitstream.salvage(bytes(bad))
+    assert kept == bitstream.prefix(data, 1) and why == parsed.damage
+    assert bitstream.salvage(data) == (data, "")
+    # damage in the first iteration leaves nothing to keep: refused even when salvaging
+    bad = bytearray(data)
+    bad[HEADER_BYTES + 5] ^= 0x01
+    with pytest.raises(BitstreamError, match=r"iteration 1 of 3 is damaged \(its checksum does not match\); re-encode"):
+        bitstream.read(bytes(bad), salvage=True)
+
+
+def test_salvage_keeps_what_precedes_a_cut_or_trailing_bytes():
+    _, _, data = _coded_file()
+    parsed = bitstream.read(data[:-3], salvage=True)
+    assert parsed.available == 2 and "middle of iteration 3" in parsed.damage
+    parsed = bitstream.read(data + b"junk", salvage=True)
+    assert parsed.available == 3 and "after its last iteration" in parsed.damage
+
+
+def test_an_iteration_spliced_from_another_file_is_refused():
+    header, codes, data = _coded_file()
+    other = bitstream.write(header, [-c for c in codes])  # same header, other bits
+    one = bitstream.read(data).file_bytes(1)
+    two = bitstream.read(other).file_bytes(2)
+    spliced = data[:one] + other[bitstream.read(other).file_bytes(1):two]
+    with pytest.raises(BitstreamError, match="iteration 2 of 3 is damaged"):
+        bitstream.read(spliced)
+    swapped = data[:HEADER_BYTES] + other[HEADER_BYTES:one] + data[one:]  # iteration 1 from `other`: the chain breaks at 2
+    with pytest.raises(BitstreamError, match="is damaged"):
+        bitstream.read(swapped)
+
+
+def test_version_1_files_still_read_and_say_they_carry_no_checksums():
+    for flags in (0, bitstream.ENTROPY):
+        header = Header(56, 40, 2, 32, 1024, "0123456789abcdef", flags, version=1)
+        rng = np.random.default_rng(3)
+        codes = [np.where(rng.random((32, *header.blocks)) < 0.2, 1.0, -1.0) for _ in range(2)]
+        data = bitstream.write(header, codes)
+        parsed = bitstream.read(data)
+        assert parsed.header.version == 1 and not parsed.header.checksums
+        assert [np.array_equal(parsed.iteration(t), codes[t]) for t in range(2)] == [True, True]
+        assert bitstream.file_info(data)["checksums"] == "none (format version 1)"
+        if not flags:
+            assert len(data) == HEADER_BYTES + 2 * header.iteration_bytes
+    assert "all intact" in bitstream.file_info(_file()[2])["checksums"]
+
+
+def test_tiny_chunks_are_padded_and_smaller_ones_refused():
+    """A flat image codes to almost nothing; version 2 pads each chunk to 1/64 of the plain
+    iteration, so a small file cannot claim a huge array of bits."""
+    header = Header(1600, 1600, 2, 32, 1024, "0123456789abcdef", bitstream.ENTROPY)
+    codes = [np.ones(header.code_shape, np.float32)] * 2
+    data = bitstream.write(header, codes)
+    parsed = bitstream.read(data)
+    assert header.min_chunk == -(-header.iteration_bytes // 64)
+    for t in range(2):
+        assert header.min_chunk <= parsed.file_bytes(t + 1) - (parsed.file_bytes(t) if t else HEADER_BYTES) - 8 < header.min_chunk + 4
+        assert np.array_equal(parsed.iteration(t), codes[t])
+    n = parsed.file_bytes(1) - HEADER_BYTES - 8
+    short = bytearray(data[:HEADER_BYTES + 4 + n - 4])  # one word less, length and CRC redone
+    short[HEADER_BYTES:HEADER_BYTES + 4] = struct.pack(">I", n - 4)
+    with pytest.raises(BitstreamError, match=f"claims {n - 4} bytes"):
+        bitstream.read(_rechecksummed(bytes(short)))
 
 
 def test_spatial_modes_roundtrip_on_any_shape():
@@ -234,8 +326,8 @@ def test_fuzz_entropy_coded_chunks(data, kind):
     for _ in range(data.draw(st.integers(1, 4))):
         pos = data.draw(st.integers(HEADER_BYTES, len(buf) - 1))
         buf[pos] = data.draw(st.integers(0, 255))
-    try:
-        parsed = bitstream.read(bytes(buf))
+    try:  # checksums recomputed, so that the chunks themselves are exercised
+        parsed = bitstream.read(_rechecksummed(buf) if data.draw(st.booleans()) else bytes(buf))
         for t in range(parsed.available):
             c = parsed.iteration(t)
             assert c.shape == parsed.header.code_shape and set(np.unique(c)) <= {-1.0, 1.0}

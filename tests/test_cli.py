@@ -24,7 +24,7 @@ def test_encode_info_decode_prefix(tmp_path, photo, tiny_model_path, capsys):
     lstm = tmp_path / "photo.lstm"
     plain = tmp_path / "plain.lstm"
     assert run("encode", photo, plain, "-k", 3, "--model", tiny_model_path, "--no-entropy") == 0
-    assert plain.stat().st_size == 30 + 3 * 32 * 3 * 5 // 8  # the paper's plain bits
+    assert plain.stat().st_size == 30 + 3 * (32 * 3 * 5 // 8 + 4)  # the paper's plain bits, a CRC each
     assert run("encode", photo, lstm, "-k", 3, "--model", tiny_model_path) == 0  # entropy-coded
     assert lstm.stat().st_size <= plain.stat().st_size + 3 * 5
     assert run("info", lstm) == 0
@@ -35,11 +35,33 @@ def test_encode_info_decode_prefix(tmp_path, photo, tiny_model_path, capsys):
     capsys.readouterr()
     assert run("info", lstm, "--json") == 0
     first = json.loads(capsys.readouterr().out)["bytes_per_iteration"][0]
-    for src, n in ((plain, 60), (lstm, first)):
+    for src, n in ((plain, 64), (lstm, first)):
         cut = tmp_path / "cut.lstm"
         cut.write_bytes(src.read_bytes()[:30 + n])
         assert run("decode", cut, tmp_path / "one.png", "--model", tiny_model_path, "--force") == 0
         assert Image.open(tmp_path / "one.png").size == (80, 48)
+
+
+def test_decode_salvages_a_damaged_file_only_when_asked(tmp_path, photo, tiny_model_path, capsys):
+    lstm = tmp_path / "photo.lstm"
+    assert run("encode", photo, lstm, "-k", 3, "--model", tiny_model_path) == 0
+    capsys.readouterr()
+    assert run("info", lstm, "--json") == 0
+    sizes = json.loads(capsys.readouterr().out)["bytes_per_iteration"]
+    bad = bytearray(lstm.read_bytes())
+    bad[30 + sizes[0] + sizes[1] + 6] ^= 0x08  # inside iteration 3
+    damaged = tmp_path / "damaged.lstm"
+    damaged.write_bytes(bytes(bad))
+    assert run("decode", damaged, tmp_path / "x.png", "--model", tiny_model_path) == 2
+    err = capsys.readouterr().err.strip()
+    assert "iteration 3 of 3 is damaged" in err and "--salvage" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "x.png").exists()
+    assert run("decode", damaged, tmp_path / "x.png", "--model", tiny_model_path, "--salvage") == 0
+    out, err = capsys.readouterr()
+    assert "2 iterations" in out and "decoded 2 of the file's 3 iterations" in err and "damaged" in err
+    two = tmp_path / "two.png"
+    assert run("decode", lstm, two, "--model", tiny_model_path, "-k", 2) == 0
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "x.png")), np.asarray(Image.open(two)))
 
 
 def test_compare_figure(tmp_path, photo, tiny_model_path):

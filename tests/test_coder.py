@@ -14,12 +14,12 @@ def test_encode_decode_roundtrip_is_bit_exact(tiny_model, small_image):
     assert np.array_equal(codec.decode(data), rec)
 
 
-def test_file_size_is_header_plus_32_bits_per_block_per_iteration(tiny_model, small_image):
+def test_file_size_is_header_plus_32_bits_per_block_per_iteration_plus_checksums(tiny_model, small_image):
     codec = LSTMCodec(tiny_model, entropy=False)  # the paper's plain bits
     h, w = small_image.shape[:2]
     for k in (1, 3):
         data, _ = codec.encode(small_image, k)
-        assert len(data) == bitstream.HEADER_BYTES + k * 32 * -(-h // 16) * -(-w // 16) // 8
+        assert len(data) == bitstream.HEADER_BYTES + k * (32 * -(-h // 16) * -(-w // 16) // 8 + 4)
 
 
 def test_progressive_yields_match_file_prefixes(tiny_model, small_image):

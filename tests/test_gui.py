@@ -187,6 +187,42 @@ def test_corrupt_and_mixed_files_keep_the_app_running(qtbot, window, photos, tmp
     assert "not images" in window.statusBar().currentMessage() or len(window.entries) == 3
     window.list.setCurrentRow(window.entries.index(next(e for e in window.entries if e.path == photos[1])))
     _wait_encoded(qtbot, window)
+    # coming back to the broken file later: the reason is shown where the image would be
+    window.statusBar().clearMessage()
+    window.list.setCurrentRow(window.entries.index(next(e for e in window.entries if e.path == bad)))
+    assert "could not be read as an image" in window.statusBar().currentMessage()
+    message = window.views.p_orig.message
+    assert message.isVisible() and "could not be read" in message.toPlainText().replace("\n", " ")
+    assert "unreadable" in window.views.p_orig.caption.text()
+    window.list.setCurrentRow(window.entries.index(next(e for e in window.entries if e.path == photos[1])))
+    assert not window.views.p_orig.message.isVisible()
+
+
+def test_opening_a_damaged_lstm_file_shows_its_intact_iterations(qtbot, window, photos, tmp_path, tiny_model):
+    from codec import bitstream
+    from codec.coder import LSTMCodec
+    from codec.imageio import load_rgb
+    pixels = load_rgb(photos[0]).pixels
+    codec = LSTMCodec(tiny_model)
+    data, _ = codec.encode(pixels, 4)
+    bad = bytearray(data)
+    bad[bitstream.read(data).file_bytes(2) + 9] ^= 0x04  # inside iteration 3
+    path = tmp_path / "damaged.lstm"
+    path.write_bytes(bytes(bad))
+    window.open_paths([path])
+    qtbot.waitUntil(lambda: bool(window.current.session or window.current.error), timeout=20000)
+    assert not window.current.error
+    s = window.current.session
+    assert np.array_equal(s.original, codec.decode(data, 2))  # the two intact iterations
+    assert "decoded 2 of the file's 4 iterations" in s.notes[0] and "iteration 3 of 4 is damaged" in s.notes[0]
+    assert "iteration 3 of 4 is damaged" in window.statusBar().currentMessage()
+    assert "decoded 2 of" in window.views.p_orig.caption.text()
+    # a file with nothing intact is an unreadable entry with its reason, never an exception
+    path2 = tmp_path / "hopeless.lstm"
+    path2.write_bytes(data[:bitstream.HEADER_BYTES + 3])
+    window.open_paths([path2])
+    qtbot.waitUntil(lambda: bool(window.current.error), timeout=10000)
+    assert "truncated" in window.current.error
 
 
 def test_bad_model_is_reported(qtbot, window, tmp_path, monkeypatch):
