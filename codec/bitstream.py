@@ -42,10 +42,11 @@ BF16 = 0x02     # flags bit: the encoder's network ran in bfloat16; the decoder 
 PRECISIONS = ("fp32", "bf16")
 _LEN = struct.Struct(">I")
 _CRC = struct.Struct(">I")
-# Version 2: an entropy-coded chunk is at least 1/64 of the plain iteration (the encoder
-# pads a smaller one with zero words, which the range decoder never reads), so a small file
-# cannot make the decoder produce a huge array of bits. Costs at most 0.002 bpp per
-# iteration, and only on images far flatter than photos.
+# An entropy-coded chunk is at least 1/64 of the plain iteration (the encoder pads a smaller
+# one with zero words, which the range decoder never reads), so a small file cannot make the
+# decoder produce a huge array of bits: each byte stands for at most 512 code bits. Costs at
+# most 0.002 bpp per iteration, and only on images far flatter than photos. Version 1
+# writers did not pad, but only near-blank images compress that much: such a file is refused.
 MAX_EXPANSION = 64
 _HEAD = struct.Struct(">4sBBIIBBH8s")
 HEADER_BYTES = _HEAD.size + 4  # + CRC-32
@@ -88,7 +89,7 @@ class Header:
     @property
     def min_chunk(self) -> int:
         """The smallest entropy-coded chunk this version allows."""
-        return -(-self.iteration_bytes // MAX_EXPANSION) if self.checksums else 1
+        return -(-self.iteration_bytes // MAX_EXPANSION)
 
     def chain_seed(self) -> int:
         """Where the iterations' CRC chain starts: the CRC-32 of the header's bytes 0..25 with

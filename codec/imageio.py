@@ -18,6 +18,8 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".p
 # instead, and refuse only what could not possibly be a photo.
 MAX_PIXELS = 400_000_000
 Image.MAX_IMAGE_PIXELS = None
+LARGE_IMAGE_BYTES = 256 << 20  # 89 megapixels of RGB
+MAX_COMPRESSION = 4096
 
 
 @dataclass
@@ -90,6 +92,7 @@ def load_rgb(source) -> RGBImage:
             if w * h > MAX_PIXELS:
                 raise ImageReadError(f"{name} is {w}x{h} pixels, more than the {MAX_PIXELS // 1_000_000} "
                                      "megapixels this tool handles; downscale it first.")
+            _check_claimed_size(img, name)
             img.load()
             notes: list[str] = []
             pixels = to_rgb(img, notes)
@@ -101,6 +104,31 @@ def load_rgb(source) -> RGBImage:
     if pixels.shape[0] == 0 or pixels.shape[1] == 0:
         raise ImageReadError(f"{name} has no pixels.")
     return RGBImage(pixels, Path(name).name, notes)
+
+
+def _check_claimed_size(img: Image.Image, name: str) -> None:
+    """Refuse a file too short for the size its header claims, before Pillow allocates the
+    whole image: an uncompressed one (PPM, BMP, TGA, raw TIFF...) needs at least one bit per
+    pixel; a compressed one claiming more than LARGE_IMAGE_BYTES of pixels, at least
+    1/MAX_COMPRESSION of them (no photo compresses more). So a small file cannot make us
+    allocate a large picture."""
+    fp = getattr(img, "fp", None)
+    if fp is None:
+        return
+    pos = fp.tell()
+    end = fp.seek(0, io.SEEK_END)
+    fp.seek(pos)
+    w, h = img.size
+    tiles = getattr(img, "tile", None) or []
+    if tiles and all(t[0] == "raw" for t in tiles):
+        need = min(t[2] for t in tiles) + w * h // 8
+    elif 3 * w * h > LARGE_IMAGE_BYTES:
+        need = 3 * w * h // MAX_COMPRESSION
+    else:
+        return
+    if end < need:
+        raise ImageReadError(f"{name} claims {w}x{h} pixels but holds only {end} bytes, too few for "
+                             "that many; the file is truncated or damaged.")
 
 
 def content_key(pixels: np.ndarray) -> str:

@@ -79,6 +79,9 @@ def caption(sample) -> str:
 class MainWindow(QMainWindow):
     def __init__(self, model: LoadedModel | None = None, settings: QSettings | None = None):
         super().__init__()
+        # Qt deletes the window once closed: the signal connections to its own methods are
+        # reference cycles through C++ that Python's collector cannot break
+        self.setAttribute(Qt.WA_DeleteOnClose)
         self.settings = settings or QSettings("lstm-compare", "lstm-compare")
         self.model = model
         self.entropy = self.settings.value("entropy", True, type=bool)  # entropy-code the LSTM's bits
@@ -269,6 +272,8 @@ class MainWindow(QMainWindow):
             "Save the .lstm file, both reconstructions and the classical codec's file")
         fm.addSeparator()
         act(fm, "Re-&encode", self.reencode, "F5", "Encode the current image again")
+        act(fm, "&Close image", self.close_image, QKeySequence.Close, "Remove the current image from the list")
+        act(fm, "Close &all images", self.close_all_images, "Ctrl+Shift+W", "Remove every image from the list")
         fm.addSeparator()
         act(fm, "&Quit", self.close, QKeySequence.Quit)
 
@@ -420,6 +425,30 @@ class MainWindow(QMainWindow):
         if first is not None:
             self.list.setCurrentRow(self.entries.index(first))
         return new
+
+    def close_image(self):
+        if self.current is not None:
+            self.close_entries([self.current])
+
+    def close_all_images(self):
+        self.close_entries(list(self.entries))
+
+    def close_entries(self, entries: list[Entry]):
+        """Remove images from the list: their work stops and their pictures and results are
+        freed (the classical results stay in the disk cache)."""
+        for e in entries:
+            if e not in self.entries:
+                continue
+            e.leave()  # an encode of it stops when the list moves away from it (_row_changed)
+            row = self.entries.index(e)
+            self.entries.pop(row)
+            self.list.takeItem(row)  # the list moves to a neighbour: _row_changed follows
+            e.session = None
+        if not self.entries:
+            self._row_changed(-1)
+            self.progress.hide()
+            self.cancel_btn.hide()
+        self._update_title()
 
     def _load_job(self, e: Entry):
         try:

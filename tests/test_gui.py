@@ -9,6 +9,7 @@ from PIL import Image
 from codec.baselines import get_codec
 
 pytest.importorskip("pytestqt")
+import shiboken6  # noqa: E402
 from PySide6.QtCore import QSettings  # noqa: E402
 from PySide6.QtGui import QImage  # noqa: E402
 
@@ -32,7 +33,8 @@ def window(qtbot, tiny_model, tmp_path):
     w.resize(1200, 800)
     w.show()
     yield w
-    w.close()
+    if shiboken6.isValid(w):  # a test may have closed it: Qt then deleted it
+        w.close()
 
 
 def _wait_encoded(qtbot, w, timeout=30000):
