@@ -102,11 +102,18 @@ class LSTMCodec:
         return k
 
     def _tiles(self, pixels: np.ndarray):
+        """The image padded to whole blocks (still uint8: a float copy of a 50 MP photo would
+        be 600 MB) and its tiles."""
         if pixels.ndim != 3 or pixels.shape[2] != 3 or pixels.dtype != np.uint8:
             raise CodecError("the codec takes (H, W, 3) uint8 RGB pixels; load images with codec.imageio.load_rgb.")
         padded = pad_to_multiple(pixels, 16)
-        x = torch.from_numpy(np.array(padded)).permute(2, 0, 1)[None].float() / 255.0 - 0.5
-        return x, tile_grid(padded.shape[0], padded.shape[1], self.tile)
+        return padded, tile_grid(padded.shape[0], padded.shape[1], self.tile)
+
+    @staticmethod
+    def _tile_input(padded: np.ndarray, y: int, x: int, th: int, tw: int) -> torch.Tensor:
+        """One tile as the network's input: (1, 3, th, tw) in [-0.5, 0.5]."""
+        tile = torch.from_numpy(np.ascontiguousarray(padded[y:y + th, x:x + tw]))
+        return tile.permute(2, 0, 1)[None].float() / 255.0 - 0.5
 
     # no_grad, not inference_mode: refinement differentiates through the states it makes
     @torch.no_grad()
@@ -140,16 +147,16 @@ class LSTMCodec:
         should_stop() returns True; the caller keeps whatever was yielded."""
         k = self._check_iterations(iterations)
         h, w = pixels.shape[:2]
-        x, tiles = self._tiles(pixels)
+        padded, tiles = self._tiles(pixels)
         header = self.header(h, w, k)
-        states = [_TileState(self.net, x[..., y:y + th, xx:xx + tw], (1, 3, th, tw))
-                  for y, xx, th, tw in tiles]
+        states = [_TileState(self.net, self._tile_input(padded, *tile), (1, 3, tile[2], tile[3]))
+                  for tile in tiles]
         bh, bw = header.blocks
         size, prev = bitstream.HEADER_BYTES, None
         for t in range(k):
             t0 = time.perf_counter()
             codes = np.empty((self.cfg.bits, bh, bw), np.float32)
-            recon = np.empty((x.shape[2], x.shape[3], 3), np.uint8)
+            recon = np.empty(padded.shape, np.uint8)
             for (y, xx, th, tw), st in zip(tiles, states):
                 if should_stop and should_stop():
                     return
@@ -167,13 +174,13 @@ class LSTMCodec:
         """Tile-major encoding with bounded memory. Returns (file bytes, final reconstruction)."""
         k = self._check_iterations(iterations)
         h, w = pixels.shape[:2]
-        x, tiles = self._tiles(pixels)
+        padded, tiles = self._tiles(pixels)
         header = self.header(h, w, k)
         bh, bw = header.blocks
-        codes = np.empty((k, self.cfg.bits, bh, bw), np.float32)
-        recon = np.empty((x.shape[2], x.shape[3], 3), np.uint8)
+        codes = np.empty((k, self.cfg.bits, bh, bw), np.int8)  # +-1: a quarter of float32's memory
+        recon = np.empty(padded.shape, np.uint8)
         for i, (y, xx, th, tw) in enumerate(tiles):
-            st = _TileState(self.net, x[..., y:y + th, xx:xx + tw], (1, 3, th, tw))
+            st = _TileState(self.net, self._tile_input(padded, y, xx, th, tw), (1, 3, th, tw))
             for t in range(k):
                 codes[t, :, y // 16:(y + th) // 16, xx // 16:(xx + tw) // 16] = self._step(st, iterations=k)[0].numpy()
             recon[y:y + th, xx:xx + tw] = to_uint8(st.recon)
@@ -202,15 +209,15 @@ class LSTMCodec:
         k = parsed.available if iterations is None else int(iterations)
         if not 1 <= k <= parsed.available:
             raise BitstreamError(f"the file holds {parsed.available} iterations; ask for 1 to {parsed.available}.")
-        codes = [torch.from_numpy(parsed.iteration(t))[None] for t in range(k)]
+        codes = [parsed.iteration(t, np.int8) for t in range(k)]  # a tile's slice becomes float
         # the file's tile size, not ours: tiling changes the reconstruction at tile seams
         tiles = tile_grid(hd.blocks[0] * 16, hd.blocks[1] * 16, hd.tile)
         recon = np.empty((hd.blocks[0] * 16, hd.blocks[1] * 16, 3), np.uint8)
         for i, (y, xx, th, tw) in enumerate(tiles):
             st = _TileState(self.net, None, (1, 3, th, tw))
             for t in range(k):
-                self._step(st, codes[t][..., y // 16:(y + th) // 16, xx // 16:(xx + tw) // 16],
-                           precision=hd.precision)
+                c = codes[t][:, y // 16:(y + th) // 16, xx // 16:(xx + tw) // 16]
+                self._step(st, torch.from_numpy(c.astype(np.float32))[None], precision=hd.precision)
             recon[y:y + th, xx:xx + tw] = to_uint8(st.recon)
             if progress:
                 progress(i + 1, len(tiles))

@@ -20,6 +20,7 @@ from . import bitstream
 from .baselines import ClassicalResult, get_codec, match_bpp
 from .coder import LSTMCodec
 from .metrics import bpp, msssim, psnr
+from .region import Region
 from .imageio import content_key
 from .sample_cache import SampleCache
 
@@ -110,8 +111,10 @@ def matched_sample(key: str, original: np.ndarray, target_bpp: float) -> RDSampl
 
 
 class ImageSession:
-    def __init__(self, pixels: np.ndarray, name: str, codec: LSTMCodec, notes=(), runner: Runner = run_here):
+    def __init__(self, pixels: np.ndarray, name: str, codec: LSTMCodec, notes=(), runner: Runner = run_here,
+                 region: Region | None = None):
         self.original = pixels
+        self.region = region  # which part of a large photo `pixels` are (codec/region.py)
         self.runner = runner
         self.name = name
         self.notes = list(notes)

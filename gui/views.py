@@ -153,8 +153,10 @@ def _page(*widgets, stretch=None) -> QWidget:
 
 
 class ComparisonViews(QStackedWidget):
-    """The three modes in a stack, all views linked. Emits hovered(x, y) in image pixels."""
+    """The three modes in a stack, all views linked. Emits hovered(x, y) and
+    double_clicked(x, y) in image pixels."""
     hovered = Signal(int, int)
+    double_clicked = Signal(int, int)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -196,6 +198,7 @@ class ComparisonViews(QStackedWidget):
 
         for p in self.panes():
             p.view.scene().sigMouseMoved.connect(lambda pos, p=p: self._mouse_moved(p, pos))
+            p.view.scene().sigMouseClicked.connect(lambda ev, p=p: self._mouse_clicked(p, ev))
         # Views are linked within a mode; switching modes hands the visible rectangle over.
         # (Linking hidden, zero-sized views across modes fights the aspect lock.)
         for master, others in ((self.p_orig, (self.p_lstm, self.p_cls)), (self.p_dl, (self.p_dc,))):
@@ -408,11 +411,20 @@ class ComparisonViews(QStackedWidget):
     def current_view_box(self) -> pg.ViewBox:
         return {"side": self.p_orig.vb, "split": self.p_split.vb, "diff": self.p_dl.vb}[self.mode]
 
-    def _mouse_moved(self, pane: Pane, pos: QPointF):
+    def _pixel(self, pane: Pane, pos: QPointF) -> tuple[int, int] | None:
         if self.original is None or not pane.isVisible():
-            return
+            return None
         pt = pane.vb.mapSceneToView(pos)
         x, y = int(np.floor(pt.x())), int(np.floor(pt.y()))
         h, w = self.original.shape[:2]
-        if 0 <= x < w and 0 <= y < h:
-            self.hovered.emit(x, y)
+        return (x, y) if 0 <= x < w and 0 <= y < h else None
+
+    def _mouse_moved(self, pane: Pane, pos: QPointF):
+        xy = self._pixel(pane, pos)
+        if xy is not None:
+            self.hovered.emit(*xy)
+
+    def _mouse_clicked(self, pane: Pane, event):
+        xy = self._pixel(pane, event.scenePos()) if event.double() else None
+        if xy is not None:
+            self.double_clicked.emit(*xy)

@@ -19,6 +19,7 @@ from codec.errors import CodecError
 from codec.imageio import IMAGE_SUFFIXES
 from codec.lstm_file import LSTM_SUFFIX, load_picture
 from codec.refine import RefineSettings
+from codec.region import Region, region_for
 from codec.session import ImageSession
 from codec.zoo import MODELS_DIR, SHIPPED
 
@@ -36,6 +37,7 @@ class Entry:
     item: QListWidgetItem
     session: ImageSession | None = None
     error: str = ""
+    centre: tuple[int, int] | None = None  # (y, x) in the photo: where the user moved the region
     pending: set = field(default_factory=set)  # (codec, k) matches queued
     curves_queued: set = field(default_factory=set)
     classic: Ticket = field(default_factory=Ticket)  # this visit's classical jobs
@@ -50,6 +52,11 @@ class Entry:
     @property
     def name(self) -> str:
         return self.path.name
+
+    @property
+    def region(self) -> Region | None:
+        """The part of a large photo compared (None: all of it, or not loaded yet)."""
+        return self.session.region if self.session is not None else None
 
 
 class Bridge(QObject):
@@ -114,6 +121,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("lstm-compare")
         self.views = ComparisonViews()
         self.views.hovered.connect(self._hovered)
+        self.views.double_clicked.connect(self._move_region)
         self.plot = RDPlot()
         self.plot.iterationClicked.connect(lambda k: self.slider.setValue(k))
         self.plot.setMinimumHeight(220)
@@ -456,15 +464,22 @@ class MainWindow(QMainWindow):
         except CodecError as err:
             self.bridge.load_failed.emit(e, str(err))
             return
-        session = ImageSession(img.pixels, img.name, self.codec, img.notes, runner=CLASSICAL_RUNNER)
-        self.bridge.loaded.emit(e, session, thumbnail(img.pixels))
+        thumb, pixels, notes = thumbnail(img.pixels), img.pixels, img.notes
+        r = region_for(img.height, img.width, e.centre)
+        if r is not None:  # the photo itself is dropped: only the region is kept
+            pixels = np.ascontiguousarray(img.pixels[r.y:r.y + r.height, r.x:r.x + r.width])
+            notes = [r.describe(), *notes]
+        del img
+        session = ImageSession(pixels, e.name, self.codec, notes, runner=CLASSICAL_RUNNER, region=r)
+        self.bridge.loaded.emit(e, session, thumb)
 
     def _loaded(self, e: Entry, session: ImageSession, thumb: QImage):
         if e not in self.entries:
             return
         e.session = session
         e.item.setIcon(QIcon(QPixmap.fromImage(thumb)))
-        e.item.setText(f"{e.name}\n{session.width}x{session.height}")
+        r = session.region
+        e.item.setText(f"{e.name}\n{r.full_width}x{r.full_height}" if r else f"{e.name}\n{session.width}x{session.height}")
         if e is self.current:
             self._show_entry()
             if session.notes:  # e.g. what a salvaged .lstm file lost
@@ -740,8 +755,20 @@ class MainWindow(QMainWindow):
         if diff:
             self._warm_timer.start()
 
+    def _move_region(self, x: int, y: int):
+        """Double-click on a large photo: compare the region around that point instead."""
+        e = self.current
+        if e is None or e.region is None or e.session is None:
+            return
+        e.centre = (e.region.y + y, e.region.x + x)
+        e.leave()
+        e.session = None
+        self._row_changed(self.entries.index(e))  # stops its encode, shows "loading…"
+        self.workers.submit("classic", lambda t, e=e: self._load_job(e), priority=0, what=f"opening {e.name}")
+
     def _hovered(self, x: int, y: int):
-        parts = [f"x {x}, y {y}"]
+        r = self.current.region if self.current is not None else None
+        parts = [f"x {x}, y {y}" if r is None else f"x {r.x + x}, y {r.y + y} (in the photo)"]
         for name, img in (("original", self.views.original), ("LSTM", self.views.lstm),
                           (CODECS[self.current_codec()].label, self.views.classical)):
             if img is not None:
@@ -950,7 +977,8 @@ class MainWindow(QMainWindow):
             if e.session is not None:
                 old = e.session
                 e.leave()
-                e.session = ImageSession(old.original, old.name, codec, old.notes, runner=CLASSICAL_RUNNER)
+                e.session = ImageSession(old.original, old.name, codec, old.notes, runner=CLASSICAL_RUNNER,
+                                         region=old.region)
                 e.session.curves = old.curves
         self._update_title()
         self._show_entry()

@@ -457,3 +457,25 @@ def test_views_fit_the_image_until_the_user_zooms(qtbot, tiny_model, tmp_path, p
     qtbot.wait(300)
     assert not whole_image_shown() and abs(vb.viewRect().center().x() - zoomed.center().x()) < 1
     w.close()
+
+
+def test_a_large_photo_is_compared_on_a_region_the_user_moves(qtbot, window, photos, monkeypatch):
+    from codec import region
+    monkeypatch.setattr(region, "REGION_SIDE", 64)  # the 96x128 photo counts as large
+    window.open_paths([photos[0]])
+    qtbot.waitUntil(lambda: bool(window.current.session), timeout=10000)
+    s = window.current.session
+    r = s.region
+    assert s.original.shape == (64, 64, 3) and (r.full_height, r.full_width) == (96, 128)
+    full = np.asarray(Image.open(photos[0]).convert("RGB"))
+    assert np.array_equal(s.original, full[r.y:r.y + 64, r.x:r.x + 64])
+    assert "128x96 photo" in s.notes[0] and "128x96" in window.current.item.text()
+    window._hovered(1, 2)
+    assert f"x {r.x + 1}, y {r.y + 2} (in the photo)" in window.readout.text()
+    _wait_encoded(qtbot, window)
+    window.views.double_clicked.emit(0, 0)  # towards the top-left corner
+    qtbot.waitUntil(lambda: bool(window.current.session and window.current.session.region.x < r.x), timeout=10000)
+    moved = window.current.session.region
+    assert (moved.y, moved.x) == (0, 0)
+    assert np.array_equal(window.current.session.original, full[:64, :64])
+    _wait_encoded(qtbot, window)
