@@ -1,4 +1,6 @@
-"""Classical codecs through Pillow: JPEG (4:2:0 or 4:4:4), WebP, JPEG 2000 and AVIF.
+"""Classical codecs through Pillow and its plugins: JPEG (4:2:0 or 4:4:4), WebP, JPEG 2000,
+AVIF, HEVC intra in HEIF (pillow-heif: x265 and libde265, the BPG-class anchor of learned
+compression papers) and JPEG XL (pillow-jxl-plugin: libjxl).
 
 Everything happens in memory; bpp always comes from the real encoded bytes. Each codec has
 one quality-like setting; `rd_curve` sweeps it, `match_bpp` bisects it to hit a target.
@@ -13,6 +15,7 @@ from functools import cached_property
 import numpy as np
 from PIL import Image, features
 
+from . import pillow_plugins
 from .errors import CodecError
 from .metrics import bpp as bits_per_pixel
 
@@ -129,7 +132,46 @@ class AVIF(ClassicalCodec):
         return {"format": "AVIF", "quality": int(setting), "speed": self.speed, "subsampling": "4:2:0"}
 
 
-CODECS: dict[str, ClassicalCodec] = {c.key: c for c in (JPEG(), JPEG444(), WebP(), JPEG2000(), AVIF())}
+class PluginCodec(ClassicalCodec):
+    """A codec a Pillow plugin package provides (codec/pillow_plugins.py registers it)."""
+    plugin = ""  # the package's distribution name
+
+    def available(self) -> bool:
+        return pillow_plugins.available(self.plugin)
+
+    def library(self) -> str:
+        return pillow_plugins.describe(self.plugin)
+
+    def encode(self, pixels: np.ndarray, setting) -> ClassicalResult:
+        if not self.available():
+            raise CodecError(f"{self.label} needs the {self.plugin} package; install it with "
+                             f"'pip install {self.plugin}'.")
+        return super().encode(pixels, setting)
+
+
+class HEIC(PluginCodec):
+    """HEVC intra (x265's default preset) in a HEIF file, 4:2:0."""
+    key, label, suffix, plugin = "heic", "HEIC (HEVC intra)", ".heic", "pillow-heif"
+    low, high = 0, 100
+    curve_settings = (0, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90)  # q=90: ~3.5 bpp on photos
+
+    def save_kwargs(self, setting):
+        return {"format": "HEIF", "quality": int(setting), "chroma": 420}
+
+
+class JXL(PluginCodec):
+    """JPEG XL, lossy (VarDCT), libjxl's default effort 7."""
+    key, label, suffix, plugin = "jxl", "JPEG XL", ".jxl", "pillow-jxl-plugin"
+    low, high = 0, 100
+    curve_settings = (0, 5, 10, 20, 30, 40, 50, 60, 70, 75, 80, 85, 90, 95)
+
+    def save_kwargs(self, setting):
+        return {"format": "JXL", "quality": int(setting), "effort": 7}
+
+
+# The registry: the only place the classical codecs are named (selectors, --baselines and
+# the figures take their keys from here, in this order)
+CODECS: dict[str, ClassicalCodec] = {c.key: c for c in (JPEG(), JPEG444(), WebP(), JPEG2000(), AVIF(), HEIC(), JXL())}
 
 
 def get_codec(key: str) -> ClassicalCodec:

@@ -120,8 +120,12 @@ def cmd_info(a):
 
 
 def cmd_eval(a):
-    from .evaluate import evaluate, summary_lines
-    res = evaluate(a.directory, a.out, _codec(a), baselines=a.baselines.split(","),
+    from .baselines import get_codec
+    from .evaluate import FIGURE_CODECS, evaluate, summary_lines
+    baselines = a.baselines.split(",") if a.baselines else list(FIGURE_CODECS)
+    for key in baselines:
+        get_codec(key)  # an unknown key: a sentence listing the known ones
+    res = evaluate(a.directory, a.out, _codec(a), baselines=baselines,
                    iterations=a.iterations, limit=a.limit or None, progress=not a.quiet, resume=a.resume)
     for line in summary_lines(res):
         print(line)
@@ -140,6 +144,7 @@ def cmd_compare(a):
     from .figures import comparison_figure
     from .imageio import load_rgb
     from .session import ImageSession
+    get_codec(a.codec)  # an unknown key: a sentence listing the known ones
     out = _writable(a.out, a.force)
     img = load_rgb(a.input)
     session = ImageSession(img.pixels, img.name, _codec(a), img.notes)
@@ -216,7 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("eval", help="RD evaluation of a folder against classical codecs")
     ev.add_argument("directory")
     ev.add_argument("--out", required=True, help="output folder (JSON, CSV, BD-rates, plot)")
-    ev.add_argument("--baselines", default="jpeg,webp,jpeg2000,avif")
+    ev.add_argument("--baselines", default=None,
+                    help="classical codecs, comma-separated (default: every one but jpeg444)")
     ev.add_argument("--iterations", "-k", type=int, default=None)
     ev.add_argument("--limit", type=int, default=0, help="only the first N images")
     ev.add_argument("--quiet", action="store_true")
@@ -233,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("compare", help="comparison figure: original, LSTM, classical at matched bpp, errors")
     c.add_argument("input")
     c.add_argument("--iterations", "-k", type=int, default=2)
-    c.add_argument("--codec", default="jpeg", help="jpeg, jpeg444, webp, jpeg2000 or avif")
+    c.add_argument("--codec", default="jpeg", help="the classical codec (jpeg, webp, avif, heic, jxl, ...)")
     c.add_argument("--out", required=True)
     c.add_argument("--force", action="store_true")
     model_opts(c)

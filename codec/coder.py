@@ -112,7 +112,7 @@ class LSTMCodec:
     @staticmethod
     def _tile_input(padded: np.ndarray, y: int, x: int, th: int, tw: int) -> torch.Tensor:
         """One tile as the network's input: (1, 3, th, tw) in [-0.5, 0.5]."""
-        tile = torch.from_numpy(np.ascontiguousarray(padded[y:y + th, x:x + tw]))
+        tile = torch.from_numpy(padded[y:y + th, x:x + tw].copy())  # a writable, contiguous copy
         return tile.permute(2, 0, 1)[None].float() / 255.0 - 0.5
 
     # no_grad, not inference_mode: refinement differentiates through the states it makes

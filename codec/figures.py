@@ -8,6 +8,7 @@ from .atomic import atomic_path
 STYLE = {"lstm": ("LSTM", "tab:red", "o-"), "jpeg": ("JPEG 4:2:0", "tab:orange", "s-"),
          "jpeg444": ("JPEG 4:4:4", "tab:brown", "s--"), "webp": ("WebP", "tab:green", "^-"),
          "jpeg2000": ("JPEG 2000", "tab:purple", "d-"), "avif": ("AVIF", "tab:blue", "v-"),
+         "heic": ("HEIC (HEVC intra)", "tab:pink", "P-"), "jxl": ("JPEG XL", "tab:cyan", "X-"),
          "lstm-baseline": ("LSTM baseline (Toderici)", "tab:gray", "o-"),
          "lstm-proposed": ("LSTM proposed (paper)", "tab:red", "o-"),
          "lstm-baseline-plain": ("LSTM baseline, plain bits (no entropy coding)", "tab:gray", "o:"),

@@ -9,11 +9,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from . import pillow_plugins
 from .atomic import atomic_path
 from .errors import ImageReadError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm",
-                  ".pnm", ".gif", ".jp2", ".j2k", ".avif", ".tga"}
+                  ".pnm", ".gif", ".jp2", ".j2k", ".avif", ".tga"} | pillow_plugins.suffixes()
 # Pillow's decompression-bomb guard would refuse big photos; we bound memory with tiles
 # instead, and refuse only what could not possibly be a photo.
 MAX_PIXELS = 400_000_000

@@ -15,12 +15,13 @@ SAMPLE = SAMPLES_DIR / "coffee.png"
 
 
 def parse_args(argv):
+    from codec.baselines import CODECS
     p = argparse.ArgumentParser(prog="lstm-compare", description="Compare a progressive LSTM image codec with "
-                                "JPEG, WebP, JPEG 2000 and AVIF. With no PHOTO, opens the built-in sample.")
+                                "JPEG, WebP, JPEG 2000, AVIF, HEIC and JPEG XL. With no PHOTO, opens the built-in sample.")
     p.add_argument("photos", nargs="*", help="images or folders to open")
     p.add_argument("--model", help=model_help())
     p.add_argument("--iterations", "-k", type=int, help="start at this many iterations")
-    p.add_argument("--codec", choices=["jpeg", "jpeg444", "webp", "jpeg2000", "avif"], help="classical codec")
+    p.add_argument("--codec", choices=list(CODECS), help="classical codec")
     p.add_argument("--mode", choices=["side", "split", "diff"], help="view mode")
     p.add_argument("--export", metavar="OUT.png", help="render the comparison of the first PHOTO to OUT.png "
                    "without showing a window, then exit")

@@ -12,7 +12,8 @@ from codec.metrics import msssim_db
 
 METRICS = {"ms-ssim": "MS-SSIM", "ms-ssim-db": "MS-SSIM (dB)", "psnr": "PSNR (dB)"}
 COLORS = {"lstm": (230, 60, 60), "jpeg": (255, 160, 40), "jpeg444": (170, 110, 60),
-          "webp": (80, 190, 80), "jpeg2000": (170, 110, 220), "avif": (70, 150, 240)}
+          "webp": (80, 190, 80), "jpeg2000": (170, 110, 220), "avif": (70, 150, 240),
+          "heic": (230, 110, 180), "jxl": (60, 200, 200)}
 
 
 def metric_value(sample, metric: str) -> float:

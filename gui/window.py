@@ -109,7 +109,7 @@ class MainWindow(QMainWindow):
         self.bridge.lstm_done.connect(self._lstm_done)
         self.bridge.curve_ready.connect(self._curve_ready)
         self.bridge.match_ready.connect(self._match_ready)
-        self.codecs = [c for c in ("jpeg", "jpeg444", "webp", "jpeg2000", "avif") if c in available_codecs()]
+        self.codecs = available_codecs()
         self._build()
         self._restore()
         self.setAcceptDrops(True)

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from codec.checkpoint import load_model  # noqa: E402
 from codec.coder import LSTMCodec  # noqa: E402
-from codec.evaluate import evaluate, not_progressive, summary_lines  # noqa: E402
+from codec.evaluate import FIGURE_CODECS, evaluate, not_progressive, summary_lines  # noqa: E402
 from codec.refine import RefineSettings  # noqa: E402
 from codec.zoo import model_help, resolve_model  # noqa: E402
 
@@ -33,7 +33,7 @@ def main():
     p.add_argument("--model", default=None, help=model_help())
     p.add_argument("--data", default=str(Path(__file__).resolve().parent.parent.parent / "shared/data/kodak"))
     p.add_argument("--out", default="results/kodak")
-    p.add_argument("--baselines", default="jpeg,webp,jpeg2000,avif",
+    p.add_argument("--baselines", default=",".join(FIGURE_CODECS),
                    help="classical codecs to run now; 'none' with --reuse takes them all from there")
     p.add_argument("--limit", type=int, default=0)
     p.add_argument("--reuse", default="", help="folder of an earlier evaluation's <codec>.json to take "

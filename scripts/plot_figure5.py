@@ -19,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from codec.evaluate import FIGURE_CODECS  # noqa: E402
 from codec.figures import rd_plot  # noqa: E402
 
 
@@ -31,7 +32,7 @@ def main():
     p.add_argument("--msssim", default="", help="the baseline tuned for MS-SSIM (optional)")
     p.add_argument("--msssim-plain", default="", help="the same with --no-entropy (optional)")
     p.add_argument("--msssim-refined", default="", help="the same with --refine (optional)")
-    p.add_argument("--classical", default="jpeg,webp,jpeg2000,avif")
+    p.add_argument("--classical", default=",".join(FIGURE_CODECS))
     p.add_argument("--classical-dir", default="docs/results/classical", help="folder of the classical codecs' JSON")
     p.add_argument("--out", required=True)
     a = p.parse_args()

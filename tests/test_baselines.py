@@ -34,7 +34,7 @@ def test_jpeg_444_keeps_more_chroma(img):
     assert CODECS["jpeg444"].encode(img, 75).bpp > CODECS["jpeg"].encode(img, 75).bpp
 
 
-@pytest.mark.parametrize("key", ["jpeg", "webp", "jpeg2000", "avif"])
+@pytest.mark.parametrize("key", ["jpeg", "webp", "jpeg2000", "avif", "heic", "jxl"])
 def test_match_bpp(img, key):
     if key not in available_codecs():
         pytest.skip(f"{key} missing from this Pillow")
@@ -49,3 +49,25 @@ def test_match_bpp(img, key):
 def test_unknown_codec():
     with pytest.raises(CodecError, match="unknown codec"):
         rd_curve("bpg", np.zeros((8, 8, 3), np.uint8))
+
+
+@pytest.mark.parametrize("key, suffix", [("heic", ".heic"), ("jxl", ".jxl")])
+def test_plugin_anchors_write_files_the_loader_opens(img, key, suffix, tmp_path):
+    """HEIC and JPEG XL come from Pillow plugins: their files open like any other image."""
+    from codec.imageio import IMAGE_SUFFIXES, load_rgb
+    if key not in available_codecs():
+        pytest.skip(f"{key}'s plugin is not installed")
+    r = CODECS[key].encode(img, 50)
+    path = tmp_path / f"x{suffix}"
+    path.write_bytes(r.data)
+    assert suffix in IMAGE_SUFFIXES
+    assert np.array_equal(load_rgb(path).pixels, r.reconstruction)
+    assert "not installed" not in CODECS[key].library()
+
+
+def test_a_missing_plugin_is_a_sentence(img, monkeypatch):
+    from codec import pillow_plugins
+    monkeypatch.setitem(pillow_plugins._LOADED, "pillow-heif", False)
+    assert "heic" not in available_codecs()
+    with pytest.raises(CodecError, match="needs the pillow-heif package; install it"):
+        CODECS["heic"].encode(img, 50)

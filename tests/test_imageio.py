@@ -97,3 +97,35 @@ def test_tile_grid_covers_exactly_once():
         assert h % 16 == 0 and w % 16 == 0
         cover[y:y + h, x:x + w] += 1
     assert (cover == 1).all()
+
+
+def _png_claiming(width: int, height: int) -> bytes:
+    """A PNG with a valid header (CRCs right) claiming width x height, and almost no data."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+            + chunk(b"IEND", b""))
+
+
+def test_a_header_claiming_50000x50000_is_refused_before_any_pixel_is_decoded():
+    import resource
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(ImageReadError, match="more than the 400 megapixels"):
+        load_rgb(_png_claiming(50000, 50000))
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50_000  # KB: nothing allocated
+
+
+@pytest.mark.parametrize("data, claim", [
+    (_png_claiming(20000, 15000), "20000x15000"),         # compressed, 300 MP from 100 bytes
+    (b"P6 12000 9000 255\n" + b"\0" * 1000, "12000x9000"),  # uncompressed and cut short
+])
+def test_a_small_file_claiming_a_large_picture_is_refused_before_decoding(data, claim):
+    import resource
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(ImageReadError, match=f"claims {claim} pixels but holds only"):
+        load_rgb(data)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50_000
