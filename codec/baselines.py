@@ -44,6 +44,12 @@ class ClassicalResult:
 
 
 class ClassicalCodec:
+    """A classical codec: bytes from pixels at one quality-like setting, pixels from bytes.
+
+    A codec of your own (a plugin, codec/plugins.py) subclasses this and sets `key`, `label`,
+    `suffix`, `low`/`high` (the setting's range; the file must grow with the setting) and
+    `curve_settings`, and implements `encode_bytes` and `decode`. Pillow's codecs only name
+    their save options (`save_kwargs`)."""
     key = ""
     label = ""
     suffix = ""
@@ -56,26 +62,44 @@ class ClassicalCodec:
         return features.check(self.pil_feature)
 
     def library(self) -> str:
-        return f"{self.pil_feature} {features.version(self.pil_feature) or '?'}"
+        """What made the bytes (results files name it; the cache keys on it)."""
+        return f"Pillow {self.pil_feature} {features.version(self.pil_feature) or '?'}"
 
     def save_kwargs(self, setting) -> dict:
         raise NotImplementedError
 
+    def cache_key(self, setting) -> dict:
+        """Everything besides the library that decides the bytes at this setting."""
+        return self.save_kwargs(setting)
+
     def setting_label(self, setting) -> str:
         return f"q={int(setting)}"
 
+    def unavailable_reason(self) -> str:
+        return f"{self.label} is not available in this Pillow build ({self.pil_feature} missing)."
+
+    def encode_bytes(self, pixels: np.ndarray, setting) -> bytes:
+        buf = io.BytesIO()
+        Image.fromarray(pixels, "RGB").save(buf, **self.save_kwargs(setting))
+        return buf.getvalue()
+
     def encode(self, pixels: np.ndarray, setting) -> ClassicalResult:
         if not self.available():
-            raise CodecError(f"{self.label} is not available in this Pillow build ({self.pil_feature} missing).")
-        img = Image.fromarray(pixels, "RGB")
-        buf = io.BytesIO()
-        t0 = time.perf_counter()
-        img.save(buf, **self.save_kwargs(setting))
-        t1 = time.perf_counter()
-        data = buf.getvalue()
-        rec = self.decode(data)
-        t2 = time.perf_counter()
+            raise CodecError(self.unavailable_reason())
+        try:
+            t0 = time.perf_counter()
+            data = self.encode_bytes(pixels, setting)
+            t1 = time.perf_counter()
+            rec = self.decode(data)
+            t2 = time.perf_counter()
+        except CodecError:
+            raise
+        except Exception as e:  # a plugin's bug or a library's refusal: said in words, the rest goes on
+            raise CodecError(f"{self.label} failed at {self.setting_label(setting)}: {type(e).__name__}: {e}") from None
         h, w = pixels.shape[:2]
+        if rec.shape != pixels.shape or rec.dtype != np.uint8:
+            raise CodecError(f"{self.label} decoded a {rec.shape[1]}x{rec.shape[0]} image from a "
+                             f"{w}x{h} one; the codec is broken.")
         return ClassicalResult(self.key, setting, data, rec, bits_per_pixel(len(data), h, w), t1 - t0, t2 - t1)
 
     def decode(self, data: bytes) -> np.ndarray:
@@ -111,6 +135,7 @@ class JPEG2000(ClassicalCodec):
     """Setting: target bits per pixel (OpenJPEG's rate control, one quality layer)."""
     key, label, suffix, pil_feature = "jpeg2000", "JPEG 2000", ".jp2", "jpg_2000"
     integer = False
+    setting_is_bpp = True
     low, high = 0.02, 8.0
     curve_settings = (0.0625, 0.125, 0.1875, 0.25, 0.375, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0)
 
@@ -142,11 +167,8 @@ class PluginCodec(ClassicalCodec):
     def library(self) -> str:
         return pillow_plugins.describe(self.plugin)
 
-    def encode(self, pixels: np.ndarray, setting) -> ClassicalResult:
-        if not self.available():
-            raise CodecError(f"{self.label} needs the {self.plugin} package; install it with "
-                             f"'pip install {self.plugin}'.")
-        return super().encode(pixels, setting)
+    def unavailable_reason(self) -> str:
+        return f"{self.label} needs the {self.plugin} package; install it with 'pip install {self.plugin}'."
 
 
 class HEIC(PluginCodec):
@@ -170,19 +192,42 @@ class JXL(PluginCodec):
 
 
 # The registry: the only place the classical codecs are named (selectors, --baselines and
-# the figures take their keys from here, in this order)
+# the figures take their keys from here, in this order); then the plugins' (codec/plugins.py)
 CODECS: dict[str, ClassicalCodec] = {c.key: c for c in (JPEG(), JPEG444(), WebP(), JPEG2000(), AVIF(), HEIC(), JXL())}
+BUILT_IN = tuple(CODECS)
+
+
+def register(codec: ClassicalCodec) -> None:
+    """Add a codec (a plugin's) to the registry; its key must be new."""
+    if not codec.key or codec.key in CODECS or codec.key == "lstm":
+        raise CodecError(f"a codec plugin's key {codec.key!r} is empty or already taken; rename it.")
+    CODECS[codec.key] = codec
 
 
 def get_codec(key: str) -> ClassicalCodec:
     try:
         return CODECS[key]
     except KeyError:
-        raise CodecError(f"unknown codec {key!r}; choose one of {', '.join(CODECS)}.") from None
+        from .plugins import problems
+        why = f" (plugins that did not load: {'; '.join(problems())})" if problems() else ""
+        raise CodecError(f"unknown codec {key!r}; choose one of {', '.join(CODECS)}{why}.") from None
 
 
 def available_codecs() -> list[str]:
     return [k for k, c in CODECS.items() if c.available()]
+
+
+def _load_plugins() -> None:
+    from .plugins import discover
+    for codec in discover():
+        try:
+            register(codec)
+        except CodecError as e:
+            from .plugins import problem
+            problem(str(e))
+
+
+_load_plugins()
 
 
 def rd_curve(codec: str, pixels: np.ndarray, settings=None) -> list[ClassicalResult]:
@@ -227,6 +272,13 @@ def match_bpp(codec: str, pixels: np.ndarray, target_bpp: float, max_steps: int 
                 hi = mid
         for s in range(max(c.low, lo - 1), min(c.high, hi + 1) + 1):
             enc(s)
+    elif not getattr(c, "setting_is_bpp", False):
+        for _ in range(max_steps):
+            mid = (lo + hi) / 2
+            if enc(mid).bpp <= target_bpp:
+                lo = mid
+            else:
+                hi = mid
     else:
         # the continuous setting is a rate in bpp: bracket the target closely
         lo_l = np.log(max(lo, target_bpp * 0.6))

@@ -260,7 +260,7 @@ def evaluate(image_dir, out_dir, codec: LSTMCodec, baselines=FIGURE_CODECS,
             name, desc = f"LSTM {model.model_id}", model.describe()
         else:
             c = get_codec(k)
-            name, desc = c.label, f"Pillow {c.library()}, settings {list(c.curve_settings)}"
+            name, desc = c.label, f"{c.library()}, settings {list(c.curve_settings)}"
         path = out / f"{k}.json"
         atomic.write_text(path, json.dumps(compressai_json(name, desc, res.curves[k]), indent=2))
         res.files.append(str(path))

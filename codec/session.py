@@ -11,6 +11,7 @@ mostly Python-level glue that would hold the GIL the GUI thread needs to paint.
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
@@ -19,6 +20,7 @@ import numpy as np
 from . import bitstream
 from .baselines import ClassicalResult, get_codec, match_bpp
 from .coder import LSTMCodec
+from .errors import CodecError
 from .metrics import bpp, msssim, psnr
 from .region import Region
 from .imageio import content_key
@@ -80,7 +82,7 @@ def classical_sample(key: str, original: np.ndarray, setting, cache: SampleCache
     cache = cache or SampleCache.default()
     image = image or content_key(original)
     c = get_codec(key)
-    spec = (image, key, c.save_kwargs(setting), c.library())
+    spec = (image, key, c.cache_key(setting), c.library())
     hit = cache.get_sample(*spec)
     if hit is not None:
         meta, data = hit
@@ -92,7 +94,7 @@ def classical_sample(key: str, original: np.ndarray, setting, cache: SampleCache
 def _measured_and_cached(cache: SampleCache, image: str, original: np.ndarray, r: ClassicalResult) -> RDSample:
     s = _measured(original, r)
     c = get_codec(r.codec)
-    cache.put_sample(image, r.codec, c.save_kwargs(r.setting), c.library(),
+    cache.put_sample(image, r.codec, c.cache_key(r.setting), c.library(),
                      {"psnr": s.psnr, "ms_ssim": s.ms_ssim, "seconds": s.seconds}, r.data)
     return s
 
@@ -124,6 +126,7 @@ class ImageSession:
         self.lstm_complete = False
         self.curves: dict[str, list[RDSample]] = {}
         self.matches: dict[tuple[str, int], RDSample] = {}
+        self.failures: dict[str, str] = {}  # classical codec key -> why it failed on this image
         self._lock = threading.Lock()
 
     @property
@@ -179,6 +182,20 @@ class ImageSession:
         return bitstream.assemble(self.codec.header(self.height, self.width, k), self._blocks[:k])
 
     def classical_curve(self, key: str, should_stop: Callable[[], bool] | None = None) -> list[RDSample]:
+        """The codec's RD curve on this image. A codec that fails (CodecError) has the reason
+        kept in `failures`, and raises it."""
+        with self._failures_kept(key):
+            return self._classical_curve(key, should_stop)
+
+    @contextmanager
+    def _failures_kept(self, key: str):
+        try:
+            yield
+        except CodecError as e:
+            self.failures[key] = str(e)
+            raise
+
+    def _classical_curve(self, key: str, should_stop: Callable[[], bool] | None = None) -> list[RDSample]:
         if key not in self.curves:
             calls = [(key, self.original, s) for s in get_codec(key).curve_settings]
             mapper = getattr(self.runner, "map", None)  # a runner that spreads calls over processes
@@ -191,6 +208,10 @@ class ImageSession:
 
     def match(self, key: str, iteration: int) -> RDSample:
         """The classical codec at the bpp of LSTM iteration `iteration` (not above it when it can)."""
+        with self._failures_kept(key):
+            return self._match(key, iteration)
+
+    def _match(self, key: str, iteration: int) -> RDSample:
         with self._lock:
             hit = self.matches.get((key, iteration))
         if hit is None:

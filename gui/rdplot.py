@@ -39,7 +39,7 @@ class RDPlot(pg.PlotWidget):
         self.setLabel("bottom", "bits per pixel (real file bytes)")
         # bottom right, where the curves never go (quality rises with bpp); two columns keep
         # it below the curves' top-right plateau in a short plot
-        self.addLegend(offset=(-10, -10), labelTextSize="8pt", colCount=2)
+        self.legend = self.addLegend(offset=(-10, -10), labelTextSize="8pt", colCount=2)
         self.getPlotItem().setMenuEnabled(False)
         self.getAxis("left").enableAutoSIPrefix(False)
         # The axes also draw the grid across the whole plot; cache them as pixmaps so moving
@@ -95,6 +95,10 @@ class RDPlot(pg.PlotWidget):
             if key not in self.curves:
                 self._curve(key, get_codec(key).label)
             self.curves[key].setData([p.bpp for p in pts], [metric_value(p, self.quality) for p in pts])
+            failed = s is not None and key in s.failures
+            label = self.legend.getLabel(self.curves[key]) if self.legend is not None else None
+            if label is not None:  # a codec that failed on this image says so in the legend
+                label.setText(get_codec(key).label + (" — failed" if failed else ""))
         if s is not None:
             top = max(2.2, s.lstm_bpp_bound(s.codec.cfg.iterations) * 1.1)
             if top != getattr(self, "_x_top", None):  # only when it changes: a range change repaints the axes

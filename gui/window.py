@@ -19,6 +19,7 @@ from codec.errors import CodecError
 from codec.imageio import IMAGE_SUFFIXES
 from codec.lstm_file import LSTM_SUFFIX, load_picture
 from codec.refine import RefineSettings
+from codec.plugins import problems as plugin_problems
 from codec.region import Region, region_for
 from codec.session import ImageSession
 from codec.zoo import MODELS_DIR, SHIPPED
@@ -115,6 +116,8 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         QGuiApplication.instance().installEventFilter(self)
         self._update_title()
+        if plugin_problems():
+            self.status("Some codec plugins were left out: " + "; ".join(plugin_problems()), error=True)
 
     # ================================================================ layout
     def _build(self):
@@ -566,13 +569,16 @@ class MainWindow(QMainWindow):
             return
         order = [self.current_codec()] + [c for c in self.codecs if c != self.current_codec()]
         for i, key in enumerate(order):
-            if key in e.session.curves or key in e.curves_queued:
+            if key in e.session.curves or key in e.curves_queued or key in e.session.failures:
                 continue
             e.curves_queued.add(key)
             s = e.session
 
             def run(t, s=s, key=key):
-                s.classical_curve(key, should_stop=lambda: t.cancelled)
+                try:
+                    s.classical_curve(key, should_stop=lambda: t.cancelled)
+                except CodecError:
+                    pass  # kept in s.failures: the plot's legend and the pane say why
                 self.bridge.curve_ready.emit(s, key)
 
             # the codec on screen first; the others after its bpp matches (see _prefetch_matches)
@@ -583,13 +589,15 @@ class MainWindow(QMainWindow):
         s = e.session
         if self._waiting_first(e):
             return
-        if (codec, k) in s.matches or (codec, k) in e.pending or s.lstm_bpp(k) is None:
-            return  # done, queued, or its target (the LSTM's size) not known yet
+        if (codec, k) in s.matches or (codec, k) in e.pending or s.lstm_bpp(k) is None or codec in s.failures:
+            return  # done, queued, its target (the LSTM's size) not known yet, or the codec failed here
         e.pending.add((codec, k))
 
         def run(t):
             try:
                 s.match(codec, k)
+            except CodecError:
+                pass  # kept in s.failures: the classical pane says why
             finally:
                 e.pending.discard((codec, k))
             self.bridge.match_ready.emit(s, codec, k)
@@ -667,10 +675,12 @@ class MainWindow(QMainWindow):
     def _curve_ready(self, s: ImageSession, key: str):
         if self.current is not None and s is self.current.session:
             self.plot.refresh(self.slider.value(), self.current_codec())
+            if key in s.failures and key == self.current_codec():
+                self._iteration_changed(self.slider.value())  # the pane says why
 
     def _match_ready(self, s: ImageSession, codec: str, k: int):
         if self.current is not None and s is self.current.session:
-            if codec == self.current_codec() and k == self.slider.value():
+            if codec == self.current_codec() and (k == self.slider.value() or codec in s.failures):
                 self._iteration_changed(k)
             elif (codec, k) in s.matches:
                 self.views.prepare(s.matches[(codec, k)].reconstruction)
@@ -706,7 +716,9 @@ class MainWindow(QMainWindow):
             self.views.set_classical(m.reconstruction, caption(m))
         else:
             self.views.set_classical(None, "")
-            if s.lstm_bpp(k) is None:
+            if codec in s.failures:
+                cls_msg = s.failures[codec]
+            elif s.lstm_bpp(k) is None:
                 cls_msg = f"{CODECS[codec].label} follows when LSTM iteration {k} is encoded…"
             else:
                 cls_msg = f"matching {CODECS[codec].label} to {s.lstm_bpp(k):.3f} bpp…"

@@ -50,7 +50,7 @@ def test_damaged_entries_read_as_missing_and_are_rewritten(cache_dir, small_imag
     entry.write_bytes(entry.read_bytes()[:-10])  # cut short, as a killed writer might have left it
     _same(classical_sample("jpeg", small_image, 40), first)
     assert SampleCache(cache_dir).get_sample(content_key(small_image), "jpeg",
-                                            baselines.get_codec("jpeg").save_kwargs(40),
+                                            baselines.get_codec("jpeg").cache_key(40),
                                             baselines.get_codec("jpeg").library()) is not None
     assert not list(cache_dir.rglob(".tmp-*"))
 
