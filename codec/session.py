@@ -112,6 +112,20 @@ def matched_sample(key: str, original: np.ndarray, target_bpp: float) -> RDSampl
     return classical_sample(key, original, setting, cache, image)
 
 
+def block_mse(original: np.ndarray, reconstruction: np.ndarray, block: int = bitstream.BLOCK) -> np.ndarray:
+    """Mean squared error per sample of each block x block tile (edge tiles: over the pixels
+    they have), as (ceil(H/block), ceil(W/block))."""
+    err = (original.astype(np.float64) - reconstruction.astype(np.float64)) ** 2
+    h, w = err.shape[:2]
+    bh, bw = -(-h // block), -(-w // block)
+    total = np.zeros((bh * block, bw * block))
+    count = np.zeros((bh * block, bw * block))
+    total[:h, :w] = err.sum(axis=2)
+    count[:h, :w] = err.shape[2]
+    fold = (bh, block, bw, block)
+    return total.reshape(fold).sum(axis=(1, 3)) / count.reshape(fold).sum(axis=(1, 3))
+
+
 class ImageSession:
     def __init__(self, pixels: np.ndarray, name: str, codec: LSTMCodec, notes=(), runner: Runner = run_here,
                  region: Region | None = None):
@@ -123,6 +137,8 @@ class ImageSession:
         self.codec = codec
         self.lstm: list[RDSample] = []
         self._blocks: list[bytes] = []  # each iteration's bytes in the .lstm file
+        self._codes: list[np.ndarray] = []  # each iteration's code bits, int8 +-1 (C, H/16, W/16)
+        self._block_costs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self.lstm_complete = False
         self.curves: dict[str, list[RDSample]] = {}
         self.matches: dict[tuple[str, int], RDSample] = {}
@@ -143,7 +159,8 @@ class ImageSession:
         is called with each reconstruction before its metrics are computed, so a viewer can
         show it a little sooner. If stopped early, what was computed is discarded so a later
         run starts clean."""
-        self.lstm, self._blocks, self.lstm_complete = [], [], False
+        self.lstm, self._blocks, self._codes, self.lstm_complete = [], [], [], False
+        self._block_costs = {}
         k = iterations or self.codec.cfg.iterations
         for r in self.codec.encode_progressive(self.original, k, should_stop):
             if preview:
@@ -151,12 +168,13 @@ class ImageSession:
             s = measure(self.original, "lstm", r.iteration, f"{r.iteration} it.", r.reconstruction, r.file_bytes, r.seconds)
             self.lstm.append(s)
             self._blocks.append(r.block)
+            self._codes.append(r.codes.astype(np.int8))
             yield s
             if should_stop and should_stop():
                 break
         self.lstm_complete = len(self.lstm) == k
         if not self.lstm_complete:
-            self.lstm, self._blocks = [], []
+            self.lstm, self._blocks, self._codes = [], [], []
 
     def lstm_bytes(self, iteration: int) -> int | None:
         """Real size of a file of the first `iteration` iterations: known once that
@@ -175,6 +193,27 @@ class ImageSession:
         """At most this many bpp (the size without entropy coding): for axes and labels
         before the iteration is encoded."""
         return self.codec.header(self.height, self.width, iteration).bpp(iteration)
+
+    def cached_block_costs(self, iteration: int) -> tuple[np.ndarray, np.ndarray] | None:
+        return self._block_costs.get(iteration)
+
+    def block_costs(self, iteration: int) -> tuple[np.ndarray, np.ndarray]:
+        """Where the bits of LSTM iteration `iteration` went: per 16x16 block, the bits the
+        file spends on it (the entropy coder's ideal code lengths; the plain layout's C bits)
+        and the squared error it removed (MSE per sample before it, less after; iteration 1
+        starts from the decoder's mid-grey). Both (H/16, W/16); cached."""
+        hit = self._block_costs.get(iteration)
+        if hit is None:
+            from .entropy import block_bits
+            codes = self._codes[iteration - 1]
+            prev = self._codes[iteration - 2] if iteration > 1 else None
+            spent = (block_bits(codes, prev) if self.codec.entropy
+                     else np.full(codes.shape[1:], float(codes.shape[0])))
+            before = (self.lstm[iteration - 2].reconstruction if iteration > 1
+                      else np.full_like(self.original, 128))
+            removed = block_mse(self.original, before) - block_mse(self.original, self.lstm[iteration - 1].reconstruction)
+            hit = self._block_costs[iteration] = (spent, removed)
+        return hit
 
     def lstm_file(self, iterations: int | None = None) -> bytes:
         """The .lstm file of the first `iterations` iterations (all by default)."""

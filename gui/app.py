@@ -22,7 +22,7 @@ def parse_args(argv):
     p.add_argument("--model", help=model_help())
     p.add_argument("--iterations", "-k", type=int, help="start at this many iterations")
     p.add_argument("--codec", choices=list(CODECS), help="classical codec")
-    p.add_argument("--mode", choices=["side", "split", "diff"], help="view mode")
+    p.add_argument("--mode", choices=["side", "split", "diff", "bits"], help="view mode")
     p.add_argument("--export", metavar="OUT.png", help="render the comparison of the first PHOTO to OUT.png "
                    "without showing a window, then exit")
     p.add_argument("--force", action="store_true", help="with --export: overwrite OUT.png if it exists")

@@ -13,8 +13,9 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
 
-MODES = ("side", "split", "diff")
-MODE_LABELS = {"side": "Side by side", "split": "Split", "diff": "Difference"}
+MODES = ("side", "split", "diff", "bits")
+MODE_LABELS = {"side": "Side by side", "split": "Split", "diff": "Difference", "bits": "Where the bits go"}
+BLOCK = 16
 
 
 def _view_box() -> pg.ViewBox:
@@ -196,23 +197,84 @@ class ComparisonViews(QStackedWidget):
         self.bar_view.addItem(self.colorbar)
         self.addWidget(_page(self.p_dl, self.p_dc, self.bar_view, stretch=[1, 1, 0]))
 
+        # where the bits go: per 16x16 block, what the LSTM iteration spent and what it bought
+        self.p_bits, self.p_gain = Pane("Bits spent per 16x16 block"), Pane("Error removed per block")
+        self.bits_bar_view, self.bits_bar = self._colour_bar("bits per block (this iteration)")
+        self.gain_bar_view, self.gain_bar = self._colour_bar("MSE removed (8-bit levels²)")
+        self.addWidget(_page(self.p_bits, self.bits_bar_view, self.p_gain, self.gain_bar_view, stretch=[1, 0, 1, 0]))
+        self.block_maps: tuple[np.ndarray, np.ndarray] | None = None  # (bits spent, MSE removed)
+        self._heat_lut = self.bits_bar.colorMap().getLookupTable(0.0, 1.0, 256, alpha=False)
+
         for p in self.panes():
             p.view.scene().sigMouseMoved.connect(lambda pos, p=p: self._mouse_moved(p, pos))
             p.view.scene().sigMouseClicked.connect(lambda ev, p=p: self._mouse_clicked(p, ev))
         # Views are linked within a mode; switching modes hands the visible rectangle over.
         # (Linking hidden, zero-sized views across modes fights the aspect lock.)
-        for master, others in ((self.p_orig, (self.p_lstm, self.p_cls)), (self.p_dl, (self.p_dc,))):
+        for master, others in ((self.p_orig, (self.p_lstm, self.p_cls)), (self.p_dl, (self.p_dc,)),
+                               (self.p_bits, (self.p_gain,))):
             for p in others:
                 p.vb.setXLink(master.vb)
                 p.vb.setYLink(master.vb)
         self.mode = "side"
 
     def panes(self) -> list[Pane]:
-        return [self.p_orig, self.p_lstm, self.p_cls, self.p_split, self.p_dl, self.p_dc]
+        return [self.p_orig, self.p_lstm, self.p_cls, self.p_split, self.p_dl, self.p_dc, self.p_bits, self.p_gain]
 
     def visible_panes(self) -> list[Pane]:
         return {"side": [self.p_orig, self.p_lstm, self.p_cls], "split": [self.p_split],
-                "diff": [self.p_dl, self.p_dc]}[self.mode]
+                "diff": [self.p_dl, self.p_dc], "bits": [self.p_bits, self.p_gain]}[self.mode]
+
+    @staticmethod
+    def _colour_bar(label: str):
+        view = pg.GraphicsLayoutWidget()
+        view.setBackground((30, 30, 30))
+        view.setFixedWidth(90)
+        bar = pg.ColorBarItem(values=(0, 1), colorMap=pg.colormap.get("inferno"), interactive=False, width=18,
+                              label=label)
+        view.addItem(bar)
+        return view, bar
+
+    # -- where the bits go ----------------------------------------------------------
+    def set_block_maps(self, maps: tuple[np.ndarray, np.ndarray] | None, message: str = ""):
+        """Show an iteration's per-block bits and removed error (None: nothing yet, with
+        `message` over the panes)."""
+        self.block_maps = maps
+        for pane in (self.p_bits, self.p_gain):
+            pane.show_message(message if maps is None else "")
+        if maps is not None:
+            spent, removed = maps
+            self.p_bits.caption.setText(f"{spent.sum():,.0f} bits in all · {spent.mean():.1f} per block on "
+                                        f"average · {spent.max():.0f} at most")
+            worse = int((removed < 0).sum())
+            self.p_gain.caption.setText(f"{np.mean(removed > 0) * 100:.0f}% of the blocks improved"
+                                        + (f" · {worse} got worse (shown black)" if worse else ""))
+        else:
+            self.p_bits.caption.setText("")
+            self.p_gain.caption.setText("")
+        if self.mode == "bits":
+            self._refresh()
+
+    def _heat(self, values: np.ndarray, top: float) -> np.ndarray:
+        """Block values as colour over the dimmed image: (H, W, 3) uint8."""
+        index = np.clip(values / max(top, 1e-9) * 255, 0, 255).astype(np.uint8)
+        colour = np.take(self._heat_lut, index, axis=0)  # (bh, bw, 3)
+        h, w = self.original.shape[:2]
+        colour = colour.repeat(BLOCK, 0).repeat(BLOCK, 1)[:h, :w].astype(np.float32)
+        grey = self.original.mean(axis=2, dtype=np.float32)[..., None]
+        return (0.25 * grey + 0.75 * colour).astype(np.uint8)
+
+    def _refresh_blocks(self):
+        if self.original is None or self.block_maps is None:
+            self.p_bits.image.clear()
+            self.p_gain.image.clear()
+            return
+        spent, removed = self.block_maps
+        top_bits = float(spent.max())
+        top_gain = float(np.percentile(removed, 99)) if removed.size else 1.0  # a few outliers would wash it out
+        self.bits_bar.setLevels((0, top_bits))
+        self.gain_bar.setLevels((0, max(top_gain, 1e-3)))
+        self.p_bits.image.setImage(self._heat(spent, top_bits), autoLevels=False, levels=None)
+        self.p_gain.image.setImage(self._heat(removed, top_gain), autoLevels=False, levels=None)
 
     # -- mode -----------------------------------------------------------------------
     def set_mode(self, mode: str):
@@ -234,6 +296,7 @@ class ComparisonViews(QStackedWidget):
     # -- content --------------------------------------------------------------------
     def set_original(self, pixels: np.ndarray | None, fit: bool = True):
         self.original = pixels
+        self.block_maps = None
         self._original16 = None
         self._rgba.clear()  # the last image's display copies
         self.lstm = self.classical = None
@@ -338,6 +401,8 @@ class ComparisonViews(QStackedWidget):
                 self._set(self.p_lstm.image, rec_l)
             if classical:
                 self._set(self.p_cls.image, rec_c)
+        elif self.mode == "bits":
+            self._refresh_blocks()
         elif self.mode == "split":
             if lstm or original:
                 self._set(self.p_split.image, rec_l if rec_l is not None else o)
@@ -409,7 +474,7 @@ class ComparisonViews(QStackedWidget):
         self.current_view_box().scaleBy((1 / factor, 1 / factor))
 
     def current_view_box(self) -> pg.ViewBox:
-        return {"side": self.p_orig.vb, "split": self.p_split.vb, "diff": self.p_dl.vb}[self.mode]
+        return {"side": self.p_orig.vb, "split": self.p_split.vb, "diff": self.p_dl.vb, "bits": self.p_bits.vb}[self.mode]
 
     def _pixel(self, pane: Pane, pos: QPointF) -> tuple[int, int] | None:
         if self.original is None or not pane.isVisible():

@@ -69,6 +69,7 @@ class Bridge(QObject):
     lstm_done = Signal(object, bool)            # session, complete
     curve_ready = Signal(object, str)           # session, codec
     match_ready = Signal(object, str, int)      # session, codec, iteration
+    blocks_ready = Signal(object, int)          # session, iteration (its block costs are cached)
 
 
 def thumbnail(pixels: np.ndarray) -> QImage:
@@ -110,6 +111,7 @@ class MainWindow(QMainWindow):
         self.bridge.lstm_done.connect(self._lstm_done)
         self.bridge.curve_ready.connect(self._curve_ready)
         self.bridge.match_ready.connect(self._match_ready)
+        self.bridge.blocks_ready.connect(self._blocks_ready)
         self.codecs = available_codecs()
         self._build()
         self._restore()
@@ -730,6 +732,34 @@ class MainWindow(QMainWindow):
         self.plot.set_current(k, codec)
         if self.views.mode == "diff":
             self._warm_timer.start()
+        elif self.views.mode == "bits":
+            self._show_blocks(e, k)
+
+    def _show_blocks(self, e: Entry, k: int):
+        """Where iteration k's bits went: from the session's cache, else computed on the
+        classical thread (the entropy model's code lengths take a moment on large images)."""
+        s = e.session
+        if k > len(s.lstm):
+            self.views.set_block_maps(None, f"iteration {k} is not encoded yet…")
+            return
+        if s.cached_block_costs(k) is not None:
+            self.views.set_block_maps(s.cached_block_costs(k))
+            return
+        self.views.set_block_maps(None, f"measuring iteration {k}'s blocks…")
+
+        def run(t, s=s, k=k):
+            try:
+                s.block_costs(k)
+            except IndexError:
+                return  # re-encoding meanwhile: asked again when the iteration is back
+            self.bridge.blocks_ready.emit(s, k)
+
+        self.workers.submit("classic", run, e.classic, priority=-1, what=f"measuring iteration {k}'s blocks")
+
+    def _blocks_ready(self, s: ImageSession, k: int):
+        if self.current is not None and s is self.current.session and k == self.slider.value() \
+                and self.views.mode == "bits":
+            self.views.set_block_maps(s.cached_block_costs(k))
 
     def _warm_neighbours(self):
         e = self.current
@@ -766,6 +796,8 @@ class MainWindow(QMainWindow):
         self.signed.setEnabled(diff)
         if diff:
             self._warm_timer.start()
+        if mode == "bits" and self.current is not None and self.current.session is not None:
+            self._show_blocks(self.current, self.slider.value())
 
     def _move_region(self, x: int, y: int):
         """Double-click on a large photo: compare the region around that point instead."""
@@ -786,6 +818,10 @@ class MainWindow(QMainWindow):
             if img is not None:
                 r, g, b = img[y, x]
                 parts.append(f"{name} ({r}, {g}, {b})")
+        maps = self.views.block_maps
+        if self.views.mode == "bits" and maps is not None:
+            by, bx = y // 16, x // 16
+            parts.append(f"block ({bx}, {by}): {maps[0][by, bx]:.1f} bits, MSE removed {maps[1][by, bx]:.2f}")
         self.readout.setText(" · ".join(parts))
 
     # ================================================================ events

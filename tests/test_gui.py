@@ -479,3 +479,22 @@ def test_a_large_photo_is_compared_on_a_region_the_user_moves(qtbot, window, pho
     assert (moved.y, moved.x) == (0, 0)
     assert np.array_equal(window.current.session.original, full[:64, :64])
     _wait_encoded(qtbot, window)
+
+
+def test_where_the_bits_go_view(qtbot, window, photos):
+    window.open_paths([photos[0]])
+    _wait_encoded(qtbot, window)
+    window.slider.setValue(2)
+    window.set_mode("bits")
+    qtbot.waitUntil(lambda: window.views.block_maps is not None, timeout=10000)
+    spent, removed = window.views.block_maps
+    assert spent.shape == removed.shape == (6, 8)  # the 96x128 photo's blocks
+    assert (spent, removed) == window.current.session.block_costs(2)
+    assert "bits in all" in window.views.p_bits.caption.text()
+    assert window.views.p_bits.image.image.shape == (96, 128, 3)
+    window._hovered(20, 40)
+    assert f"block (1, 2): {spent[2, 1]:.1f} bits" in window.readout.text()
+    window.slider.setValue(3)  # another iteration: other maps
+    qtbot.waitUntil(lambda: window.views.block_maps is not None
+                    and window.views.block_maps[0] is window.current.session.block_costs(3)[0], timeout=10000)
+    assert window.export_comparison(window.settings.fileName() + ".png")

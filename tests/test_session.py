@@ -54,3 +54,31 @@ def test_classical_work_goes_through_the_runner(tiny_model, small_image):
     curve = s.classical_curve("jpeg")
     assert calls == ["matched_sample"] + ["classical_sample"] * len(curve)
 
+
+
+def test_block_costs_account_for_the_bits_and_the_error(tiny_model, sample_pixels):
+    """The bits view's numbers: per block, what the entropy coder spends (adding up to the
+    coded size) and the squared error removed (adding up to the image's)."""
+    from codec.coder import LSTMCodec
+    from codec.entropy import encode_iteration
+    from codec.session import ImageSession, block_mse
+    img = np.ascontiguousarray(sample_pixels[:72, :100])  # edge blocks are partial
+    s = ImageSession(img, "x", LSTMCodec(tiny_model))
+    list(s.run_lstm(3))
+    for k in (1, 2, 3):
+        spent, removed = s.block_costs(k)
+        assert spent.shape == removed.shape == (5, 7)
+        prev = s._codes[k - 2] if k > 1 else None
+        coded = 8 * (len(encode_iteration(s._codes[k - 1], prev)) - 1)
+        assert coded - 8 * (64 + 8) <= spent.sum() <= coded + 1e-6
+        before = s.lstm[k - 2].reconstruction if k > 1 else np.full_like(img, 128)
+        sse = lambda rec: ((img.astype(float) - rec.astype(float)) ** 2).sum()  # noqa: E731
+        counts = block_mse(np.zeros_like(img), np.ones_like(img))  # 1 per sample: the weights are the counts
+        pixels = np.full((5, 7), 16 * 16 * 3.0)
+        pixels[-1, :] = 8 * 16 * 3
+        pixels[:, -1] = pixels[:, -1] / 16 * 4
+        assert np.allclose(counts, 1)
+        assert (removed * pixels).sum() == pytest.approx(sse(before) - sse(s.lstm[k - 1].reconstruction))
+    plain = ImageSession(img, "x", LSTMCodec(tiny_model, entropy=False))
+    list(plain.run_lstm(1))
+    assert np.all(plain.block_costs(1)[0] == 32)
