@@ -143,6 +143,7 @@ class ImageSession:
         self.curves: dict[str, list[RDSample]] = {}
         self.matches: dict[tuple[str, int], RDSample] = {}
         self.failures: dict[str, str] = {}  # classical codec key -> why it failed on this image
+        self.model_curves: dict[str, list[RDSample]] = {}  # other LSTM models' curves, by model id
         self._lock = threading.Lock()
 
     @property
@@ -175,6 +176,21 @@ class ImageSession:
         self.lstm_complete = len(self.lstm) == k
         if not self.lstm_complete:
             self.lstm, self._blocks, self._codes = [], [], []
+
+    def model_curve(self, codec: LSTMCodec, should_stop: Callable[[], bool] | None = None) -> list[RDSample]:
+        """Another LSTM model's per-iteration RD points on this image (the paper's Figure 5
+        for this image: every model's curve side by side), with this session's encoder
+        options; cached by model id. Stopped early, nothing is kept."""
+        mid = codec.model.model_id
+        if mid not in self.model_curves:
+            pts = []
+            for r in codec.encode_progressive(self.original, codec.cfg.iterations, should_stop):
+                pts.append(measure(self.original, "lstm", r.iteration, f"{r.iteration} it.", r.reconstruction,
+                                   r.file_bytes, r.seconds))
+            if len(pts) < codec.cfg.iterations:
+                return pts
+            self.model_curves[mid] = pts
+        return self.model_curves[mid]
 
     def lstm_bytes(self, iteration: int) -> int | None:
         """Real size of a file of the first `iteration` iterations: known once that

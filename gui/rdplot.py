@@ -14,6 +14,7 @@ METRICS = {"ms-ssim": "MS-SSIM", "ms-ssim-db": "MS-SSIM (dB)", "psnr": "PSNR (dB
 COLORS = {"lstm": (230, 60, 60), "jpeg": (255, 160, 40), "jpeg444": (170, 110, 60),
           "webp": (80, 190, 80), "jpeg2000": (170, 110, 220), "avif": (70, 150, 240),
           "heic": (230, 110, 180), "jxl": (60, 200, 200)}
+MODEL_COLORS = [(255, 120, 120), (250, 210, 90), (200, 140, 255), (140, 220, 140)]  # other LSTM models, dashed
 
 
 def metric_value(sample, metric: str) -> float:
@@ -58,6 +59,7 @@ class RDPlot(pg.PlotWidget):
         self._classical_key = None
         self._session = None
         self._points = {}
+        self._model_names: dict[str, str] = {}  # other LSTM models drawn: model id -> legend name
         self.set_metric("ms-ssim")
 
     def _marker(self, color, symbol) -> pg.ScatterPlotItem:
@@ -72,6 +74,23 @@ class RDPlot(pg.PlotWidget):
                          symbolBrush=c, symbolPen=None)
         self.curves[key] = item
         return item
+
+    def set_model_names(self, names: dict[str, str]):
+        """Other LSTM models whose curves to draw (Figure 5 live), by model id; the others'
+        curves are removed."""
+        self._model_names = dict(names)
+        for key in [k for k in self.curves if k.startswith("lstm:") and k[5:] not in names]:
+            self.removeItem(self.curves.pop(key))
+        self.refresh()
+
+    def _model_curve(self, mid: str) -> pg.PlotDataItem:
+        key = "lstm:" + mid
+        if key not in self.curves:
+            colour = MODEL_COLORS[len([k for k in self.curves if k.startswith("lstm:")]) % len(MODEL_COLORS)]
+            item = self.plot([], [], name=self._model_names[mid], symbol="o", symbolSize=5, symbolBrush=colour,
+                             symbolPen=None, pen=pg.mkPen(colour, width=1.5, style=pg.QtCore.Qt.DashLine))
+            self.curves[key] = item
+        return self.curves[key]
 
     def set_metric(self, metric: str):
         self.quality = metric
@@ -99,6 +118,9 @@ class RDPlot(pg.PlotWidget):
             label = self.legend.getLabel(self.curves[key]) if self.legend is not None else None
             if label is not None:  # a codec that failed on this image says so in the legend
                 label.setText(get_codec(key).label + (" — failed" if failed else ""))
+        for mid in self._model_names:
+            pts = s.model_curves.get(mid, []) if s is not None else []
+            self._model_curve(mid).setData([p.bpp for p in pts], [metric_value(p, self.quality) for p in pts])
         if s is not None:
             top = max(2.2, s.lstm_bpp_bound(s.codec.cfg.iterations) * 1.1)
             if top != getattr(self, "_x_top", None):  # only when it changes: a range change repaints the axes

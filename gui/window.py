@@ -95,6 +95,8 @@ class MainWindow(QMainWindow):
         self.model = model
         self.entropy = self.settings.value("entropy", True, type=bool)  # entropy-code the LSTM's bits
         self.refine = self.settings.value("refine", False, type=bool)  # encoder-side bit refinement
+        self.all_models = self.settings.value("all_models", False, type=bool)  # every model's curve (Figure 5)
+        self._other_codecs: dict[str, LSTMCodec] = {}  # shipped models' codecs for those curves, by name
         self.codec = self._make_codec(model) if model else None
         self.entries: list[Entry] = []
         self.current: Entry | None = None
@@ -115,6 +117,7 @@ class MainWindow(QMainWindow):
         self.codecs = available_codecs()
         self._build()
         self._restore()
+        self.plot.set_model_names(self._model_names())
         self.setAcceptDrops(True)
         QGuiApplication.instance().installEventFilter(self)
         self._update_title()
@@ -313,6 +316,14 @@ class MainWindow(QMainWindow):
                                                "as usual.")
         self.refine_action.toggled.connect(self.set_refine)
         mm.addAction(self.refine_action)
+        mm.addSeparator()
+        self.all_models_action = QAction("Plot &every model's curve (Figure 5)", self, checkable=True,
+                                         checked=self.all_models,
+                                         statusTip="Encode each image with every shipped model too (in the "
+                                                   "background) and draw their curves; click a legend entry to "
+                                                   "hide or show a curve.")
+        self.all_models_action.toggled.connect(self.set_all_models)
+        mm.addAction(self.all_models_action)
         self._check_model_action()
 
         vm = mb.addMenu("&View")
@@ -659,6 +670,43 @@ class MainWindow(QMainWindow):
         self._queue_match(e, self.current_codec(), self.slider.value(), priority=0)
         self._prefetch_matches()
 
+    # ================================================================ Figure 5 live
+    def set_all_models(self, on: bool):
+        """Every shipped model's curve on the plot (besides the model in use), or not."""
+        self.all_models_action.setChecked(on)
+        self.all_models = on
+        self.settings.setValue("all_models", on)
+        self.plot.set_model_names(self._model_names())
+        if on and self.current is not None and self.current.session is not None:
+            self._queue_model_curves(self.current)
+        if self.current is not None:
+            self.plot.refresh(self.slider.value(), self.current_codec())
+
+    def _model_names(self) -> dict[str, str]:
+        """model id -> legend name of the curves to draw besides the model in use."""
+        if not self.all_models:
+            return {}
+        mine = self.model.model_id if self.model else None
+        return {m.model_id: f"LSTM {m.name}" for m in SHIPPED if m.model_id != mine}
+
+    def _queue_model_curves(self, e: Entry):
+        """Encode the image with every other shipped model, on the LSTM thread after the
+        model in use (lower priority), for the plot."""
+        s = e.session
+        for m in SHIPPED:
+            if m.model_id not in self._model_names() or m.model_id in s.model_curves:
+                continue
+
+            def run(t, s=s, m=m):
+                codec = self._other_codecs.get(m.name)
+                if codec is None:
+                    # the fast encoder: refining three models' bits would take many minutes
+                    codec = self._other_codecs[m.name] = self._make_codec(load_model(m.path), refine=False)
+                s.model_curve(codec, should_stop=lambda: t.cancelled)
+                self.bridge.curve_ready.emit(s, "lstm:" + m.model_id)
+
+            self.workers.submit("lstm", run, e.classic, priority=10, what=f"encoding with the {m.name} model")
+
     def _lstm_done(self, s: ImageSession, complete: bool):
         if s is self.lstm_session:
             self.lstm_ticket = None
@@ -672,6 +720,8 @@ class MainWindow(QMainWindow):
                 self.status(f"{s.name}: {len(s.lstm)} iterations encoded "
                             f"({sum(p.seconds for p in s.lstm):.1f} s).")
                 self.plot.refresh(self.slider.value(), self.current_codec())  # the BD-rate can be computed now
+                if self.all_models:
+                    self._queue_model_curves(self.current)
             self._iteration_changed(self.slider.value())
 
     def _curve_ready(self, s: ImageSession, key: str):
@@ -1012,14 +1062,17 @@ class MainWindow(QMainWindow):
             self._use_codec(self._make_codec(self.model))
         self.status(message)
 
-    def _make_codec(self, model: LoadedModel) -> LSTMCodec:
-        return LSTMCodec(model, entropy=self.entropy, refine=RefineSettings() if self.refine else None)
+    def _make_codec(self, model: LoadedModel, refine: bool | None = None) -> LSTMCodec:
+        refine = self.refine if refine is None else refine
+        return LSTMCodec(model, entropy=self.entropy, refine=RefineSettings() if refine else None)
 
     def _use_codec(self, codec: LSTMCodec):
         """Encode the open images again with this codec. Their classical curves do not depend
         on it and stay; the matches follow the LSTM's sizes and are redone."""
         self.cancel()
         self.codec = codec
+        self._other_codecs.clear()  # the encoder options may have changed
+        self.plot.set_model_names(self._model_names())
         self.slider.setMaximum(codec.cfg.iterations)
         for e in self.entries:
             if e.session is not None:

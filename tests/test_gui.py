@@ -498,3 +498,25 @@ def test_where_the_bits_go_view(qtbot, window, photos):
     qtbot.waitUntil(lambda: window.views.block_maps is not None
                     and window.views.block_maps[0] is window.current.session.block_costs(3)[0], timeout=10000)
     assert window.export_comparison(window.settings.fileName() + ".png")
+
+
+def test_figure5_live_draws_every_shipped_model(qtbot, window, photos):
+    """With the option on, the image is also encoded with each shipped model, whose curves
+    join the plot (dashed), one legend entry each; off, they go."""
+    from codec.zoo import SHIPPED
+    window.open_paths([photos[0]])
+    _wait_encoded(qtbot, window)
+    window.set_all_models(True)
+    s = window.current.session
+    others = [m.model_id for m in SHIPPED]  # the tiny test model is none of them
+    qtbot.waitUntil(lambda: all(mid in s.model_curves for mid in others), timeout=120000)
+    def drawn(mid):
+        x = window.plot.curves["lstm:" + mid].getData()[0]
+        return x is not None and len(x) == 16
+
+    qtbot.waitUntil(lambda: all(drawn(mid) for mid in others), timeout=10000)
+    names = [window.plot.legend.getLabel(window.plot.curves["lstm:" + m.model_id]).text for m in SHIPPED]
+    assert names == [f"LSTM {m.name}" for m in SHIPPED]
+    assert all(p.bpp > 0 and 0 < p.ms_ssim <= 1 for mid in others for p in s.model_curves[mid])
+    window.set_all_models(False)
+    assert not [k for k in window.plot.curves if k.startswith("lstm:")]
