@@ -126,7 +126,8 @@ def cmd_eval(a):
     for key in baselines:
         get_codec(key)  # an unknown key: a sentence listing the known ones
     res = evaluate(a.directory, a.out, _codec(a), baselines=baselines,
-                   iterations=a.iterations, limit=a.limit or None, progress=not a.quiet, resume=a.resume)
+                   iterations=a.iterations, limit=a.limit or None, progress=not a.quiet, resume=a.resume,
+                   with_ssimulacra2=a.ssimulacra2)
     for line in summary_lines(res):
         print(line)
     print("wrote " + ", ".join(res.files))
@@ -226,6 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--iterations", "-k", type=int, default=None)
     ev.add_argument("--limit", type=int, default=0, help="only the first N images")
     ev.add_argument("--quiet", action="store_true")
+    ev.add_argument("--ssimulacra2", action="store_true",
+                    help="also measure SSIMULACRA2 and its BD-rates (about 0.3 s per point at Kodak's size)")
     ev.add_argument("--resume", action="store_true",
                     help="carry on from the images an interrupted evaluation into --out finished")
     model_opts(ev)

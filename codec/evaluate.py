@@ -24,7 +24,7 @@ from .coder import LSTMCodec
 from .data import find_images
 from .errors import CodecError
 from .imageio import load_rgb
-from .metrics import msssim, msssim_db, psnr
+from .metrics import msssim_and_ssim, msssim_db, psnr, ssimulacra2
 
 
 @dataclass
@@ -38,22 +38,30 @@ class RDPoint:
     ms_ssim: float
     encode_seconds: float
     decode_seconds: float
+    ssim: float = math.nan
+    ssimulacra2: float = math.nan  # only when asked for (slow)
 
     @property
     def ms_ssim_db(self) -> float:
         return msssim_db(self.ms_ssim)
 
 
+def _measured_point(image, codec_key, setting, nbytes, bpp, pixels, rec, enc, dec, with_ssimulacra2) -> RDPoint:
+    ms, single = msssim_and_ssim(pixels, rec)
+    s2 = ssimulacra2(pixels, rec) if with_ssimulacra2 else math.nan
+    return RDPoint(image, codec_key, setting, nbytes, bpp, psnr(pixels, rec), ms, enc, dec, single, s2)
+
+
 def lstm_points(codec: LSTMCodec, pixels: np.ndarray, name: str, iterations: int | None = None,
-                check_decode: bool = True) -> list[RDPoint]:
+                check_decode: bool = True, with_ssimulacra2: bool = False) -> list[RDPoint]:
     """One point per iteration. Encode time: the progressive encoder's cumulative time;
     decode time: a decoder replaying the file, which must give the same pixels."""
     points, data, enc_total = [], [], 0.0
     results = list(codec.encode_progressive(pixels, iterations))
     for r in results:
         enc_total += r.seconds
-        points.append(RDPoint(name, "lstm", r.iteration, r.file_bytes, r.bpp, psnr(pixels, r.reconstruction),
-                              msssim(pixels, r.reconstruction), enc_total, math.nan))
+        points.append(_measured_point(name, "lstm", r.iteration, r.file_bytes, r.bpp, pixels, r.reconstruction,
+                             enc_total, math.nan, with_ssimulacra2))
     if check_decode:
         from . import bitstream
         header = codec.header(pixels.shape[0], pixels.shape[1], len(results))
@@ -65,13 +73,13 @@ def lstm_points(codec: LSTMCodec, pixels: np.ndarray, name: str, iterations: int
     return points
 
 
-def classical_points(codec_key: str, pixels: np.ndarray, name: str) -> list[RDPoint]:
+def classical_points(codec_key: str, pixels: np.ndarray, name: str, with_ssimulacra2: bool = False) -> list[RDPoint]:
     c = get_codec(codec_key)
     out = []
     for s in c.curve_settings:
         r = c.encode(pixels, s)
-        out.append(RDPoint(name, codec_key, s, r.num_bytes, r.bpp, psnr(pixels, r.reconstruction),
-                           msssim(pixels, r.reconstruction), r.encode_seconds, r.decode_seconds))
+        out.append(_measured_point(name, codec_key, s, r.num_bytes, r.bpp, pixels, r.reconstruction, r.encode_seconds,
+                          r.decode_seconds, with_ssimulacra2))
     return out
 
 
@@ -82,9 +90,13 @@ def mean_curve(points: list[RDPoint]) -> dict:
         by.setdefault(p.setting, []).append(p)
     settings = sorted(by)
     m = lambda attr: [float(np.mean([getattr(p, attr) for p in by[s]])) for s in settings]  # noqa: E731
-    return {"setting": settings, "bpp": m("bpp"), "psnr-rgb": m("psnr"), "ms-ssim-rgb": m("ms_ssim"),
-            "ms-ssim-rgb-db": [msssim_db(v) for v in m("ms_ssim")],
-            "encoding_time": m("encode_seconds"), "decoding_time": m("decode_seconds")}
+    curve = {"setting": settings, "bpp": m("bpp"), "psnr-rgb": m("psnr"), "ms-ssim-rgb": m("ms_ssim"),
+             "ms-ssim-rgb-db": [msssim_db(v) for v in m("ms_ssim")], "ssim-rgb": m("ssim"),
+             "encoding_time": m("encode_seconds"), "decoding_time": m("decode_seconds")}
+    s2 = m("ssimulacra2")
+    if all(math.isfinite(v) for v in s2):
+        curve["ssimulacra2"] = s2
+    return curve
 
 
 def not_progressive(per_image: dict[str, dict[int, float]]) -> dict[str, list[int]]:
@@ -143,9 +155,12 @@ class EvalResult:
 
 # the classical codecs of our RD figures and evaluations: every one but JPEG's 4:4:4 variant
 FIGURE_CODECS = tuple(k for k in CODECS if k != "jpeg444")
+# the BD-rates reported (name in bd_rate.json -> the curve's metric)
+BD_METRICS = {"ms-ssim-db": "ms-ssim-rgb-db", "psnr": "psnr-rgb", "ssim": "ssim-rgb", "ssimulacra2": "ssimulacra2"}
 
 
-_CSV_FIELDS = ["image", "codec", "setting", "bytes", "bpp", "psnr_rgb", "ms_ssim_rgb", "encode_s", "decode_s"]
+_CSV_FIELDS = ["image", "codec", "setting", "bytes", "bpp", "psnr_rgb", "ms_ssim_rgb", "encode_s", "decode_s",
+               "ssim_rgb", "ssimulacra2"]
 PARTIAL = "per_image.partial.csv"
 _DONE = "# done "
 
@@ -157,23 +172,26 @@ def _csv_row(q: RDPoint, exact: bool = False) -> list:
     as little as 1e-8, and the progressive check must be repeatable from the file."""
     if exact:
         return [q.image, q.codec, q.setting, q.bytes, repr(q.bpp), repr(q.psnr), repr(q.ms_ssim),
-                repr(q.encode_seconds), repr(q.decode_seconds)]
+                repr(q.encode_seconds), repr(q.decode_seconds), repr(q.ssim), repr(q.ssimulacra2)]
     return [q.image, q.codec, q.setting, q.bytes, f"{q.bpp:.5f}", f"{q.psnr:.4f}", f"{q.ms_ssim:.12f}",
-            f"{q.encode_seconds:.4f}", f"{q.decode_seconds:.4f}"]
+            f"{q.encode_seconds:.4f}", f"{q.decode_seconds:.4f}", f"{q.ssim:.12f}",
+            "" if math.isnan(q.ssimulacra2) else f"{q.ssimulacra2:.4f}"]
 
 
 def _point(row: dict) -> RDPoint:
     setting = float(row["setting"])
     return RDPoint(row["image"], row["codec"], int(setting) if setting.is_integer() else setting,
                    int(row["bytes"]), float(row["bpp"]), float(row["psnr_rgb"]), float(row["ms_ssim_rgb"]),
-                   float(row["encode_s"]), float(row["decode_s"]))
+                   float(row["encode_s"]), float(row["decode_s"]), float(row.get("ssim_rgb") or "nan"),
+                   float(row.get("ssimulacra2") or "nan"))
 
 
-def _fingerprint(codec: LSTMCodec, baselines, iterations) -> str:
+def _fingerprint(codec: LSTMCodec, baselines, iterations, with_ssimulacra2: bool = False) -> str:
     """What a partial evaluation's rows depend on: resuming with anything else would mix runs."""
     return json.dumps({"model": codec.model.model_id, "entropy": codec.entropy, "refine": repr(codec.refine),
                        "tile": codec.tile, "iterations": iterations,
-                       "precision": codec.precision, "baselines": list(baselines)})
+                       "precision": codec.precision, "baselines": list(baselines)}
+                      | ({"ssimulacra2": True} if with_ssimulacra2 else {}))
 
 
 def _resume_points(path: Path, fingerprint: str, resume: bool) -> list[RDPoint]:
@@ -198,11 +216,12 @@ def _resume_points(path: Path, fingerprint: str, resume: bool) -> list[RDPoint]:
 
 def evaluate(image_dir, out_dir, codec: LSTMCodec, baselines=FIGURE_CODECS,
              iterations: int | None = None, limit: int | None = None, progress: bool = True,
-             plot: bool = True, reuse=None, resume: bool = False) -> EvalResult:
+             plot: bool = True, reuse=None, resume: bool = False, with_ssimulacra2: bool = False) -> EvalResult:
     """`reuse`: a folder of an earlier evaluation of the same images; the classical curves
     not computed now are taken from its <codec>.json (the classical codecs are
     deterministic), so an LSTM-only re-evaluation still reports every BD-rate and plot.
-    `resume`: carry on from the images an interrupted evaluation into `out_dir` finished."""
+    `resume`: carry on from the images an interrupted evaluation into `out_dir` finished.
+    `with_ssimulacra2`: also measure SSIMULACRA2 (about 0.3 s per point at Kodak's size)."""
     paths = find_images(image_dir)[:limit]
     if not paths:
         raise CodecError(f"no images found in {image_dir}; pass a folder of PNG/JPEG files.")
@@ -210,7 +229,7 @@ def evaluate(image_dir, out_dir, codec: LSTMCodec, baselines=FIGURE_CODECS,
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     res = EvalResult()
-    fingerprint = _fingerprint(codec, baselines, iterations)
+    fingerprint = _fingerprint(codec, baselines, iterations, with_ssimulacra2)
     partial = out / PARTIAL
     res.points = _resume_points(partial, fingerprint, resume)
     done = {q.image for q in res.points}
@@ -230,9 +249,9 @@ def evaluate(image_dir, out_dir, codec: LSTMCodec, baselines=FIGURE_CODECS,
         if bar is not None:
             bar.set_postfix_str(p.name)
         pixels = load_rgb(p).pixels
-        points = lstm_points(codec, pixels, p.name, iterations)
+        points = lstm_points(codec, pixels, p.name, iterations, with_ssimulacra2=with_ssimulacra2)
         for b in baselines:
-            points += classical_points(b, pixels, p.name)
+            points += classical_points(b, pixels, p.name, with_ssimulacra2)
         with open(partial, "a", newline="") as f:  # one image's rows at a time, then its done mark
             csv.writer(f).writerows(_csv_row(q, exact=True) for q in points)
             f.write(_DONE + p.name + "\n")
@@ -253,8 +272,8 @@ def evaluate(image_dir, out_dir, codec: LSTMCodec, baselines=FIGURE_CODECS,
             reused.append(k)
     model = codec.model
     for k in list(baselines) + reused:
-        res.bd[k] = {"ms-ssim-db": bd_rate(res.curves[k], res.curves["lstm"], "ms-ssim-rgb-db"),
-                     "psnr": bd_rate(res.curves[k], res.curves["lstm"], "psnr-rgb")}
+        res.bd[k] = {name: bd_rate(res.curves[k], res.curves["lstm"], metric) for name, metric in BD_METRICS.items()
+                     if all(metric in res.curves[c] or metric == "ms-ssim-rgb-db" for c in (k, "lstm"))}
     for k in keys:
         if k == "lstm":
             name, desc = f"LSTM {model.model_id}", model.describe()
@@ -288,5 +307,6 @@ def summary_lines(res: EvalResult) -> list[str]:
     lines.append("LSTM mean per iteration: " + ", ".join(
         f"{b:.3f} bpp {m:.4f}" for b, m in zip(c["bpp"], c["ms-ssim-rgb"])))
     for k, v in res.bd.items():
-        lines.append(f"BD-rate vs {get_codec(k).label}: MS-SSIM(dB) {v['ms-ssim-db']:+.1f}%, PSNR {v['psnr']:+.1f}%")
+        names = {"ms-ssim-db": "MS-SSIM(dB)", "psnr": "PSNR", "ssim": "SSIM", "ssimulacra2": "SSIMULACRA2"}
+        lines.append(f"BD-rate vs {get_codec(k).label}: " + ", ".join(f"{names[m]} {x:+.1f}%" for m, x in v.items()))
     return lines

@@ -116,7 +116,8 @@ _REFERENCES: dict[str, list] = {}
 _REFERENCES_LOCK = threading.Lock()
 
 
-def _ms_ssim(a: np.ndarray, b: np.ndarray, win: int, data_range: float = 255.0) -> float:
+def _ms_ssim(a: np.ndarray, b: np.ndarray, win: int, data_range: float = 255.0) -> tuple[float, float]:
+    """(MS-SSIM, the first scale's SSIM): pytorch-msssim's ms_ssim and ssim with this window."""
     y = b.astype(np.float64).transpose(2, 0, 1)
     w = _gauss_window(win)
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
@@ -125,6 +126,8 @@ def _ms_ssim(a: np.ndarray, b: np.ndarray, win: int, data_range: float = 255.0) 
         mu2, yy, xy = _blur(y, w), _blur(y * y, w), _blur(x * y, w)
         mu1_sq, mu2_sq, mu1_mu2 = mu1 ** 2, mu2 ** 2, mu1 * mu2
         cs_map = (2 * (xy - mu1_mu2) + c2) / ((xx - mu1_sq) + (yy - mu2_sq) + c2)
+        if scale == 0:
+            first = float((((2 * mu1_mu2 + c1) / (mu1_sq + mu2_sq + c1)) * cs_map).reshape(3, -1).mean(-1).mean())
         if scale < len(SCALE_WEIGHTS) - 1:
             levels.append(np.maximum(cs_map.reshape(3, -1).mean(-1), 0))
             y = _avg_pool(y)
@@ -132,7 +135,7 @@ def _ms_ssim(a: np.ndarray, b: np.ndarray, win: int, data_range: float = 255.0) 
             ssim_map = ((2 * mu1_mu2 + c1) / (mu1_sq + mu2_sq + c1)) * cs_map
             levels.append(np.maximum(ssim_map.reshape(3, -1).mean(-1), 0))
     per_channel = np.prod(np.stack(levels) ** np.array(SCALE_WEIGHTS)[:, None], axis=0)
-    return float(per_channel.mean())
+    return float(per_channel.mean()), first
 
 
 def msssim_window(height: int, width: int) -> int:
@@ -145,15 +148,44 @@ def msssim_window(height: int, width: int) -> int:
 
 def msssim(a: np.ndarray, b: np.ndarray) -> float:
     """MS-SSIM of two (H, W, 3) uint8 images, with the small-image fallback above."""
+    return msssim_and_ssim(a, b)[0]
+
+
+def msssim_and_ssim(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """MS-SSIM and (single-scale) SSIM, both as pytorch-msssim defines them (11-pixel
+    Gaussian window, sigma 1.5, mean over RGB), in one pass where the image allows MS-SSIM's
+    standard window; small images fall back as described above."""
     _check(a, b)
     win = msssim_window(a.shape[0], a.shape[1])
-    if win:
+    if win == WIN:
         return _ms_ssim(a, b, win)
-    x, y = _tensor(a), _tensor(b)
     side = min(a.shape[:2])
+    x, y = _tensor(a), _tensor(b)
     if side >= 3:
-        return float(ssim(x, y, data_range=255, win_size=min(WIN, side if side % 2 else side - 1)))
-    return _global_ssim(x, y)
+        single = float(ssim(x, y, data_range=255, win_size=min(WIN, side if side % 2 else side - 1)))
+    else:
+        single = _global_ssim(x, y)
+    return (_ms_ssim(a, b, win)[0] if win else single), single
+
+
+def ssimulacra2(a: np.ndarray, b: np.ndarray) -> float:
+    """SSIMULACRA2 of a reconstruction `b` of `a` (100: identical; about 90 visually lossless,
+    70 high, 50 medium, 30 low quality), by the `ssimulacra2` package (numpy/scipy, no
+    weights to download). About 0.3 s for a Kodak image: the app computes it on request, in
+    the background."""
+    _check(a, b)
+    if min(a.shape[:2]) < 8:
+        raise ValueError("SSIMULACRA2 needs images of at least 8x8 pixels")
+    from ssimulacra2 import compute_ssimulacra2
+    import io
+    from PIL import Image
+
+    def png(x):
+        buf = io.BytesIO()
+        Image.fromarray(x).save(buf, "PNG", compress_level=0)  # the package reads files
+        buf.seek(0)
+        return buf
+    return float(compute_ssimulacra2(png(a), png(b)))
 
 
 def msssim_db(value: float) -> float:

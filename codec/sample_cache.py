@@ -19,7 +19,7 @@ import os
 import tempfile
 from pathlib import Path
 
-METRICS_VERSION = 1  # bump when PSNR or MS-SSIM change definition: older entries then miss
+METRICS_VERSION = 2  # bump when the metrics stored change (2: SSIM added): older entries then miss
 ENV = "LSTM_COMPARE_CACHE"
 
 

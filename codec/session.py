@@ -10,6 +10,7 @@ mostly Python-level glue that would hold the GIL the GUI thread needs to paint.
 """
 from __future__ import annotations
 
+import math
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from . import bitstream
 from .baselines import ClassicalResult, get_codec, match_bpp
 from .coder import LSTMCodec
 from .errors import CodecError
-from .metrics import bpp, msssim, psnr
+from .metrics import bpp, msssim_and_ssim, psnr, ssimulacra2
 from .region import Region
 from .imageio import content_key
 from .sample_cache import SampleCache
@@ -39,6 +40,8 @@ class RDSample:
     psnr: float
     ms_ssim: float
     seconds: float = 0.0
+    ssim: float = math.nan
+    ssimulacra2: float | None = None  # computed on request (ImageSession.add_ssimulacra2): slow
 
     @property
     def iteration(self) -> int:
@@ -66,8 +69,9 @@ def run_each(runner: Runner, fn, calls, should_stop: Callable[[], bool] | None =
 
 def measure(original: np.ndarray, codec: str, setting, label: str, rec: np.ndarray, nbytes: int,
             seconds: float = 0.0) -> RDSample:
+    ms, single = msssim_and_ssim(original, rec)
     return RDSample(codec, setting, label, rec, nbytes, bpp(nbytes, *original.shape[:2]),
-                    psnr(original, rec), msssim(original, rec), seconds)
+                    psnr(original, rec), ms, seconds, single)
 
 
 def _measured(original: np.ndarray, r: ClassicalResult) -> RDSample:
@@ -87,7 +91,8 @@ def classical_sample(key: str, original: np.ndarray, setting, cache: SampleCache
     if hit is not None:
         meta, data = hit
         return RDSample(key, setting, c.setting_label(setting), c.decode(data), len(data),
-                        bpp(len(data), *original.shape[:2]), meta["psnr"], meta["ms_ssim"], meta["seconds"])
+                        bpp(len(data), *original.shape[:2]), meta["psnr"], meta["ms_ssim"], meta["seconds"],
+                        meta["ssim"])
     return _measured_and_cached(cache, image, original, c.encode(original, setting))
 
 
@@ -95,7 +100,7 @@ def _measured_and_cached(cache: SampleCache, image: str, original: np.ndarray, r
     s = _measured(original, r)
     c = get_codec(r.codec)
     cache.put_sample(image, r.codec, c.cache_key(r.setting), c.library(),
-                     {"psnr": s.psnr, "ms_ssim": s.ms_ssim, "seconds": s.seconds}, r.data)
+                     {"psnr": s.psnr, "ms_ssim": s.ms_ssim, "ssim": s.ssim, "seconds": s.seconds}, r.data)
     return s
 
 
@@ -192,6 +197,24 @@ class ImageSession:
             self.model_curves[mid] = pts
         return self.model_curves[mid]
 
+    def samples(self) -> list[RDSample]:
+        """Every measured sample of this image: LSTM iterations, classical curves and
+        matches, other models' curves."""
+        with self._lock:
+            matches = list(self.matches.values())
+        return [*self.lstm, *(p for c in list(self.curves.values()) for p in c), *matches,
+                *(p for c in list(self.model_curves.values()) for p in c)]
+
+    def add_ssimulacra2(self, should_stop: Callable[[], bool] | None = None) -> int:
+        """Compute SSIMULACRA2 for every sample that lacks it (about 0.3 s each at Kodak's
+        size); returns how many are still missing when stopped."""
+        todo = [p for p in self.samples() if p.ssimulacra2 is None]
+        for i, p in enumerate(todo):
+            if should_stop and should_stop():
+                return len(todo) - i
+            p.ssimulacra2 = ssimulacra2(self.original, p.reconstruction)
+        return 0
+
     def lstm_bytes(self, iteration: int) -> int | None:
         """Real size of a file of the first `iteration` iterations: known once that
         iteration is encoded, or beforehand when the bits are not entropy-coded."""
@@ -283,15 +306,22 @@ class ImageSession:
         `results` shape."""
         pts = self.lstm if key == "lstm" else self.curves.get(key, [])
         return {"setting": [p.setting for p in pts], "bpp": [p.bpp for p in pts],
-                "psnr-rgb": [p.psnr for p in pts], "ms-ssim-rgb": [p.ms_ssim for p in pts]}
+                "psnr-rgb": [p.psnr for p in pts], "ms-ssim-rgb": [p.ms_ssim for p in pts],
+                "ssim-rgb": [p.ssim for p in pts]} | (
+                    {"ssimulacra2": [p.ssimulacra2 for p in pts]}
+                    if pts and all(p.ssimulacra2 is not None for p in pts) else {})
 
     def bd_rate(self, key: str, metric: str = "ms-ssim-rgb-db") -> float | None:
         """BD-rate (%) of the LSTM against a classical codec on this image (negative: the
-        LSTM needs fewer bits); None until both curves are complete, NaN if they do not overlap."""
+        LSTM needs fewer bits); None until both curves are complete (and measured on `metric`),
+        NaN if they do not overlap."""
         if not self.lstm_complete or key not in self.curves:
             return None
         from .evaluate import bd_rate
-        return bd_rate(self.curve(key), self.curve("lstm"), metric)
+        anchor, lstm = self.curve(key), self.curve("lstm")
+        if metric != "ms-ssim-rgb-db" and not (metric in anchor and metric in lstm):
+            return None  # a metric measured on request (SSIMULACRA2), not yet for every point
+        return bd_rate(anchor, lstm, metric)
 
     def rd_results(self) -> list[dict]:
         """This image's RD data, one CompressAI-shaped dict per codec."""

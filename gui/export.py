@@ -123,11 +123,14 @@ def export_rd(session, path) -> None:
         if path.suffix.lower() == ".csv":
             with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
                 w = csv.writer(f)
-                w.writerow(["image", "codec", "setting", "bpp", "psnr_rgb", "ms_ssim_rgb"])
+                w.writerow(["image", "codec", "setting", "bpp", "psnr_rgb", "ms_ssim_rgb", "ssim_rgb", "ssimulacra2"])
                 for d in data:
                     r = d["results"]
-                    for s, b, p, m in zip(r["setting"], r["bpp"], r["psnr-rgb"], r["ms-ssim-rgb"]):
-                        w.writerow([session.name, d["name"], s, f"{b:.5f}", f"{p:.4f}", f"{m:.6f}"])
+                    s2 = r.get("ssimulacra2") or [None] * len(r["bpp"])
+                    for s, b, p, m, ss, q in zip(r["setting"], r["bpp"], r["psnr-rgb"], r["ms-ssim-rgb"],
+                                                 r["ssim-rgb"], s2):
+                        w.writerow([session.name, d["name"], s, f"{b:.5f}", f"{p:.4f}", f"{m:.6f}", f"{ss:.6f}",
+                                    "" if q is None else f"{q:.4f}"])
         else:
             write_text(path, json.dumps(data, indent=2))
     except OSError as e:

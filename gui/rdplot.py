@@ -10,7 +10,11 @@ from PySide6.QtWidgets import QGraphicsItem
 from codec.baselines import get_codec
 from codec.metrics import msssim_db
 
-METRICS = {"ms-ssim": "MS-SSIM", "ms-ssim-db": "MS-SSIM (dB)", "psnr": "PSNR (dB)"}
+METRICS = {"ms-ssim": "MS-SSIM", "ms-ssim-db": "MS-SSIM (dB)", "psnr": "PSNR (dB)", "ssim": "SSIM",
+           "ssimulacra2": "SSIMULACRA2 (computed on request)"}
+# the curve metric each plotted one's BD-rate is computed on (MS-SSIM: in dB, as papers quote it)
+BD_METRIC = {"ms-ssim": "ms-ssim-rgb-db", "ms-ssim-db": "ms-ssim-rgb-db", "psnr": "psnr-rgb", "ssim": "ssim-rgb",
+             "ssimulacra2": "ssimulacra2"}
 COLORS = {"lstm": (230, 60, 60), "jpeg": (255, 160, 40), "jpeg444": (170, 110, 60),
           "webp": (80, 190, 80), "jpeg2000": (170, 110, 220), "avif": (70, 150, 240),
           "heic": (230, 110, 180), "jxl": (60, 200, 200)}
@@ -18,6 +22,11 @@ MODEL_COLORS = [(255, 120, 120), (250, 210, 90), (200, 140, 255), (140, 220, 140
 
 
 def metric_value(sample, metric: str) -> float:
+    """The plotted value (NaN: not computed yet)."""
+    if metric == "ssimulacra2":
+        return math.nan if sample.ssimulacra2 is None else sample.ssimulacra2
+    if metric == "ssim":
+        return sample.ssim
     if metric == "psnr":
         return sample.psnr if math.isfinite(sample.psnr) else 100.0
     if metric == "ms-ssim-db":
@@ -75,6 +84,12 @@ class RDPlot(pg.PlotWidget):
         self.curves[key] = item
         return item
 
+    def _xy(self, samples) -> tuple[list[float], list[float]]:
+        """bpp and the plotted metric of the samples that have it (SSIMULACRA2 comes later)."""
+        pts = [(p.bpp, metric_value(p, self.quality)) for p in samples]
+        pts = [(x, y) for x, y in pts if not math.isnan(y)]
+        return [x for x, _ in pts], [y for _, y in pts]
+
     def set_model_names(self, names: dict[str, str]):
         """Other LSTM models whose curves to draw (Figure 5 live), by model id; the others'
         curves are removed."""
@@ -107,20 +122,20 @@ class RDPlot(pg.PlotWidget):
         """Redraw the curves from the session (new points arrived, or another metric)."""
         s = self._session
         lstm = s.lstm if s is not None else []
-        self.lstm_curve.setData([p.bpp for p in lstm], [metric_value(p, self.quality) for p in lstm])
+        self.lstm_curve.setData(*self._xy(lstm))
         for key in getattr(self, "_codecs", []):
             pts = s.curves.get(key, []) if s is not None else []
             pts = [p for p in pts if p.bpp <= 3.0]
             if key not in self.curves:
                 self._curve(key, get_codec(key).label)
-            self.curves[key].setData([p.bpp for p in pts], [metric_value(p, self.quality) for p in pts])
+            self.curves[key].setData(*self._xy(pts))
             failed = s is not None and key in s.failures
             label = self.legend.getLabel(self.curves[key]) if self.legend is not None else None
             if label is not None:  # a codec that failed on this image says so in the legend
                 label.setText(get_codec(key).label + (" — failed" if failed else ""))
         for mid in self._model_names:
             pts = s.model_curves.get(mid, []) if s is not None else []
-            self._model_curve(mid).setData([p.bpp for p in pts], [metric_value(p, self.quality) for p in pts])
+            self._model_curve(mid).setData(*self._xy(pts))
         if s is not None:
             top = max(2.2, s.lstm_bpp_bound(s.codec.cfg.iterations) * 1.1)
             if top != getattr(self, "_x_top", None):  # only when it changes: a range change repaints the axes
@@ -134,14 +149,13 @@ class RDPlot(pg.PlotWidget):
         """This image's BD-rate of the LSTM against the codec on screen, in the title, on the
         plotted metric (MS-SSIM in dB for both MS-SSIM views): the number papers quote."""
         s, codec = self._session, getattr(self, "_current", (None, None))[1]
-        bd = s.bd_rate(codec, "psnr-rgb" if self.quality == "psnr" else "ms-ssim-rgb-db") \
-            if s is not None and codec else None
+        bd = s.bd_rate(codec, BD_METRIC[self.quality]) if s is not None and codec else None
         if bd is None:
             text = ""
         elif math.isnan(bd):
             text = f"BD-rate vs {get_codec(codec).label}: undefined (the curves do not overlap)"
         else:
-            on = "PSNR" if self.quality == "psnr" else "MS-SSIM dB"
+            on = {"psnr": "PSNR", "ssim": "SSIM", "ssimulacra2": "SSIMULACRA2"}.get(self.quality, "MS-SSIM dB")
             text = (f"this image: the LSTM needs {abs(bd):.1f}% {'more' if bd > 0 else 'fewer'} bits than "
                     f"{get_codec(codec).label} for the same quality (BD-rate {bd:+.1f}%, {on})")
         if text != getattr(self, "_title", None):  # a title change relays the plot out: only on change

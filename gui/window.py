@@ -41,6 +41,7 @@ class Entry:
     centre: tuple[int, int] | None = None  # (y, x) in the photo: where the user moved the region
     pending: set = field(default_factory=set)  # (codec, k) matches queued
     curves_queued: set = field(default_factory=set)
+    metric_queued: bool = False  # SSIMULACRA2 being measured for its samples
     classic: Ticket = field(default_factory=Ticket)  # this visit's classical jobs
 
     def leave(self):
@@ -49,6 +50,7 @@ class Entry:
         self.classic = Ticket()
         self.pending.clear()
         self.curves_queued.clear()
+        self.metric_queued = False
 
     @property
     def name(self) -> str:
@@ -70,6 +72,7 @@ class Bridge(QObject):
     curve_ready = Signal(object, str)           # session, codec
     match_ready = Signal(object, str, int)      # session, codec, iteration
     blocks_ready = Signal(object, int)          # session, iteration (its block costs are cached)
+    metric_done = Signal(object)                # session (SSIMULACRA2 measured for what it had)
 
 
 def thumbnail(pixels: np.ndarray) -> QImage:
@@ -114,6 +117,7 @@ class MainWindow(QMainWindow):
         self.bridge.curve_ready.connect(self._curve_ready)
         self.bridge.match_ready.connect(self._match_ready)
         self.bridge.blocks_ready.connect(self._blocks_ready)
+        self.bridge.metric_done.connect(self._metric_done)
         self.codecs = available_codecs()
         self._build()
         self._restore()
@@ -193,7 +197,7 @@ class MainWindow(QMainWindow):
         for k, v in METRICS.items():
             self.metric_box.addItem(v, k)
         self.metric_box.setToolTip("Quality axis of the RD plot")
-        self.metric_box.currentIndexChanged.connect(lambda i: self.plot.set_metric(self.metric_box.itemData(i)))
+        self.metric_box.currentIndexChanged.connect(self._metric_changed)
 
         fit = QPushButton("Fit")
         fit.setToolTip("Fit the image in the view (F)")
@@ -549,6 +553,7 @@ class MainWindow(QMainWindow):
         if not s.lstm_complete and self.lstm_session is not s:
             self._start_encode(s)
         self._queue_curves(e)
+        self._queue_slow_metric(e)
         self._iteration_changed(self.slider.value())
         self._prefetch_matches()  # those whose LSTM size is known (encoded, or plain bits)
 
@@ -670,6 +675,38 @@ class MainWindow(QMainWindow):
         self._queue_match(e, self.current_codec(), self.slider.value(), priority=0)
         self._prefetch_matches()
 
+    def _metric_changed(self, i: int):
+        self.plot.set_metric(self.metric_box.itemData(i))
+        if self.current is not None and self.current.session is not None:
+            self._queue_slow_metric(self.current)
+
+    def _queue_slow_metric(self, e: Entry):
+        """SSIMULACRA2 (0.3 s a sample at Kodak's size) is measured only while it is the
+        plotted metric: the image's samples that lack it, on the classical thread, again as
+        new samples arrive."""
+        if self.metric_box.currentData() != "ssimulacra2" or e.metric_queued:
+            return
+        s = e.session
+        if all(p.ssimulacra2 is not None for p in s.samples()):
+            return
+        e.metric_queued = True
+
+        def run(t, s=s, e=e):
+            try:
+                missing = s.add_ssimulacra2(should_stop=lambda: t.cancelled)
+            finally:
+                e.metric_queued = False
+            self.bridge.curve_ready.emit(s, "ssimulacra2")
+            if missing == 0:
+                self.bridge.metric_done.emit(s)
+
+        self.workers.submit("classic", run, e.classic, priority=3, what="measuring SSIMULACRA2")
+        self.status(f"Measuring SSIMULACRA2 for {s.name}'s samples (about 0.3 s each)…")
+
+    def _metric_done(self, s: ImageSession):
+        if self.current is not None and s is self.current.session:
+            self._queue_slow_metric(self.current)  # samples that arrived meanwhile
+
     # ================================================================ Figure 5 live
     def set_all_models(self, on: bool):
         """Every shipped model's curve on the plot (besides the model in use), or not."""
@@ -722,11 +759,13 @@ class MainWindow(QMainWindow):
                 self.plot.refresh(self.slider.value(), self.current_codec())  # the BD-rate can be computed now
                 if self.all_models:
                     self._queue_model_curves(self.current)
+                self._queue_slow_metric(self.current)
             self._iteration_changed(self.slider.value())
 
     def _curve_ready(self, s: ImageSession, key: str):
         if self.current is not None and s is self.current.session:
             self.plot.refresh(self.slider.value(), self.current_codec())
+            self._queue_slow_metric(self.current)
             if key in s.failures and key == self.current_codec():
                 self._iteration_changed(self.slider.value())  # the pane says why
 

@@ -45,13 +45,14 @@ def main():
     p.add_argument("--resume", action="store_true",
                    help="carry on from the images an interrupted run into --out finished")
     p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="the network's arithmetic")
+    p.add_argument("--ssimulacra2", action="store_true", help="also measure SSIMULACRA2 (slow)")
     a = p.parse_args()
     model = load_model(resolve_model(a.model))
     refine = RefineSettings(a.refine, a.refine_lookahead) if a.refine else None
     baselines = [b for b in a.baselines.split(",") if b and b != "none"]
     res = evaluate(a.data, a.out, LSTMCodec(model, entropy=not a.no_entropy, refine=refine,
                                                 precision=a.precision), baselines=baselines, limit=a.limit or None,
-                   reuse=a.reuse or None, resume=a.resume)
+                   reuse=a.reuse or None, resume=a.resume, with_ssimulacra2=a.ssimulacra2)
     print(model.describe())
     if refine:
         print(f"encoder-side refinement: {refine}")

@@ -512,7 +512,7 @@ def test_figure5_live_draws_every_shipped_model(qtbot, window, photos):
     qtbot.waitUntil(lambda: all(mid in s.model_curves for mid in others), timeout=120000)
     def drawn(mid):
         x = window.plot.curves["lstm:" + mid].getData()[0]
-        return x is not None and len(x) == 16
+        return x is not None and len(x) == len(s.model_curves[mid])
 
     qtbot.waitUntil(lambda: all(drawn(mid) for mid in others), timeout=10000)
     names = [window.plot.legend.getLabel(window.plot.curves["lstm:" + m.model_id]).text for m in SHIPPED]
@@ -520,3 +520,26 @@ def test_figure5_live_draws_every_shipped_model(qtbot, window, photos):
     assert all(p.bpp > 0 and 0 < p.ms_ssim <= 1 for mid in others for p in s.model_curves[mid])
     window.set_all_models(False)
     assert not [k for k in window.plot.curves if k.startswith("lstm:")]
+
+
+def test_ssim_and_ssimulacra2_on_the_plot(qtbot, window, photos):
+    """SSIM comes with every sample; SSIMULACRA2 is measured in the background once it is the
+    plotted metric, for every sample, and the BD-rate in the title follows the metric."""
+    window.open_paths([photos[0]])
+    _wait_encoded(qtbot, window)
+    s = window.current.session
+    qtbot.waitUntil(lambda: "jpeg" in s.curves, timeout=60000)
+    assert all(0 < p.ssim <= 1 for p in s.samples())
+    window.metric_box.setCurrentIndex(window.metric_box.findData("ssim"))
+    assert window.plot.lstm_curve.getData()[1][0] == s.lstm[0].ssim
+    window.metric_box.setCurrentIndex(window.metric_box.findData("ssimulacra2"))
+    qtbot.waitUntil(lambda: all(p.ssimulacra2 is not None for p in s.samples()), timeout=120000)
+    def plotted():
+        y = window.plot.lstm_curve.getData()[1]
+        return y is not None and len(y) == len(s.lstm)
+
+    qtbot.waitUntil(plotted, timeout=10000)
+    assert list(window.plot.lstm_curve.getData()[1]) == [p.ssimulacra2 for p in s.lstm]
+    assert "ssimulacra2" in s.curve("jpeg") and "ssim-rgb" in s.curve("lstm")
+    bd = s.bd_rate("jpeg", "ssimulacra2")
+    assert bd is not None

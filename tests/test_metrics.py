@@ -65,3 +65,30 @@ def test_msssim_is_pytorch_msssims_value(sample_pixels, shape, amount):
     assert msssim(a, b) == pytest.approx(ref, abs=1e-12)
     assert msssim(a, b) == msssim(a.copy(), b)  # the original's side, cached, gives the same number
     assert msssim(a, a) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("shape", [(200, 240), (96, 128), (20, 30)])
+def test_ssim_is_pytorch_msssims_ssim(shape):
+    import torch
+    from pytorch_msssim import ssim as library_ssim
+
+    from codec.metrics import msssim, msssim_and_ssim
+    rng = np.random.default_rng(5)
+    a = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
+    b = np.clip(a.astype(int) + rng.integers(-30, 31, a.shape), 0, 255).astype(np.uint8)
+    ms, single = msssim_and_ssim(a, b)
+    t = lambda x: torch.from_numpy(x.astype(np.float64)).permute(2, 0, 1)[None]  # noqa: E731
+    side = min(shape)
+    win = min(11, side if side % 2 else side - 1)
+    assert single == pytest.approx(float(library_ssim(t(a), t(b), data_range=255, win_size=win)), abs=1e-12)
+    assert ms == msssim(a, b)
+
+
+def test_ssimulacra2_orders_qualities():
+    from codec.metrics import ssimulacra2
+    rng = np.random.default_rng(6)
+    a = (np.add.outer(np.arange(64), np.arange(80))[..., None] * np.array([1, 2, 3]) % 256).astype(np.uint8)
+    mild = np.clip(a.astype(int) + rng.integers(-4, 5, a.shape), 0, 255).astype(np.uint8)
+    harsh = np.clip(a.astype(int) + rng.integers(-40, 41, a.shape), 0, 255).astype(np.uint8)
+    assert ssimulacra2(a, a) == pytest.approx(100.0)
+    assert 100 > ssimulacra2(a, mild) > ssimulacra2(a, harsh)
