@@ -25,10 +25,14 @@ MAX_COMPRESSION = 4096
 
 @dataclass
 class RGBImage:
-    """8-bit RGB pixels (H, W, 3) and notes on what the conversion did."""
+    """8-bit RGB pixels (H, W, 3) and notes on what the conversion did. Loaded with `crop`:
+    `region` says which part of the picture `pixels` are, and `preview` is a small copy of
+    the whole picture."""
     pixels: np.ndarray
     name: str = ""
     notes: list[str] = field(default_factory=list)
+    region: object = None
+    preview: np.ndarray | None = None
 
     @property
     def height(self) -> int:
@@ -39,7 +43,7 @@ class RGBImage:
         return self.pixels.shape[1]
 
 
-def to_rgb(img: Image.Image, notes: list[str] | None = None) -> np.ndarray:
+def to_rgb(img: Image.Image, notes: list[str] | None = None, transpose: bool = True) -> np.ndarray:
     """Convert any Pillow image to (H, W, 3) uint8.
 
     - EXIF orientation is applied, so pixels are as a viewer shows them.
@@ -49,10 +53,8 @@ def to_rgb(img: Image.Image, notes: list[str] | None = None) -> np.ndarray:
     - CMYK, YCbCr, LAB, palettes and greys go through Pillow's conversion to RGB.
     """
     notes = notes if notes is not None else []
-    try:
-        img = ImageOps.exif_transpose(img)
-    except Exception:  # a broken EXIF block should not make a readable image unreadable
-        notes.append("EXIF orientation could not be read and was ignored")
+    if transpose:
+        img = _oriented(img, notes)
     mode = img.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         a = np.asarray(img, dtype=np.float64)
@@ -76,8 +78,23 @@ def to_rgb(img: Image.Image, notes: list[str] | None = None) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(img.convert("RGB"), dtype=np.uint8))
 
 
-def load_rgb(source) -> RGBImage:
-    """Read a path, bytes or file object. Raises ImageReadError with a sentence on failure."""
+def _oriented(img: Image.Image, notes: list[str]) -> Image.Image:
+    try:
+        return ImageOps.exif_transpose(img)
+    except Exception:  # a broken EXIF block should not make a readable image unreadable
+        notes.append("EXIF orientation could not be read and was ignored")
+        return img
+
+
+PREVIEW_SIDE = 256
+
+
+def load_rgb(source, crop=None) -> RGBImage:
+    """Read a path, bytes or file object. Raises ImageReadError with a sentence on failure.
+
+    `crop(height, width)` -> a Region (codec/region.py) or None: keep only that part of the
+    picture (as oriented for display), converted from Pillow's image directly, so a
+    50-megapixel photo never exists as a whole in 8-bit RGB arrays here."""
     name = str(source) if isinstance(source, (str, Path)) else getattr(source, "name", "image")
     if isinstance(source, (str, Path)):
         p = Path(source)
@@ -96,15 +113,28 @@ def load_rgb(source) -> RGBImage:
             _check_claimed_size(img, name)
             img.load()
             notes: list[str] = []
-            pixels = to_rgb(img, notes)
+            region = preview = None
+            if crop is not None:
+                img = _oriented(img, notes)
+                region = crop(img.size[1], img.size[0])
+                step = max(1, -(-max(img.size) // PREVIEW_SIDE))
+                preview = to_rgb(img.resize((max(1, img.size[0] // step), max(1, img.size[1] // step)),
+                                            Image.NEAREST), transpose=False)
+                if region is not None:
+                    img = img.crop((region.x, region.y, region.x + region.width, region.y + region.height))
+            pixels = to_rgb(img, notes, transpose=crop is None)
     except ImageReadError:
         raise
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
-        raise ImageReadError(f"{name} could not be read as an image ({str(e) or type(e).__name__}); "
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, RuntimeError) as e:
+        # RuntimeError: the JPEG XL plugin's decoder reports a malformed file so (found by fuzzing)
+        # a plugin's decoder may say more than one line (pillow-jxl: how to build libjxl)
+        detail = ("its decoder reported an error" if isinstance(e, RuntimeError)
+                  else (str(e).strip().splitlines() or [type(e).__name__])[0])
+        raise ImageReadError(f"{name} could not be read as an image ({detail}); "
                              "open a PNG, JPEG, TIFF, WebP or other image file.") from None
     if pixels.shape[0] == 0 or pixels.shape[1] == 0:
         raise ImageReadError(f"{name} has no pixels.")
-    return RGBImage(pixels, Path(name).name, notes)
+    return RGBImage(pixels, Path(name).name, notes, region, preview)
 
 
 def _check_claimed_size(img: Image.Image, name: str) -> None:

@@ -51,17 +51,17 @@ def decode_file(data: bytes, model=None, iterations: int | None = None, salvage:
                        header.model_id, damage)
 
 
-def load_picture(path, model=None):
+def load_picture(path, model=None, crop=None):
     """An image file, or a .lstm file decoded (salvaging what is intact), as an RGBImage whose
     notes say what was decoded: what the app opens. `model`: used when it is the one the
-    file names. Raises CodecError subclasses with a sentence."""
+    file names; `crop`: as for imageio.load_rgb. Raises CodecError subclasses with a sentence."""
     from pathlib import Path
 
     from .errors import BitstreamError
     from .imageio import RGBImage, load_rgb
     p = Path(path)
     if p.suffix.lower() != LSTM_SUFFIX:
-        return load_rgb(p)
+        return load_rgb(p, crop)
     try:
         data = p.read_bytes()
     except OSError as e:
@@ -69,4 +69,12 @@ def load_picture(path, model=None):
     header = bitstream.parse_header(data)
     use = model if model is not None and model.model_id == header.model_id else None
     decoded = decode_file(data, use, salvage=True)
-    return RGBImage(decoded.pixels, p.name, decoded.notes())
+    pixels, region, preview = decoded.pixels, None, None
+    if crop is not None:
+        h, w = pixels.shape[:2]
+        region = crop(h, w)
+        step = max(1, -(-max(h, w) // 256))
+        preview = np.ascontiguousarray(pixels[::step, ::step])
+        if region is not None:
+            pixels = np.ascontiguousarray(pixels[region.y:region.y + region.height, region.x:region.x + region.width])
+    return RGBImage(pixels, p.name, decoded.notes(), region, preview)

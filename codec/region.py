@@ -1,15 +1,16 @@
 """The part of a large photo the app compares at once.
 
-The app keeps every iteration's reconstruction and, while encoding progressively, every
-tile's LSTM state: about 200 bytes per pixel for the default model, so a 50-megapixel photo
-whole would need 10 GB. Above REGION_SIDE² pixels it compares a REGION_SIDE-square region
-(4.2 MP, about 1 GB in all) that the user can move; the CLI encodes whole photos tile by tile.
+The app keeps every iteration's reconstruction, each codec's samples and their display
+copies and, while encoding progressively, every tile's LSTM state: several hundred bytes per
+pixel in all (a 2048x2048 region took the app to 4 GB), so a 50-megapixel photo whole would
+need tens of GB. Above REGION_SIDE² pixels it compares a REGION_SIDE-square region (1 MP,
+2.7 Kodak images) that the user can move; the CLI encodes whole photos tile by tile.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-REGION_SIDE = 2048
+REGION_SIDE = 1024
 ALIGN = 16  # regions start on the full image's block grid
 
 

@@ -35,3 +35,14 @@ def tune_allocator() -> bool:
             except (OSError, AttributeError):  # musl and others: no mallopt, nothing to tune
                 pass
     return _tuned
+
+
+def release_free_memory() -> None:
+    """Hand the heap's free memory back to the system now (glibc's malloc_trim): after a
+    one-off large allocation, such as decoding a 50-megapixel photo to keep a region of it,
+    which the trim threshold above would otherwise keep for reuse."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError):
+            pass

@@ -21,6 +21,7 @@ from codec.lstm_file import LSTM_SUFFIX, load_picture
 from codec.refine import RefineSettings
 from codec.plugins import problems as plugin_problems
 from codec.region import Region, region_for
+from codec.runtime import release_free_memory
 from codec.session import ImageSession
 from codec.zoo import MODELS_DIR, SHIPPED
 
@@ -479,18 +480,17 @@ class MainWindow(QMainWindow):
         self._update_title()
 
     def _load_job(self, e: Entry):
-        try:
-            img = load_picture(e.path, self.codec.model)
+        try:  # a large photo: only its region is kept (codec/region.py)
+            img = load_picture(e.path, self.codec.model, crop=lambda h, w: region_for(h, w, e.centre))
         except CodecError as err:
             self.bridge.load_failed.emit(e, str(err))
             return
-        thumb, pixels, notes = thumbnail(img.pixels), img.pixels, img.notes
-        r = region_for(img.height, img.width, e.centre)
-        if r is not None:  # the photo itself is dropped: only the region is kept
-            pixels = np.ascontiguousarray(img.pixels[r.y:r.y + r.height, r.x:r.x + r.width])
-            notes = [r.describe(), *notes]
-        del img
-        session = ImageSession(pixels, e.name, self.codec, notes, runner=CLASSICAL_RUNNER, region=r)
+        r = img.region
+        if r is not None:
+            release_free_memory()  # the whole photo's decoding buffers: hundreds of MB
+        notes = [r.describe(), *img.notes] if r is not None else img.notes
+        session = ImageSession(img.pixels, e.name, self.codec, notes, runner=CLASSICAL_RUNNER, region=r)
+        thumb = thumbnail(img.preview if img.preview is not None else img.pixels)
         self.bridge.loaded.emit(e, session, thumb)
 
     def _loaded(self, e: Entry, session: ImageSession, thumb: QImage):

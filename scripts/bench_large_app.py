@@ -19,6 +19,15 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
+def rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096 / 2**20
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("photo")
@@ -37,6 +46,7 @@ def main():
                      QSettings(str(Path(tempfile.mkdtemp()) / "b.ini"), QSettings.IniFormat))
     win.resize(1500, 900)
     win.show()
+    print(f"window open: RSS {rss_mb():.0f} MB", flush=True)
     t0 = time.perf_counter()
     win.open_paths([a.photo])
     marks = {}
@@ -48,18 +58,19 @@ def main():
             sys.exit(e.error)
         if s is not None and "loaded" not in marks:
             marks["loaded"] = time.perf_counter() - t0
-            print(f"opened in {marks['loaded']:.1f} s: {'; '.join(s.notes) or f'{s.width}x{s.height}'}", flush=True)
+            print(f"opened in {marks['loaded']:.1f} s: {'; '.join(s.notes) or f'{s.width}x{s.height}'}; "
+                  f"RSS {rss_mb():.0f} MB, peak so far {peak_mb():.0f} MB", flush=True)
         if s is not None and s.lstm and "first" not in marks:
             marks["first"] = time.perf_counter() - t0
-            print(f"first iteration shown after {marks['first']:.1f} s", flush=True)
+            print(f"first iteration shown after {marks['first']:.1f} s; RSS {rss_mb():.0f} MB, "
+                  f"peak so far {peak_mb():.0f} MB", flush=True)
         if s is not None and s.lstm_complete and (win.current_codec(), win.slider.value()) in s.matches:
             break
         time.sleep(0.01)
     print(f"all {len(s.lstm)} iterations and the {win.current_codec()} match after {time.perf_counter() - t0:.1f} s")
     win.close()
     app.processEvents()
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak RSS: this process {own:.0f} MB")
+    print(f"peak RSS: this process {peak_mb():.0f} MB")
 
 
 if __name__ == "__main__":

@@ -82,11 +82,11 @@ def test_interrupted_evaluation_resumes_where_it_stopped(tmp_path, tiny_model, s
     assert not (tmp_path / "full" / ev.PARTIAL).exists()
     real, encoded = ev.lstm_points, []
 
-    def dies_on_c(codec, pixels, name, iterations):
+    def dies_on_c(codec, pixels, name, iterations, **options):
         if name == "c.png":
             raise KeyboardInterrupt  # the session is cut off here
         encoded.append(name)
-        return real(codec, pixels, name, iterations)
+        return real(codec, pixels, name, iterations, **options)
     monkeypatch.setattr(ev, "lstm_points", dies_on_c)
     out = tmp_path / "cut"
     with pytest.raises(KeyboardInterrupt):

@@ -129,3 +129,21 @@ def test_a_small_file_claiming_a_large_picture_is_refused_before_decoding(data, 
     with pytest.raises(ImageReadError, match=f"claims {claim} pixels but holds only"):
         load_rgb(data)
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50_000
+
+
+@pytest.mark.parametrize("orientation", [1, 6])
+def test_loading_a_region_gives_that_part_of_the_displayed_picture(orientation):
+    from codec.region import region_for
+    rng = np.random.default_rng(3)
+    img = Image.fromarray(rng.integers(0, 256, (120, 200, 3), dtype=np.uint8))
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    data = _png(img, "PNG", exif=exif)
+    whole = load_rgb(data).pixels
+    part = load_rgb(data, crop=lambda h, w: region_for(h, w, centre=(10, 10), side=64))
+    r = part.region
+    assert (r.full_height, r.full_width) == whole.shape[:2]
+    assert np.array_equal(part.pixels, whole[r.y:r.y + r.height, r.x:r.x + r.width])
+    assert part.preview is not None and max(part.preview.shape[:2]) <= 256
+    small = load_rgb(data, crop=lambda h, w: region_for(h, w, side=4096))
+    assert small.region is None and np.array_equal(small.pixels, whole)

@@ -15,7 +15,9 @@ from PIL import Image
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
-from codec import bitstream  # noqa: E402
+from codec import bitstream, pillow_plugins  # noqa: E402
+
+pillow_plugins.suffixes()  # registers the HEIF and JPEG XL plugins
 from codec.bitstream import Header  # noqa: E402
 
 CORPUS = HERE / "corpus"
@@ -48,7 +50,8 @@ def image_seeds() -> dict[str, bytes]:
     for fmt, ext, mode in [("PNG", "png", "RGB"), ("PNG", "rgba.png", "RGBA"), ("PNG", "grey16.png", "I;16"),
                            ("JPEG", "jpg", "RGB"), ("WEBP", "webp", "RGB"), ("GIF", "gif", "P"),
                            ("BMP", "bmp", "RGB"), ("PPM", "ppm", "RGB"), ("TIFF", "tif", "RGB"),
-                           ("TGA", "tga", "RGB"), ("JPEG2000", "jp2", "RGB")]:
+                           ("TGA", "tga", "RGB"), ("JPEG2000", "jp2", "RGB"), ("JXL", "jxl", "RGB"),
+                           ("HEIF", "heic", "RGB")]:
         img = Image.fromarray(rgb)
         if mode == "RGBA":
             img = Image.fromarray(np.dstack([rgb, rgb[..., :1]]))
