@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 from . import pillow_plugins
 from .atomic import atomic_path
@@ -125,8 +125,11 @@ def load_rgb(source, crop=None) -> RGBImage:
             pixels = to_rgb(img, notes, transpose=crop is None)
     except ImageReadError:
         raise
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, RuntimeError) as e:
-        # RuntimeError: the JPEG XL plugin's decoder reports a malformed file so (found by fuzzing)
+    except MemoryError:
+        raise
+    except Exception as e:  # noqa: BLE001
+        # Pillow raises OSError, ValueError, SyntaxError...; its plugins more (found by fuzzing:
+        # pillow-jxl a RuntimeError, pillow-heif an EOFError): a damaged file is a sentence
         # a plugin's decoder may say more than one line (pillow-jxl: how to build libjxl)
         detail = ("its decoder reported an error" if isinstance(e, RuntimeError)
                   else (str(e).strip().splitlines() or [type(e).__name__])[0])
