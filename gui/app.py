@@ -23,6 +23,9 @@ def parse_args(argv):
     p.add_argument("--iterations", "-k", type=int, help="start at this many iterations")
     p.add_argument("--codec", choices=list(CODECS), help="classical codec")
     p.add_argument("--mode", choices=["side", "split", "diff", "bits"], help="view mode")
+    p.add_argument("--all-models", action="store_true", help="plot every shipped model's curve too (Figure 5)")
+    p.add_argument("--metric", choices=["ms-ssim", "ms-ssim-db", "psnr", "ssim", "ssimulacra2"],
+                   help="the RD plot's quality axis")
     p.add_argument("--export", metavar="OUT.png", help="render the comparison of the first PHOTO to OUT.png "
                    "without showing a window, then exit")
     p.add_argument("--force", action="store_true", help="with --export: overwrite OUT.png if it exists")
@@ -95,6 +98,10 @@ def main(argv=None) -> int:
         win.codec_box.setCurrentIndex(max(0, win.codec_box.findData(args.codec)))
     if args.mode:
         win.set_mode(args.mode)
+    if args.all_models:
+        win.set_all_models(True)
+    if args.metric:
+        win.metric_box.setCurrentIndex(max(0, win.metric_box.findData(args.metric)))
     if args.iterations:
         win.slider.setValue(args.iterations)
 

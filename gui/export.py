@@ -17,27 +17,28 @@ class ExportError(Exception):
     """A sentence for the user: what failed and what to do."""
 
 
-def panes_image(panes, image_size, extra=None, background=QColor(30, 30, 30)) -> QImage:
+def panes_image(panes, image_size, bars=None, background=QColor(30, 30, 30)) -> QImage:
     """A row of panes as the user sees them (the visible part of each image, same zoom),
     each with its title above and its caption (codec, bytes, bpp, PSNR, MS-SSIM) below.
-    `extra` (e.g. the colour bar) is appended at the right, scaled to the images' height."""
+    `bars`: a widget (a colour bar) or None per pane, drawn right after it, scaled to the
+    images' height."""
     pixmaps = [p.image_pixmap(image_size) for p in panes]
     ph = max(px.height() / px.devicePixelRatio() for px in pixmaps)
     pw = [px.width() / px.devicePixelRatio() for px in pixmaps]
+    bar_images = [b.grab().toImage() if b is not None else None for b in (bars or [None] * len(panes))]
+    bar_w = [int(b.width() * ph / max(1, b.height())) if b is not None else 0 for b in bar_images]
     font = QFont()
     font.setPointSize(10)
     bold = QFont(font)
     bold.setBold(True)
     title_h, cap_h, gap = 26, 40, 10
-    extra_img = extra.grab().toImage() if extra is not None else None
-    extra_w = int(extra_img.width() * ph / max(1, extra_img.height())) if extra_img is not None else 0
-    width = int(sum(pw) + gap * (len(panes) + 1) + (extra_w + gap if extra_img is not None else 0))
+    width = int(sum(pw) + gap * (len(panes) + 1) + sum(w + gap for w in bar_w if w))
     out = QImage(max(width, 200), int(title_h + ph + cap_h), QImage.Format_RGB32)
     out.fill(background)
     painter = QPainter(out)
     painter.setRenderHint(QPainter.SmoothPixmapTransform, False)
     x = gap
-    for pane, px, w in zip(panes, pixmaps, pw):
+    for pane, px, w, bar, bw in zip(panes, pixmaps, pw, bar_images, bar_w):
         painter.setPen(QColor(235, 235, 235))
         painter.setFont(bold)
         painter.drawText(QRectF(x, 0, w, title_h), Qt.AlignCenter, pane.title.text())
@@ -47,8 +48,9 @@ def panes_image(panes, image_size, extra=None, background=QColor(30, 30, 30)) ->
         painter.drawText(QRectF(x, title_h + ph + 2, w, cap_h - 2), Qt.AlignHCenter | Qt.AlignTop | Qt.TextWordWrap,
                          pane.caption.text())
         x += w + gap
-    if extra_img is not None:
-        painter.drawImage(QRectF(x, title_h, extra_w, ph), extra_img)
+        if bar is not None:
+            painter.drawImage(QRectF(x, title_h, bw, ph), bar)
+            x += bw + gap
     painter.end()
     return out
 

@@ -90,10 +90,13 @@ class RDPlot(pg.PlotWidget):
         pts = [(x, y) for x, y in pts if not math.isnan(y)]
         return [x for x, _ in pts], [y for _, y in pts]
 
-    def set_model_names(self, names: dict[str, str]):
+    def set_model_names(self, names: dict[str, str], in_use: str = "LSTM"):
         """Other LSTM models whose curves to draw (Figure 5 live), by model id; the others'
-        curves are removed."""
+        curves are removed. `in_use`: the legend name of the model in use's curve."""
         self._model_names = dict(names)
+        label = self.legend.getLabel(self.lstm_curve)
+        if label is not None:
+            label.setText(in_use)
         for key in [k for k in self.curves if k.startswith("lstm:") and k[5:] not in names]:
             self.removeItem(self.curves.pop(key))
         self.refresh()

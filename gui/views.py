@@ -224,6 +224,11 @@ class ComparisonViews(QStackedWidget):
         return {"side": [self.p_orig, self.p_lstm, self.p_cls], "split": [self.p_split],
                 "diff": [self.p_dl, self.p_dc], "bits": [self.p_bits, self.p_gain]}[self.mode]
 
+    def visible_bars(self) -> list:
+        """The colour bar after each visible pane (None where there is none), for exports."""
+        return {"diff": [None, self.bar_view], "bits": [self.bits_bar_view, self.gain_bar_view]}.get(
+            self.mode, [None] * len(self.visible_panes()))
+
     @staticmethod
     def _colour_bar(label: str):
         view = pg.GraphicsLayoutWidget()
@@ -254,9 +259,9 @@ class ComparisonViews(QStackedWidget):
         if self.mode == "bits":
             self._refresh()
 
-    def _heat(self, values: np.ndarray, top: float) -> np.ndarray:
-        """Block values as colour over the dimmed image: (H, W, 3) uint8."""
-        index = np.clip(values / max(top, 1e-9) * 255, 0, 255).astype(np.uint8)
+    def _heat(self, values: np.ndarray, low: float, high: float) -> np.ndarray:
+        """Block values as colour (low..high on the colour map) over the dimmed image."""
+        index = np.clip((values - low) / max(high - low, 1e-9) * 255, 0, 255).astype(np.uint8)
         colour = np.take(self._heat_lut, index, axis=0)  # (bh, bw, 3)
         h, w = self.original.shape[:2]
         colour = colour.repeat(BLOCK, 0).repeat(BLOCK, 1)[:h, :w].astype(np.float32)
@@ -269,12 +274,15 @@ class ComparisonViews(QStackedWidget):
             self.p_gain.image.clear()
             return
         spent, removed = self.block_maps
-        top_bits = float(spent.max())
-        top_gain = float(np.percentile(removed, 99)) if removed.size else 1.0  # a few outliers would wash it out
-        self.bits_bar.setLevels((0, top_bits))
-        self.gain_bar.setLevels((0, max(top_gain, 1e-3)))
-        self.p_bits.image.setImage(self._heat(spent, top_bits), autoLevels=False, levels=None)
-        self.p_gain.image.setImage(self._heat(removed, top_gain), autoLevels=False, levels=None)
+        # bits: from the fewest to the most any block got (most blocks cost 20-40 of 32 raw
+        # bits, so a scale from 0 would paint them all alike); error: 0 to the 99th
+        # percentile (a few outliers would wash it out)
+        low, high = float(spent.min()), float(spent.max())
+        top_gain = max(float(np.percentile(removed, 99)), 1e-3)
+        self.bits_bar.setLevels((low, max(high, low + 1e-3)))
+        self.gain_bar.setLevels((0, top_gain))
+        self.p_bits.image.setImage(self._heat(spent, low, high), autoLevels=False, levels=None)
+        self.p_gain.image.setImage(self._heat(removed, 0.0, top_gain), autoLevels=False, levels=None)
 
     # -- mode -----------------------------------------------------------------------
     def set_mode(self, mode: str):

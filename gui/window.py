@@ -122,7 +122,7 @@ class MainWindow(QMainWindow):
         self.codecs = available_codecs()
         self._build()
         self._restore()
-        self.plot.set_model_names(self._model_names())
+        self.plot.set_model_names(self._model_names(), self._lstm_name())
         self.setAcceptDrops(True)
         QGuiApplication.instance().installEventFilter(self)
         self._update_title()
@@ -713,11 +713,15 @@ class MainWindow(QMainWindow):
         self.all_models_action.setChecked(on)
         self.all_models = on
         self.settings.setValue("all_models", on)
-        self.plot.set_model_names(self._model_names())
+        self.plot.set_model_names(self._model_names(), self._lstm_name())
         if on and self.current is not None and self.current.session is not None:
             self._queue_model_curves(self.current)
         if self.current is not None:
             self.plot.refresh(self.slider.value(), self.current_codec())
+
+    def _lstm_name(self) -> str:
+        """The legend name of the model in use's curve: its name once other models are drawn."""
+        return f"LSTM {self.model.name} (in use)" if self.all_models and self.model else "LSTM"
 
     def _model_names(self) -> dict[str, str]:
         """model id -> legend name of the curves to draw besides the model in use."""
@@ -953,7 +957,9 @@ class MainWindow(QMainWindow):
     # ================================================================ exports
     def ready(self, k: int | None = None, curves: bool = False) -> bool:
         """Whether iteration k (default: the slider's) and its classical match are on screen
-        (and, with curves, every classical RD curve is computed)."""
+        (and, with curves, everything the plot and the view will show: every classical RD
+        curve, the other models' curves and the slow metric when asked for, the block maps
+        in the bits view)."""
         e = self.current
         k = k or self.slider.value()
         if not (e and e.session and len(e.session.lstm) >= k):
@@ -961,7 +967,14 @@ class MainWindow(QMainWindow):
         m = e.session.matches.get((self.current_codec(), k))
         if m is None or (k == self.slider.value() and self.views.classical is not m.reconstruction):
             return False  # not computed, or its result not yet delivered to the views
-        return not curves or all(c in e.session.curves for c in self.codecs)
+        if not curves:
+            return True
+        s = e.session
+        return (all(c in s.curves or c in s.failures for c in self.codecs)
+                and all(mid in s.model_curves for mid in self._model_names())
+                and (self.metric_box.currentData() != "ssimulacra2"
+                     or all(p.ssimulacra2 is not None for p in s.samples()))
+                and (self.views.mode != "bits" or self.views.block_maps is not None))
 
     def comparison_image(self) -> QImage:
         s = self.current.session
@@ -969,8 +982,7 @@ class MainWindow(QMainWindow):
         title = (f"{s.name} · LSTM {k} iterations vs {CODECS[self.current_codec()].label} at matched bpp · "
                  f"model {self.model.model_id}")
         v = self.views
-        views = export.panes_image(v.visible_panes(), s.original.shape[:2],
-                                   v.bar_view if v.mode == "diff" else None)
+        views = export.panes_image(v.visible_panes(), s.original.shape[:2], v.visible_bars())
         plot = export.render_plot(self.plot, max(640, views.width()), 360)
         return export.compose([views, plot], title)
 
@@ -1111,7 +1123,7 @@ class MainWindow(QMainWindow):
         self.cancel()
         self.codec = codec
         self._other_codecs.clear()  # the encoder options may have changed
-        self.plot.set_model_names(self._model_names())
+        self.plot.set_model_names(self._model_names(), self._lstm_name())
         self.slider.setMaximum(codec.cfg.iterations)
         for e in self.entries:
             if e.session is not None:
