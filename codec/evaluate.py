@@ -249,9 +249,8 @@ def evaluate(image_dir, out_dir, codec: LSTMCodec, baselines=FIGURE_CODECS,
         if bar is not None:
             bar.set_postfix_str(p.name)
         pixels = load_rgb(p).pixels
-        points = lstm_points(codec, pixels, p.name, iterations, with_ssimulacra2=with_ssimulacra2)
-        for b in baselines:
-            points += classical_points(b, pixels, p.name, with_ssimulacra2)
+        from .dataset import image_points  # the app's data set window computes the same, cached
+        points = image_points(pixels, p.name, codec, baselines, iterations, with_ssimulacra2)
         with open(partial, "a", newline="") as f:  # one image's rows at a time, then its done mark
             csv.writer(f).writerows(_csv_row(q, exact=True) for q in points)
             f.write(_DONE + p.name + "\n")

@@ -50,7 +50,7 @@ class SampleCache:
         return cls(cache_root())
 
     def _path(self, image: str, name: str) -> Path | None:
-        return None if self.root is None else self.root / "classical" / image[:2] / image / name
+        return None if self.root is None else self.root / "classical" / image[:2] / image / name.replace("/", "_")
 
     def _read(self, path: Path | None) -> tuple[dict, bytes] | None:
         if path is None:
@@ -83,6 +83,14 @@ class SampleCache:
 
     def put_sample(self, image: str, codec_key: str, settings: dict, library: str, meta: dict, data: bytes):
         self._write(self._path(image, _entry_name("sample", codec_key, settings, library)), meta, data)
+
+    # -- a whole curve's points on an image (data sets: codec/dataset.py) ------------------
+    def get_points(self, image: str, key: str, spec: dict) -> list[dict] | None:
+        hit = self._read(self._path(image, _entry_name("points", key, spec, "")))
+        return None if hit is None else hit[0].get("points")
+
+    def put_points(self, image: str, key: str, spec: dict, points: list[dict]) -> None:
+        self._write(self._path(image, _entry_name("points", key, spec, "")), {"points": points})
 
     # -- which setting matched a target bpp --------------------------------------------
     def get_match(self, image: str, codec_key: str, target_bpp: float, library: str):

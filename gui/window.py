@@ -283,6 +283,8 @@ class MainWindow(QMainWindow):
         fm = mb.addMenu("&File")
         act(fm, "&Open images…", self.open_dialog, QKeySequence.Open, "Open one or more images")
         act(fm, "Open &folder…", self.open_folder_dialog, "Ctrl+Shift+O", "Open every image in a folder")
+        act(fm, "Open folder as a &data set…", self.open_dataset_dialog, "Ctrl+D",
+            "Mean RD curves, BD-rates and a table per image for every image in a folder")
         fm.addSeparator()
         act(fm, "&Export comparison…", self.export_comparison_dialog, "Ctrl+E",
             "Save the views, their labels and the plot as one PNG")
@@ -416,6 +418,28 @@ class MainWindow(QMainWindow):
         d = QFileDialog.getExistingDirectory(self, "Open a folder of images", self.last_dir())
         if d:
             self.open_paths([d])
+
+    def open_dataset_dialog(self):
+        d = QFileDialog.getExistingDirectory(self, "Open a folder as a data set", self.last_dir())
+        if d:
+            self.open_dataset([d])
+
+    def open_dataset(self, paths):
+        """The data set window for these images and folders (gui/dataset.py)."""
+        from .dataset import DatasetWindow
+        if self.codec is None:
+            self.status("No model is loaded; use the Model menu to pick one first.", error=True)
+            return None
+        files = []
+        for p in map(Path, paths):
+            files += find_images(p) if p.is_dir() else [p]
+        if not files:
+            self.status("No image files there.", error=True)
+            return None
+        w = DatasetWindow(files, self.codec, [k for k in self.codecs if k != "jpeg444"], parent=self)
+        w.open_image.connect(lambda path: self.open_paths([path]))
+        w.show()
+        return w
 
     def open_paths(self, paths) -> list[Entry]:
         """Open files and folders (folders: every image in them). Returns the new entries."""

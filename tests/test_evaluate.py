@@ -81,6 +81,7 @@ def test_interrupted_evaluation_resumes_where_it_stopped(tmp_path, tiny_model, s
                     progress=False, plot=False)
     assert not (tmp_path / "full" / ev.PARTIAL).exists()
     real, encoded = ev.lstm_points, []
+    monkeypatch.setenv("LSTM_COMPARE_CACHE", "off")  # every image computed, not read back
 
     def dies_on_c(codec, pixels, name, iterations, **options):
         if name == "c.png":
@@ -125,3 +126,34 @@ def test_not_progressive_names_the_iterations_that_do_not_improve():
            "b.png": {3: 0.90, 1: 0.80, 2: 0.80, 4: 0.89}}  # order of the dict does not matter
     assert not_progressive(per) == {"b.png": [2, 4]}
     assert not_progressive({"a.png": per["a.png"]}) == {}
+
+
+def test_a_second_evaluation_reads_every_curve_from_the_cache(tmp_path, tiny_model, sample_pixels, monkeypatch):
+    """Data sets are cached per image and curve (codec/dataset.py): a rerun encodes nothing,
+    gives the same numbers, and a change to the codec's source recomputes the LSTM."""
+    from codec import dataset
+    from codec import evaluate as ev
+    from codec.sample_cache import SampleCache
+    monkeypatch.setenv("LSTM_COMPARE_CACHE", str(tmp_path / "cache"))
+    src = tmp_path / "imgs"
+    src.mkdir()
+    for i, (y, x) in enumerate([(0, 0), (60, 90)]):
+        Image.fromarray(np.ascontiguousarray(sample_pixels[y:y + 48, x:x + 64])).save(src / f"{i}.png")
+    first = evaluate(src, tmp_path / "a", LSTMCodec(tiny_model), baselines=("jpeg",), iterations=2,
+                     progress=False, plot=False)
+    calls = []
+    for name in ("lstm_points", "classical_points"):
+        real = getattr(ev, name)
+        monkeypatch.setattr(ev, name, lambda *a, real=real, name=name, **k: calls.append(name) or real(*a, **k))
+    second = evaluate(src, tmp_path / "b", LSTMCodec(tiny_model), baselines=("jpeg",), iterations=2,
+                      progress=False, plot=False)
+    assert calls == [] and second.bd == first.bd
+    assert [(p.image, p.codec, p.bytes, p.ms_ssim) for p in second.points] == \
+        [(p.image, p.codec, p.bytes, p.ms_ssim) for p in first.points]
+    dataset.code_version.cache_clear()
+    monkeypatch.setattr(dataset, "code_version", lambda: "changed")
+    evaluate(src, tmp_path / "c", LSTMCodec(tiny_model), baselines=("jpeg",), iterations=2, progress=False, plot=False)
+    assert calls == ["lstm_points", "lstm_points"]  # the classical curves still come from the cache
+    summary = dataset.summarize(second.points, "jpeg")
+    assert set(summary.per_image) == {"0.png", "1.png"} and "lstm" in summary.bd
+    assert SampleCache.default().root == tmp_path / "cache"

@@ -543,3 +543,41 @@ def test_ssim_and_ssimulacra2_on_the_plot(qtbot, window, photos):
     assert "ssimulacra2" in s.curve("jpeg") and "ssim-rgb" in s.curve("lstm")
     bd = s.bd_rate("jpeg", "ssimulacra2")
     assert bd is not None
+
+
+def test_dataset_window_tables_plot_exports_and_cache(qtbot, window, photos, tmp_path_factory, monkeypatch):
+    import json as _json
+
+    from codec import evaluate
+    folder = photos[0].parent
+    out = tmp_path_factory.mktemp("exports")  # not under the data set's folder
+    w = window.open_dataset([folder])
+    qtbot.waitUntil(lambda: not w.cancel_btn.isEnabled(), timeout=180000)
+    assert w.status.text().startswith("Done: 2 of 2 images") and len(w.points) == 2
+    s = w.summary
+    assert set(s.curves) == {"lstm", *(k for k in window.codecs if k != "jpeg444")}
+    assert w.bd_table.rowCount() == len(s.curves) - 1  # every codec but the anchor
+    assert w.image_table.rowCount() == 2
+    bds = [w.image_table.item(r, 1).value for r in range(2)]
+    assert bds == sorted(bds, reverse=True)  # worst first
+    for ext in ("csv", "json"):
+        w.export_tables(out / f"t.{ext}")
+    doc = _json.loads((out / "t.json").read_text())
+    assert doc["anchor"] == "jpeg" and {r["name"] for r in doc["results"]} >= {"JPEG 4:2:0", "WebP"}
+    assert "lstm_bd_rate_percent_per_image" in doc and "bd_rate_vs_jpeg_ms-ssim-db" in (out / "t.csv").read_text()
+    from gui.export import export_plot
+    export_plot(w.plot, out / "p.png")
+    assert (out / "p.png").stat().st_size > 0
+    w.anchor_box.setCurrentIndex(w.anchor_box.findData("webp"))
+    assert w.summary.anchor == "webp" and "jpeg" in w.summary.bd
+    # a double-click on a row opens that image in the main window
+    w._row_opened(0, 0)
+    assert window.current is not None and window.current.name == w.image_table.item(0, 0).text()
+    w.close()
+    # reopened: everything comes from the cache, nothing is encoded again
+    calls = []
+    monkeypatch.setattr(evaluate, "lstm_points", lambda *a, **k: calls.append(a) or [])
+    w2 = window.open_dataset([folder])
+    qtbot.waitUntil(lambda: not w2.cancel_btn.isEnabled(), timeout=60000)
+    assert not calls and w2.summary.bd == s.bd
+    w2.close()

@@ -1,0 +1,281 @@
+"""The data set window: a folder (or several images) as a whole.
+
+Mean RD curves of the LSTM and every classical codec, a table of each codec's BD-rate
+against the chosen anchor, and one row per image (the LSTM's BD-rate against the anchor,
+worst first; sortable by any column; a double-click opens the image in the main window).
+Computed image by image in a background thread (codec/dataset.py, cached on disk), with a
+progress bar and a Cancel button; the tables (CSV, CompressAI JSON) and the plot (PNG, SVG)
+export from the buttons."""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import threading
+from pathlib import Path
+
+import pyqtgraph as pg
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSplitter,
+                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+from codec.atomic import atomic_path, write_text
+from codec.baselines import get_codec
+from codec.dataset import DatasetSummary, image_points, summarize
+from codec.errors import CodecError
+from codec.evaluate import compressai_json
+from codec.imageio import load_rgb
+
+from .export import ExportError, export_plot
+from .rdplot import COLORS
+
+METRICS = {"ms-ssim-rgb-db": ("MS-SSIM (dB)", "ms-ssim-db"), "psnr-rgb": ("PSNR (dB)", "psnr"),
+           "ssim-rgb": ("SSIM", "ssim"), "ms-ssim-rgb": ("MS-SSIM", "ms-ssim-db")}
+
+
+class _Signals(QObject):
+    image_done = Signal(str, object)  # image name, its points (or an error sentence)
+    finished = Signal(bool)           # complete (False: cancelled)
+
+
+class NumberItem(QTableWidgetItem):
+    """A table cell that sorts by its number (NaN last)."""
+
+    def __init__(self, value: float, text: str | None = None):
+        super().__init__(text if text is not None else ("–" if math.isnan(value) else f"{value:+.1f}%"))
+        self.value = value
+        self.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+
+    def __lt__(self, other):
+        a = self.value if not math.isnan(self.value) else math.inf
+        b = getattr(other, "value", math.inf)
+        return a < (b if not math.isnan(b) else math.inf)
+
+
+class DatasetWindow(QWidget):
+    open_image = Signal(str)  # a path the user double-clicked
+
+    def __init__(self, paths: list[Path], codec, keys: list[str], parent=None):
+        super().__init__(parent, Qt.Window)
+        self.setAttribute(Qt.WA_DeleteOnClose)
+        self.paths, self.codec, self.keys = list(paths), codec, list(keys)
+        self.points: dict[str, list] = {}   # image name -> its points
+        self.errors: dict[str, str] = {}    # image name -> why it could not be evaluated
+        self.summary: DatasetSummary | None = None
+        self._stop = threading.Event()
+        self._signals = _Signals()
+        self._signals.image_done.connect(self._image_done)
+        self._signals.finished.connect(self._finished)
+        self.setWindowTitle(f"Data set: {len(self.paths)} images — lstm-compare")
+        self._build()
+        self.resize(1200, 860)
+        self._thread = threading.Thread(target=self._run, name="dataset", daemon=True)
+        self._thread.start()
+
+    # -- layout ---------------------------------------------------------------------
+    def _build(self):
+        top = QHBoxLayout()
+        self.progress = QProgressBar()
+        self.progress.setRange(0, len(self.paths))
+        self.progress.setFormat("%v of %m images")
+        self.cancel_btn = QPushButton("Cancel")
+        self.cancel_btn.clicked.connect(self.cancel)
+        self.anchor_box = QComboBox()
+        for k in self.keys:
+            self.anchor_box.addItem(f"vs {get_codec(k).label}", k)
+        self.anchor_box.setToolTip("The anchor the BD-rates are computed against")
+        self.anchor_box.currentIndexChanged.connect(lambda _: self._refresh())
+        self.metric_box = QComboBox()
+        for m, (label, _) in METRICS.items():
+            self.metric_box.addItem(label, m)
+        self.metric_box.setToolTip("The quality axis of the plot and the metric the per-image BD-rates use")
+        self.metric_box.currentIndexChanged.connect(lambda _: self._refresh())
+        export_tables = QPushButton("Export tables…")
+        export_tables.clicked.connect(self._export_tables_dialog)
+        export_plot_btn = QPushButton("Export plot…")
+        export_plot_btn.clicked.connect(self._export_plot_dialog)
+        for w in (self.progress, self.cancel_btn, self.anchor_box, self.metric_box, export_tables, export_plot_btn):
+            top.addWidget(w, 1 if w is self.progress else 0)
+        self.plot = pg.PlotWidget(background=(30, 30, 30))
+        self.plot.showGrid(x=True, y=True, alpha=0.25)
+        self.plot.setLabel("bottom", "bits per pixel (mean over the images)")
+        self.plot.addLegend(offset=(-10, -10), labelTextSize="8pt", colCount=2)
+        self.bd_table = QTableWidget(0, 1)
+        self.image_table = QTableWidget(0, 1)
+        self.image_table.setSortingEnabled(True)
+        self.image_table.setEditTriggers(QTableWidget.NoEditTriggers)
+        self.bd_table.setEditTriggers(QTableWidget.NoEditTriggers)
+        self.image_table.cellDoubleClicked.connect(self._row_opened)
+        self.status = QLabel("")
+        tables = QSplitter(Qt.Horizontal)
+        tables.addWidget(self.bd_table)
+        tables.addWidget(self.image_table)
+        tables.setSizes([450, 750])
+        body = QSplitter(Qt.Vertical)
+        body.addWidget(self.plot)
+        body.addWidget(tables)
+        body.setSizes([480, 380])
+        lay = QVBoxLayout(self)
+        lay.addLayout(top)
+        lay.addWidget(body, 1)
+        lay.addWidget(self.status)
+
+    # -- work -----------------------------------------------------------------------
+    def _run(self):
+        for p in self.paths:
+            if self._stop.is_set():
+                break
+            try:
+                pixels = load_rgb(p).pixels
+                pts = image_points(pixels, p.name, self.codec, self.keys, should_stop=self._stop.is_set)
+            except CodecError as e:
+                pts = str(e)
+            if pts is None:
+                break
+            self._signals.image_done.emit(p.name, pts)
+        self._signals.finished.emit(not self._stop.is_set())
+
+    def cancel(self):
+        self._stop.set()
+        self.cancel_btn.setEnabled(False)
+        self.status.setText("Stopping after the codec at work…")
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def closeEvent(self, event):
+        self._stop.set()
+        super().closeEvent(event)
+
+    def _image_done(self, name: str, result):
+        if isinstance(result, str):
+            self.errors[name] = result
+        else:
+            self.points[name] = result
+        self.progress.setValue(len(self.points) + len(self.errors))
+        self._refresh()
+
+    def _finished(self, complete: bool):
+        self.cancel_btn.setEnabled(False)
+        done = f"{len(self.points)} of {len(self.paths)} images evaluated"
+        skipped = f"; {len(self.errors)} could not be: " + "; ".join(self.errors.values()) if self.errors else ""
+        self.status.setText(("Done: " if complete else "Cancelled: ") + done + skipped)
+
+    # -- views ----------------------------------------------------------------------
+    @property
+    def anchor(self) -> str:
+        return self.anchor_box.currentData()
+
+    @property
+    def metric(self) -> str:
+        return self.metric_box.currentData()
+
+    def _refresh(self):
+        pts = [p for ps in self.points.values() for p in ps]
+        if not pts:
+            return
+        self.summary = summarize(pts, self.anchor)
+        self._draw_plot()
+        self._fill_bd_table()
+        self._fill_image_table()
+
+    def _draw_plot(self):
+        self.plot.clear()
+        self.plot.setLabel("left", METRICS[self.metric][0])
+        for key, curve in self.summary.curves.items():
+            name = "LSTM" if key == "lstm" else get_codec(key).label
+            c = COLORS.get(key, (200, 200, 200))
+            self.plot.plot(curve["bpp"], curve[self.metric], name=name, pen=pg.mkPen(c, width=2 if key == "lstm" else 1.5),
+                           symbol="o" if key == "lstm" else "s", symbolSize=6, symbolBrush=c, symbolPen=None)
+
+    def _fill_bd_table(self):
+        metrics = list(BD_COLUMNS)
+        t = self.bd_table
+        t.clear()
+        t.setColumnCount(1 + len(metrics))
+        t.setHorizontalHeaderLabels([f"BD-rate vs {get_codec(self.anchor).label}"] + [BD_COLUMNS[m] for m in metrics])
+        rows = [k for k in self.summary.curves if k != self.anchor]
+        t.setRowCount(len(rows))
+        for i, k in enumerate(rows):
+            t.setItem(i, 0, QTableWidgetItem("LSTM" if k == "lstm" else get_codec(k).label))
+            for j, m in enumerate(metrics):
+                t.setItem(i, 1 + j, NumberItem(self.summary.bd.get(k, {}).get(m, math.nan)))
+        t.resizeColumnsToContents()
+
+    def _fill_image_table(self):
+        t = self.image_table
+        key = METRICS[self.metric][1]
+        t.setSortingEnabled(False)
+        t.clear()
+        headers = ["image", f"LSTM BD-rate vs {get_codec(self.anchor).label} ({BD_COLUMNS[key]})",
+                   "LSTM bpp, last iteration", "LSTM MS-SSIM, last iteration", "LSTM PSNR, last iteration"]
+        t.setColumnCount(len(headers))
+        t.setHorizontalHeaderLabels(headers)
+        t.setRowCount(len(self.summary.images))
+        for i, image in enumerate(self.summary.images):
+            last = [p for p in self.points[image] if p.codec == "lstm"][-1]
+            t.setItem(i, 0, QTableWidgetItem(image))
+            t.setItem(i, 1, NumberItem(self.summary.per_image[image].get(key, math.nan)))
+            t.setItem(i, 2, NumberItem(last.bpp, f"{last.bpp:.3f}"))
+            t.setItem(i, 3, NumberItem(last.ms_ssim, f"{last.ms_ssim:.4f}"))
+            t.setItem(i, 4, NumberItem(last.psnr, f"{last.psnr:.2f}"))
+        t.setSortingEnabled(True)
+        t.sortItems(1, Qt.DescendingOrder)  # worst first: where the LSTM needs the most bits
+        t.resizeColumnsToContents()
+
+    def _row_opened(self, row: int, _col: int):
+        name = self.image_table.item(row, 0).text()
+        for p in self.paths:
+            if p.name == name:
+                self.open_image.emit(str(p))
+                return
+
+    # -- exports --------------------------------------------------------------------
+    def export_tables(self, path) -> None:
+        """CSV: the BD table then one row per image; JSON: the mean curves in CompressAI's
+        shape, the BD-rates and the per-image BD-rates."""
+        path = Path(path)
+        s = self.summary
+        if s is None:
+            raise ExportError("nothing is computed yet; wait for the first image.")
+        try:
+            if path.suffix.lower() == ".csv":
+                with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+                    w = csv.writer(f)
+                    w.writerow(["codec", *[f"bd_rate_vs_{s.anchor}_{m}" for m in BD_COLUMNS]])
+                    for k, bd in s.bd.items():
+                        w.writerow([k, *[bd.get(m, "") for m in BD_COLUMNS]])
+                    w.writerow([])
+                    w.writerow(["image", *[f"lstm_bd_rate_vs_{s.anchor}_{m}" for m in BD_COLUMNS]])
+                    for image, bd in s.per_image.items():
+                        w.writerow([image, *[bd.get(m, "") for m in BD_COLUMNS]])
+            else:
+                doc = {"images": s.images, "anchor": s.anchor,
+                       "results": [compressai_json("LSTM " + self.codec.model.model_id if k == "lstm" else get_codec(k).label,
+                                                   self.codec.model.describe() if k == "lstm" else get_codec(k).library(), c)
+                                   for k, c in s.curves.items()],
+                       "bd_rate_percent_vs_anchor": s.bd, "lstm_bd_rate_percent_per_image": s.per_image}
+                write_text(path, json.dumps(doc, indent=2, default=lambda v: None))
+        except OSError as e:
+            raise ExportError(f"could not write {path} ({e.strerror}); choose another place.") from None
+
+    def _export_tables_dialog(self):
+        path, _ = QFileDialog.getSaveFileName(self, "Export the tables", "dataset.csv", "CSV (*.csv);;JSON (*.json)")
+        if path:
+            self._try(lambda: self.export_tables(path), f"Saved the tables to {path}.")
+
+    def _export_plot_dialog(self):
+        path, _ = QFileDialog.getSaveFileName(self, "Export the plot", "dataset_rd.png", "PNG (*.png);;SVG (*.svg)")
+        if path:
+            self._try(lambda: export_plot(self.plot, path), f"Saved the plot to {path}.")
+
+    def _try(self, action, done: str):
+        try:
+            action()
+            self.status.setText(done)
+        except ExportError as e:
+            self.status.setText(f"Export failed: {e}")
+
+
+BD_COLUMNS = {"ms-ssim-db": "MS-SSIM dB", "psnr": "PSNR", "ssim": "SSIM"}
