@@ -3,7 +3,7 @@
     /usr/bin/time -v python scripts/bench_large_app.py PHOTO [--model NAME]
 
 Waits until the LSTM has encoded all its iterations and the JPEG match of the slider's
-iteration is shown, then closes the window. A photo above 4.2 MP is compared on a region
+iteration is shown, then closes the window. A photo above 1 MP is compared on a region
 (codec/region.py). Peak RSS of this process and of the classical codecs' child processes
 comes from the kernel (ru_maxrss); /usr/bin/time reports the largest of them.
 """
