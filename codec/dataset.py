@@ -84,6 +84,16 @@ def image_points(pixels: np.ndarray, name: str, codec: LSTMCodec, keys, iteratio
     return points
 
 
+def model_points(pixels: np.ndarray, name: str, codec: LSTMCodec, label: str, iterations: int | None = None,
+                 cache: SampleCache | None = None) -> list[RDPoint]:
+    """Another LSTM model's points on an image (Figure 5 over a data set), as codec
+    "lstm:<label>"; cached like the model in use's."""
+    cache = cache or SampleCache.default()
+    points = _cached(cache, content_key(pixels), "lstm", lstm_spec(codec, iterations), name,
+                     lambda: evaluate.lstm_points(codec, pixels, name, iterations), False)
+    return [dataclasses.replace(p, codec="lstm:" + label) for p in points]
+
+
 @dataclass
 class DatasetSummary:
     """Mean curves, BD-rates against an anchor, and each image's LSTM BD-rate."""
@@ -105,6 +115,7 @@ def summarize(points: list[RDPoint], anchor: str = "jpeg") -> DatasetSummary:
         for k in keys:
             if k != anchor:
                 out.bd[k] = _bd_all(out.curves[anchor], out.curves[k])
+        # every LSTM model (the one in use: "lstm", others "lstm:<name>") is a test, never the anchor
         for image in images:
             mine = [p for p in points if p.image == image]
             out.per_image[image] = _bd_all(mean_curve([p for p in mine if p.codec == anchor]),

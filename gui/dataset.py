@@ -21,13 +21,13 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QPro
 
 from codec.atomic import atomic_path, write_text
 from codec.baselines import get_codec
-from codec.dataset import DatasetSummary, image_points, summarize
+from codec.dataset import DatasetSummary, image_points, model_points, summarize
 from codec.errors import CodecError
 from codec.evaluate import compressai_json
 from codec.imageio import load_rgb
 
 from .export import ExportError, export_plot
-from .rdplot import COLORS
+from .rdplot import COLORS, MODEL_COLORS
 
 METRICS = {"ms-ssim-rgb-db": ("MS-SSIM (dB)", "ms-ssim-db"), "psnr-rgb": ("PSNR (dB)", "psnr"),
            "ssim-rgb": ("SSIM", "ssim"), "ms-ssim-rgb": ("MS-SSIM", "ms-ssim-db")}
@@ -55,10 +55,12 @@ class NumberItem(QTableWidgetItem):
 class DatasetWindow(QWidget):
     open_image = Signal(str)  # a path the user double-clicked
 
-    def __init__(self, paths: list[Path], codec, keys: list[str], parent=None):
+    def __init__(self, paths: list[Path], codec, keys: list[str], other_models: dict | None = None, parent=None):
+        """`other_models`: name -> LSTMCodec of more models whose mean curves to draw (Figure 5)."""
         super().__init__(parent, Qt.Window)
         self.setAttribute(Qt.WA_DeleteOnClose)
         self.paths, self.codec, self.keys = list(paths), codec, list(keys)
+        self.other_models = dict(other_models or {})
         self.points: dict[str, list] = {}   # image name -> its points
         self.errors: dict[str, str] = {}    # image name -> why it could not be evaluated
         self.summary: DatasetSummary | None = None
@@ -128,6 +130,11 @@ class DatasetWindow(QWidget):
             try:
                 pixels = load_rgb(p).pixels
                 pts = image_points(pixels, p.name, self.codec, self.keys, should_stop=self._stop.is_set)
+                for label, codec in self.other_models.items():
+                    if pts is None or self._stop.is_set():
+                        pts = None
+                        break
+                    pts += model_points(pixels, p.name, codec, label)
             except CodecError as e:
                 pts = str(e)
             if pts is None:
@@ -183,11 +190,15 @@ class DatasetWindow(QWidget):
     def _draw_plot(self):
         self.plot.clear()
         self.plot.setLabel("left", METRICS[self.metric][0])
+        others = [k for k in self.summary.curves if k.startswith("lstm:")]
         for key, curve in self.summary.curves.items():
-            name = "LSTM" if key == "lstm" else get_codec(key).label
-            c = COLORS.get(key, (200, 200, 200))
-            self.plot.plot(curve["bpp"], curve[self.metric], name=name, pen=pg.mkPen(c, width=2 if key == "lstm" else 1.5),
-                           symbol="o" if key == "lstm" else "s", symbolSize=6, symbolBrush=c, symbolPen=None)
+            c = MODEL_COLORS[others.index(key) % len(MODEL_COLORS)] if key in others else COLORS.get(key, (200, 200, 200))
+            style = Qt.DashLine if key in others else Qt.SolidLine
+            self.plot.plot(curve["bpp"], curve[self.metric], name=label(key),
+                           pen=pg.mkPen(c, width=2 if key == "lstm" else 1.5, style=style),
+                           symbol="o" if key.startswith("lstm") else "s", symbolSize=6, symbolBrush=c, symbolPen=None)
+        top = max(max(c["bpp"]) for k, c in self.summary.curves.items() if k.startswith("lstm"))
+        self.plot.setXRange(0, top * 1.25, padding=0)  # the classical curves' top settings go far beyond
 
     def _fill_bd_table(self):
         metrics = list(BD_COLUMNS)
@@ -198,7 +209,7 @@ class DatasetWindow(QWidget):
         rows = [k for k in self.summary.curves if k != self.anchor]
         t.setRowCount(len(rows))
         for i, k in enumerate(rows):
-            t.setItem(i, 0, QTableWidgetItem("LSTM" if k == "lstm" else get_codec(k).label))
+            t.setItem(i, 0, QTableWidgetItem(label(k)))
             for j, m in enumerate(metrics):
                 t.setItem(i, 1 + j, NumberItem(self.summary.bd.get(k, {}).get(m, math.nan)))
         t.resizeColumnsToContents()
@@ -252,13 +263,19 @@ class DatasetWindow(QWidget):
                         w.writerow([image, *[bd.get(m, "") for m in BD_COLUMNS]])
             else:
                 doc = {"images": s.images, "anchor": s.anchor,
-                       "results": [compressai_json("LSTM " + self.codec.model.model_id if k == "lstm" else get_codec(k).label,
-                                                   self.codec.model.describe() if k == "lstm" else get_codec(k).library(), c)
-                                   for k, c in s.curves.items()],
+                       "results": [compressai_json(f"LSTM {self.codec.model.model_id}" if k == "lstm" else label(k),
+                                                   self._describe(k), c) for k, c in s.curves.items()],
                        "bd_rate_percent_vs_anchor": s.bd, "lstm_bd_rate_percent_per_image": s.per_image}
                 write_text(path, json.dumps(doc, indent=2, default=lambda v: None))
         except OSError as e:
             raise ExportError(f"could not write {path} ({e.strerror}); choose another place.") from None
+
+    def _describe(self, key: str) -> str:
+        if key == "lstm":
+            return self.codec.model.describe()
+        if key.startswith("lstm:"):
+            return self.other_models[key[5:]].model.describe()
+        return get_codec(key).library()
 
     def _export_tables_dialog(self):
         path, _ = QFileDialog.getSaveFileName(self, "Export the tables", "dataset.csv", "CSV (*.csv);;JSON (*.json)")
@@ -279,3 +296,12 @@ class DatasetWindow(QWidget):
 
 
 BD_COLUMNS = {"ms-ssim-db": "MS-SSIM dB", "psnr": "PSNR", "ssim": "SSIM"}
+
+
+def label(key: str) -> str:
+    """What the plot and tables call a curve: the model in use, another model, or a codec."""
+    if key == "lstm":
+        return "LSTM (model in use)"
+    if key.startswith("lstm:"):
+        return f"LSTM {key[5:]}"
+    return get_codec(key).label

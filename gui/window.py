@@ -436,7 +436,12 @@ class MainWindow(QMainWindow):
         if not files:
             self.status("No image files there.", error=True)
             return None
-        w = DatasetWindow(files, self.codec, [k for k in self.codecs if k != "jpeg444"], parent=self)
+        others = {}
+        if self.all_models:  # Figure 5 over the data set too; the fast encoder, as on the plot
+            for m in SHIPPED:
+                if m.model_id in self._model_names():
+                    others[m.name] = self._make_codec(load_model(m.path), refine=False)
+        w = DatasetWindow(files, self.codec, [k for k in self.codecs if k != "jpeg444"], others, parent=self)
         w.open_image.connect(lambda path: self.open_paths([path]))
         w.show()
         return w

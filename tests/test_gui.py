@@ -581,3 +581,17 @@ def test_dataset_window_tables_plot_exports_and_cache(qtbot, window, photos, tmp
     qtbot.waitUntil(lambda: not w2.cancel_btn.isEnabled(), timeout=60000)
     assert not calls and w2.summary.bd == s.bd
     w2.close()
+
+
+def test_dataset_window_draws_every_models_mean_curve(qtbot, window, photos):
+    """Figure 5 over a data set: with every model's curve on, the window adds each shipped
+    model's mean curve and its BD-rate row."""
+    from codec.zoo import SHIPPED
+    window.set_all_models(True)
+    w = window.open_dataset([photos[0]])
+    qtbot.waitUntil(lambda: not w.cancel_btn.isEnabled(), timeout=180000)
+    keys = set(w.summary.curves)
+    assert {"lstm:" + m.name for m in SHIPPED} <= keys
+    rows = [w.bd_table.item(r, 0).text() for r in range(w.bd_table.rowCount())]
+    assert all(f"LSTM {m.name}" in rows for m in SHIPPED)
+    w.close()
