@@ -85,12 +85,13 @@ def image_points(pixels: np.ndarray, name: str, codec: LSTMCodec, keys, iteratio
 
 
 def model_points(pixels: np.ndarray, name: str, codec: LSTMCodec, label: str, iterations: int | None = None,
-                 cache: SampleCache | None = None) -> list[RDPoint]:
+                 with_ssimulacra2: bool = False, cache: SampleCache | None = None) -> list[RDPoint]:
     """Another LSTM model's points on an image (Figure 5 over a data set), as codec
     "lstm:<label>"; cached like the model in use's."""
     cache = cache or SampleCache.default()
     points = _cached(cache, content_key(pixels), "lstm", lstm_spec(codec, iterations), name,
-                     lambda: evaluate.lstm_points(codec, pixels, name, iterations), False)
+                     lambda: evaluate.lstm_points(codec, pixels, name, iterations, with_ssimulacra2=with_ssimulacra2),
+                     with_ssimulacra2)
     return [dataclasses.replace(p, codec="lstm:" + label) for p in points]
 
 

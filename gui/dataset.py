@@ -55,12 +55,16 @@ class NumberItem(QTableWidgetItem):
 class DatasetWindow(QWidget):
     open_image = Signal(str)  # a path the user double-clicked
 
-    def __init__(self, paths: list[Path], codec, keys: list[str], other_models: dict | None = None, parent=None):
-        """`other_models`: name -> LSTMCodec of more models whose mean curves to draw (Figure 5)."""
+    def __init__(self, paths: list[Path], codec, keys: list[str], other_models: dict | None = None,
+                 with_ssimulacra2: bool = False, parent=None):
+        """`other_models`: name -> LSTMCodec of more models whose mean curves to draw (Figure 5);
+        `with_ssimulacra2`: measure SSIMULACRA2 too (about 0.3 s per point at Kodak's size)."""
         super().__init__(parent, Qt.Window)
         self.setAttribute(Qt.WA_DeleteOnClose)
         self.paths, self.codec, self.keys = list(paths), codec, list(keys)
         self.other_models = dict(other_models or {})
+        self.with_ssimulacra2 = with_ssimulacra2
+        self.bd_columns = dict(BD_COLUMNS, **({"ssimulacra2": "SSIMULACRA2"} if with_ssimulacra2 else {}))
         self.points: dict[str, list] = {}   # image name -> its points
         self.errors: dict[str, str] = {}    # image name -> why it could not be evaluated
         self.summary: DatasetSummary | None = None
@@ -88,8 +92,10 @@ class DatasetWindow(QWidget):
         self.anchor_box.setToolTip("The anchor the BD-rates are computed against")
         self.anchor_box.currentIndexChanged.connect(lambda _: self._refresh())
         self.metric_box = QComboBox()
-        for m, (label, _) in METRICS.items():
-            self.metric_box.addItem(label, m)
+        for m, (name, _) in METRICS.items():
+            self.metric_box.addItem(name, m)
+        if self.with_ssimulacra2:
+            self.metric_box.addItem("SSIMULACRA2", "ssimulacra2")
         self.metric_box.setToolTip("The quality axis of the plot and the metric the per-image BD-rates use")
         self.metric_box.currentIndexChanged.connect(lambda _: self._refresh())
         export_tables = QPushButton("Export tables…")
@@ -129,12 +135,13 @@ class DatasetWindow(QWidget):
                 break
             try:
                 pixels = load_rgb(p).pixels
-                pts = image_points(pixels, p.name, self.codec, self.keys, should_stop=self._stop.is_set)
+                pts = image_points(pixels, p.name, self.codec, self.keys, with_ssimulacra2=self.with_ssimulacra2,
+                                   should_stop=self._stop.is_set)
                 for label, codec in self.other_models.items():
                     if pts is None or self._stop.is_set():
                         pts = None
                         break
-                    pts += model_points(pixels, p.name, codec, label)
+                    pts += model_points(pixels, p.name, codec, label, with_ssimulacra2=self.with_ssimulacra2)
             except CodecError as e:
                 pts = str(e)
             if pts is None:
@@ -189,9 +196,11 @@ class DatasetWindow(QWidget):
 
     def _draw_plot(self):
         self.plot.clear()
-        self.plot.setLabel("left", METRICS[self.metric][0])
+        self.plot.setLabel("left", METRICS.get(self.metric, ("SSIMULACRA2",))[0])
         others = [k for k in self.summary.curves if k.startswith("lstm:")]
         for key, curve in self.summary.curves.items():
+            if self.metric not in curve:
+                continue
             c = MODEL_COLORS[others.index(key) % len(MODEL_COLORS)] if key in others else COLORS.get(key, (200, 200, 200))
             style = Qt.DashLine if key in others else Qt.SolidLine
             self.plot.plot(curve["bpp"], curve[self.metric], name=label(key),
@@ -201,11 +210,11 @@ class DatasetWindow(QWidget):
         self.plot.setXRange(0, top * 1.25, padding=0)  # the classical curves' top settings go far beyond
 
     def _fill_bd_table(self):
-        metrics = list(BD_COLUMNS)
+        metrics = list(self.bd_columns)
         t = self.bd_table
         t.clear()
         t.setColumnCount(1 + len(metrics))
-        t.setHorizontalHeaderLabels([f"BD-rate vs {get_codec(self.anchor).label}"] + [BD_COLUMNS[m] for m in metrics])
+        t.setHorizontalHeaderLabels([f"BD-rate vs {get_codec(self.anchor).label}"] + [self.bd_columns[m] for m in metrics])
         rows = [k for k in self.summary.curves if k != self.anchor]
         t.setRowCount(len(rows))
         for i, k in enumerate(rows):
@@ -216,10 +225,10 @@ class DatasetWindow(QWidget):
 
     def _fill_image_table(self):
         t = self.image_table
-        key = METRICS[self.metric][1]
+        key = METRICS.get(self.metric, (None, "ssimulacra2"))[1]
         t.setSortingEnabled(False)
         t.clear()
-        headers = ["image", f"LSTM BD-rate vs {get_codec(self.anchor).label} ({BD_COLUMNS[key]})",
+        headers = ["image", f"LSTM BD-rate vs {get_codec(self.anchor).label} ({self.bd_columns[key]})",
                    "LSTM bpp, last iteration", "LSTM MS-SSIM, last iteration", "LSTM PSNR, last iteration"]
         t.setColumnCount(len(headers))
         t.setHorizontalHeaderLabels(headers)
@@ -254,13 +263,13 @@ class DatasetWindow(QWidget):
             if path.suffix.lower() == ".csv":
                 with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
                     w = csv.writer(f)
-                    w.writerow(["codec", *[f"bd_rate_vs_{s.anchor}_{m}" for m in BD_COLUMNS]])
+                    w.writerow(["codec", *[f"bd_rate_vs_{s.anchor}_{m}" for m in self.bd_columns]])
                     for k, bd in s.bd.items():
-                        w.writerow([k, *[bd.get(m, "") for m in BD_COLUMNS]])
+                        w.writerow([k, *[bd.get(m, "") for m in self.bd_columns]])
                     w.writerow([])
-                    w.writerow(["image", *[f"lstm_bd_rate_vs_{s.anchor}_{m}" for m in BD_COLUMNS]])
+                    w.writerow(["image", *[f"lstm_bd_rate_vs_{s.anchor}_{m}" for m in self.bd_columns]])
                     for image, bd in s.per_image.items():
-                        w.writerow([image, *[bd.get(m, "") for m in BD_COLUMNS]])
+                        w.writerow([image, *[bd.get(m, "") for m in self.bd_columns]])
             else:
                 doc = {"images": s.images, "anchor": s.anchor,
                        "results": [compressai_json(f"LSTM {self.codec.model.model_id}" if k == "lstm" else label(k),

@@ -441,7 +441,8 @@ class MainWindow(QMainWindow):
             for m in SHIPPED:
                 if m.model_id in self._model_names():
                     others[m.name] = self._make_codec(load_model(m.path), refine=False)
-        w = DatasetWindow(files, self.codec, [k for k in self.codecs if k != "jpeg444"], others, parent=self)
+        w = DatasetWindow(files, self.codec, [k for k in self.codecs if k != "jpeg444"], others,
+                          with_ssimulacra2=self.metric_box.currentData() == "ssimulacra2", parent=self)
         w.open_image.connect(lambda path: self.open_paths([path]))
         w.show()
         return w

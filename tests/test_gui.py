@@ -595,3 +595,16 @@ def test_dataset_window_draws_every_models_mean_curve(qtbot, window, photos):
     rows = [w.bd_table.item(r, 0).text() for r in range(w.bd_table.rowCount())]
     assert all(f"LSTM {m.name}" in rows for m in SHIPPED)
     w.close()
+
+
+def test_dataset_window_measures_ssimulacra2_when_it_is_the_plotted_metric(qtbot, window, photos, tmp_path_factory):
+    window.metric_box.setCurrentIndex(window.metric_box.findData("ssimulacra2"))
+    w = window.open_dataset([photos[1]])
+    qtbot.waitUntil(lambda: not w.cancel_btn.isEnabled(), timeout=180000)
+    assert "ssimulacra2" in w.summary.curves["lstm"] and "ssimulacra2" in w.summary.bd["webp"]
+    w.metric_box.setCurrentIndex(w.metric_box.findData("ssimulacra2"))
+    assert "SSIMULACRA2" in w.image_table.horizontalHeaderItem(1).text()
+    out = tmp_path_factory.mktemp("s2") / "t.csv"
+    w.export_tables(out)
+    assert "bd_rate_vs_jpeg_ssimulacra2" in out.read_text()
+    w.close()
