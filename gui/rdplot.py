@@ -182,7 +182,7 @@ class RDPlot(pg.PlotWidget):
         if p is not None:
             self.bpp_line.setValue(p.bpp)
             self.bpp_line.show()
-            self.current_lstm.setData([p.bpp], [metric_value(p, self.quality)])
+            self.current_lstm.setData(*self._xy([p]))
         else:
             self.bpp_line.hide()
             self.current_lstm.setData([], [])
@@ -190,7 +190,7 @@ class RDPlot(pg.PlotWidget):
             if codec != self._classical_key:
                 self._classical_key = codec
                 self.current_classical.setPen(pg.mkPen(COLORS.get(codec, "w"), width=3))
-            self.current_classical.setData([m.bpp], [metric_value(m, self.quality)])
+            self.current_classical.setData(*self._xy([m]))
         else:
             self.current_classical.setData([], [])
 
