@@ -100,7 +100,10 @@ class MainWindow(QMainWindow):
         self.entropy = self.settings.value("entropy", True, type=bool)  # entropy-code the LSTM's bits
         self.refine = self.settings.value("refine", False, type=bool)  # encoder-side bit refinement
         self.all_models = self.settings.value("all_models", False, type=bool)  # every model's curve (Figure 5)
-        self._other_codecs: dict[str, LSTMCodec] = {}  # shipped models' codecs for those curves, by name
+        self._other_codecs: dict[str, LSTMCodec] = {}  # the other models' codecs for those curves, by id
+        self._checkpoints: dict[str, tuple[str, str]] = {}  # checkpoints loaded: id -> (name, path)
+        if model is not None and model.model_id not in {m.model_id for m in SHIPPED}:
+            self._checkpoints[model.model_id] = (model.name or Path(model.path).stem, str(model.path))
         self.codec = self._make_codec(model) if model else None
         self.entries: list[Entry] = []
         self.current: Entry | None = None
@@ -436,11 +439,8 @@ class MainWindow(QMainWindow):
         if not files:
             self.status("No image files there.", error=True)
             return None
-        others = {}
-        if self.all_models:  # Figure 5 over the data set too; the fast encoder, as on the plot
-            for m in SHIPPED:
-                if m.model_id in self._model_names():
-                    others[m.name] = self._make_codec(load_model(m.path), refine=False)
+        # Figure 5 over the data set too (the fast encoder, as on the plot)
+        others = {name: self._other_codec(mid, path) for mid, name, path in self._plot_models()}
         w = DatasetWindow(files, self.codec, [k for k in self.codecs if k != "jpeg444"], others,
                           with_ssimulacra2=self.metric_box.currentData() == "ssimulacra2", parent=self)
         w.open_image.connect(lambda path: self.open_paths([path]))
@@ -753,30 +753,41 @@ class MainWindow(QMainWindow):
         """The legend name of the model in use's curve: its name once other models are drawn."""
         return f"LSTM {self.model.name} (in use)" if self.all_models and self.model else "LSTM"
 
+    def _plot_models(self) -> list[tuple[str, str, str]]:
+        """(model id, name, checkpoint path) of every model whose curve is drawn besides the
+        model in use: the shipped ones and any checkpoint loaded in this session."""
+        if not self.all_models:
+            return []
+        mine = self.model.model_id if self.model else None
+        models = {m.model_id: (m.name, str(m.path)) for m in SHIPPED}
+        models.update(self._checkpoints)
+        return [(mid, name, path) for mid, (name, path) in models.items() if mid != mine]
+
     def _model_names(self) -> dict[str, str]:
         """model id -> legend name of the curves to draw besides the model in use."""
-        if not self.all_models:
-            return {}
-        mine = self.model.model_id if self.model else None
-        return {m.model_id: f"LSTM {m.name}" for m in SHIPPED if m.model_id != mine}
+        return {mid: f"LSTM {name}" for mid, name, _ in self._plot_models()}
 
     def _queue_model_curves(self, e: Entry):
         """Encode the image with every other shipped model, on the LSTM thread after the
         model in use (lower priority), for the plot."""
         s = e.session
-        for m in SHIPPED:
-            if m.model_id not in self._model_names() or m.model_id in s.model_curves:
+        for mid, name, path in self._plot_models():
+            if mid in s.model_curves:
                 continue
 
-            def run(t, s=s, m=m):
-                codec = self._other_codecs.get(m.name)
-                if codec is None:
-                    # the fast encoder: refining three models' bits would take many minutes
-                    codec = self._other_codecs[m.name] = self._make_codec(load_model(m.path), refine=False)
-                s.model_curve(codec, should_stop=lambda: t.cancelled)
-                self.bridge.curve_ready.emit(s, "lstm:" + m.model_id)
+            def run(t, s=s, mid=mid, path=path):
+                s.model_curve(self._other_codec(mid, path), should_stop=lambda: t.cancelled)
+                self.bridge.curve_ready.emit(s, "lstm:" + mid)
 
-            self.workers.submit("lstm", run, e.classic, priority=10, what=f"encoding with the {m.name} model")
+            self.workers.submit("lstm", run, e.classic, priority=10, what=f"encoding with the {name} model")
+
+    def _other_codec(self, model_id: str, path: str) -> LSTMCodec:
+        """The codec of a model drawn besides the one in use (loaded once), with the fast
+        encoder: refining several models' bits would take many minutes."""
+        codec = self._other_codecs.get(model_id)
+        if codec is None:
+            codec = self._other_codecs[model_id] = self._make_codec(load_model(path), refine=False)
+        return codec
 
     def _lstm_done(self, s: ImageSession, complete: bool):
         if s is self.lstm_session:
@@ -1112,6 +1123,8 @@ class MainWindow(QMainWindow):
             self.status(f"Model not loaded: {err}", error=True)
             self._check_model_action()  # the menu keeps showing the model still in use
             return False
+        if model.model_id not in {m.model_id for m in SHIPPED}:  # drawn with the others from now on
+            self._checkpoints[model.model_id] = (model.name or Path(path).stem, str(path))
         self.model = model
         self._use_codec(self._make_codec(model))
         self._check_model_action()

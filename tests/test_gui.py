@@ -608,3 +608,13 @@ def test_dataset_window_measures_ssimulacra2_when_it_is_the_plotted_metric(qtbot
     w.export_tables(out)
     assert "bd_rate_vs_jpeg_ssimulacra2" in out.read_text()
     w.close()
+
+
+def test_figure5_also_draws_a_checkpoint_loaded_earlier(qtbot, window, photos, tiny_model):
+    from codec.zoo import SHIPPED, shipped
+    window.set_all_models(True)
+    assert window.use_model(shipped("baseline").path)  # the tiny checkpoint is no longer in use
+    names = window._model_names()
+    assert tiny_model.model_id in names and shipped("baseline").model_id not in names
+    assert len(names) == len(SHIPPED)  # the two other shipped models and the checkpoint
+    window.set_all_models(False)
