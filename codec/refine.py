@@ -18,9 +18,9 @@ first and less at the end, lookahead 2 more at the end for 1.5x the time, and bf
 autocast lost a third of the gain for 1.3x the speed. Cost: each step runs
 1 + lookahead iterations of the network forwards and backwards, so the default (10 steps,
 lookahead 1, patience 4) makes encoding about 70 times slower on Kodak (median 358 s
-instead of 4.97 s per image on 2 cores, session 12); decoding speed is unchanged. Kodak, 24
+instead of 4.97 s per image on 2 cores); decoding speed is unchanged. Kodak, 24
 images, shipped weights: BD-rate vs JPEG −10.5% -> −15.2%, progressive on every image
-(docs/model.md).
+(docs/model.md, docs/history.md).
 """
 from __future__ import annotations
 

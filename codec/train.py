@@ -70,7 +70,7 @@ def iteration_weights(iterations: int, late_weight: float) -> torch.Tensor:
     their losses are the smallest, so an equal sum gives them the least gradient, and a
     model trained that way spends its last bits for almost nothing (MS-SSIM flat after
     iteration 12). BD-rate in MS-SSIM dB counts those bits as much as the first ones.
-    Measured (docs/model.md, "Why the last iterations stall"): a linear ramp trades early
+    Measured (docs/history.md, "Why the last iterations stall"): a linear ramp trades early
     quality for late and does not lift the plateau, so the default stays 0.
     """
     w = torch.arange(1, iterations + 1, dtype=torch.float32) ** late_weight
@@ -96,8 +96,8 @@ def reconstruction_loss(outs, x, s: TrainSettings):
         raise SettingsError(f"loss must be one of {LOSSES}, not {s.loss!r}")
     if s.log_loss:
         # Each iteration's *relative* improvement counts the same: a gain of 0.001 MS-SSIM at
-        # 0.98 weighs ten times one at 0.80, as MS-SSIM dB weighs them. Measured (docs/model.md,
-        # session 8): it lifts the late iterations but costs the first ones more BD-rate; off.
+        # 0.98 weighs ten times one at 0.80, as MS-SSIM dB weighs them. Measured (docs/history.md,
+        # "--log-loss"): it lifts the late iterations but costs the first ones more BD-rate; off.
         per = per.clamp_min(1e-8).log()
     if s.late_weight:
         per = per * iteration_weights(len(per), s.late_weight).to(per.device)

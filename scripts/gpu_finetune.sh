@@ -7,7 +7,7 @@
 #   cp -r .venv/lib/python3.11/site-packages/pytorch_msssim .gpu/site/ # not on the GPU image
 #   bash scripts/gpu_finetune.sh OUTDIR                                # there (carry .gpu)
 #
-# Rounds (GPU_ROUND): 1, session 10's four 7-minute runs from the shipped weights; 2, its
+# Rounds (GPU_ROUND): 1, four 7-minute runs from the shipped weights; 2, its
 # 2.2-minute continuation of the best (128x128 crops; GPU_INIT=.gpu/init.pt, a copy of
 # round 1's p128-win7); 3, not yet run: longer runs on larger crops for the next session
 # with a GPU (about 11 minutes fit its 15 minutes of device time: GPU_MINUTES=10).
@@ -35,7 +35,7 @@ SPEC=(
   [p128-b128]="--batch 128 --patch 128 --msssim-win 7 --lr 4e-5 --lr-decay-minutes $(f 0.5),$(f 0.75) --seed 42"
   [p176-win11]="--batch 48 --patch 176 --msssim-win 11 --lr 3e-5 --lr-decay-minutes $(f 0.5),$(f 0.75) --seed 43"
 )
-elif [ "${GPU_ROUND:-1}" = 2 ]; then  # round 2 (session 10): larger patches helped most in round 1
+elif [ "${GPU_ROUND:-1}" = 2 ]; then  # round 2: larger patches helped most in round 1
 SPEC=(
   [p128-win7-r2]="--batch 64 --patch 128 --msssim-win 7 --lr 2e-5 --lr-decay-minutes $(f 0.5),$(f 0.75) --seed 31"
   [p176-win11]="--batch 32 --patch 176 --msssim-win 11 --lr 2e-5 --lr-decay-minutes $(f 0.5),$(f 0.75) --seed 32"

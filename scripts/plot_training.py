@@ -3,7 +3,7 @@
     python scripts/plot_training.py docs/training/baseline_log.csv docs/img/loss_curve_baseline.png [TITLE]
 
 Steps are optimizer steps, whatever the batch (the logs of the shipped models mix CPU
-steps of 32 patches and GPU steps of 64 or 256; docs/model.md says where each starts).
+steps of 32 patches and GPU steps of 64 or 256; docs/history.md says where each starts).
 """
 import csv
 import sys

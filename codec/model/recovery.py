@@ -25,7 +25,7 @@ class ImageRecoveryBlock(nn.Module):
 
     Main path (the paper's description): cascaded 3x3 convs extract features, a transposed
     conv upsamples 2x, two more 3x3 convs refine; a transposed conv from the block's input
-    is added on. Choices the paper leaves open (documented in docs/model.md): two convs
+    is added on. Choices the paper leaves open (documented in docs/history.md): two convs
     before the upsampling at the input's width, ReLU between layers, kernel 4 stride 2 for
     the transposed convs. For stable training the skip path starts as bilinear upsampling and
     the main path's last conv starts at zero, so the block begins as a smooth upsampler

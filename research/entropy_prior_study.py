@@ -11,7 +11,7 @@ prior of strength a (a = 0: today's KT; inf: the static table), takes per iterat
 smaller of today's real chunk and the estimate (+ 5 bytes: mode byte and the coder's last
 word), and prints the resulting Kodak bpp and MS-SSIM BD-rate against JPEG.
 
-    python scripts/entropy_prior_study.py [--model baseline-msssim] [--train 120]
+    python research/entropy_prior_study.py [--model baseline-msssim] [--train 120]
 """
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ Then real chunk sizes of codec/entropy.py (bytes x 8 / bits, mode byte included)
   spatialN  SPATIAL mode N alone (adaptive counts over this iteration's neighbours);
   shipped   encode_iteration: the smallest of all modes.
 
-    python scripts/entropy_context_study.py [--model baseline] [--kodak 8] [--train 24]
+    python research/entropy_context_study.py [--model baseline] [--kodak 8] [--train 24]
 """
 from __future__ import annotations
 

@@ -8,7 +8,7 @@
 - |c|>2: share of each cell's state units beyond 2 (tanh(c) > 0.96: saturated), decoder
   cells first, then the encoder's.
 
-    python scripts/probe_iterations.py [--model baseline-msssim|PATH] [--data ../shared/data/kodak]
+    python research/probe_iterations.py [--model baseline-msssim|PATH] [--data ../shared/data/kodak]
 """
 import argparse
 from pathlib import Path

@@ -1,6 +1,6 @@
 """The paper's ablations, measured here at an equal (small) budget.
 
-    python scripts/ablations.py [--steps 600] [--width 0.125] [--data ../shared/data/train]
+    python research/ablations.py [--steps 600] [--width 0.125] [--data ../shared/data/train]
                                 [--kodak ../shared/data/kodak] [--runs runs/ablations]
                                 [--out results/ablations]
 

@@ -3,7 +3,7 @@ iteration, of the bits sent (float32 and exact, as the evaluation scores them), 
 encoder's own bits, and of the next iteration's own bits after the sent ones (what keeps
 the stream progressive), with the share of bits flipped. Whole image as one tile.
 
-    python scripts/trace_refine.py ../shared/data/kodak/kodim09.png [--model baseline-msssim] [--steps 10]
+    python research/trace_refine.py ../shared/data/kodak/kodim09.png [--model baseline-msssim] [--steps 10]
 """
 import argparse
 import os
