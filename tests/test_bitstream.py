@@ -102,6 +102,7 @@ def test_absurd_size_does_not_allocate():
         bitstream.read(data)
 
 
+@pytest.mark.slow
 @settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_fuzz_mutated_files_only_raise_codec_errors(tiny_model, data):
@@ -317,6 +318,7 @@ def test_smooth_codes_are_stored_in_a_spatial_mode_and_much_smaller():
         assert np.array_equal(parsed.iteration(t), codes[t])
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(st.data(), st.sampled_from(["table", "spatial"]))
 def test_fuzz_entropy_coded_chunks(data, kind):

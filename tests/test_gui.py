@@ -250,6 +250,7 @@ def test_settings_persist(qtbot, tiny_model, tmp_path):
     w2.close()
 
 
+@pytest.mark.slow
 def test_headless_export_command(tmp_path, tiny_model_path, photos):
     out = tmp_path / "fig.png"
     cmd = [sys.executable, "main.py", str(photos[0]), "--iterations", "2", "--export", str(out),
@@ -310,6 +311,7 @@ def test_difference_view_prefetches_neighbouring_error_maps(qtbot, window, photo
     assert np.array_equal(prefetched[..., :3], v._lut[np.clip(np.rint(err * v.gain), 0, 255).astype(int)])
 
 
+@pytest.mark.slow
 def test_model_menu_switches_between_shipped_models(qtbot, window, photos, tmp_path, monkeypatch):
     from PySide6.QtWidgets import QMessageBox
 
@@ -352,6 +354,7 @@ def test_entropy_toggle_reencodes_with_plain_bits_and_keeps_curves(qtbot, window
     assert [p.num_bytes for p in t.lstm] != coded and not bitstream.read(t.lstm_file()).header.entropy_coded
 
 
+@pytest.mark.slow
 def test_refine_toggle_reencodes_with_refined_bits_that_decode(qtbot, window, photos):
     from codec.coder import LSTMCodec
     window.open_paths([photos[0]])
@@ -500,6 +503,7 @@ def test_where_the_bits_go_view(qtbot, window, photos):
     assert window.export_comparison(window.settings.fileName() + ".png")
 
 
+@pytest.mark.slow
 def test_figure5_live_draws_every_shipped_model(qtbot, window, photos):
     """With the option on, the image is also encoded with each shipped model, whose curves
     join the plot (dashed), one legend entry each; off, they go."""
@@ -545,6 +549,7 @@ def test_ssim_and_ssimulacra2_on_the_plot(qtbot, window, photos):
     assert bd is not None
 
 
+@pytest.mark.slow
 def test_dataset_window_tables_plot_exports_and_cache(qtbot, window, photos, tmp_path_factory, monkeypatch):
     import json as _json
 
@@ -583,6 +588,7 @@ def test_dataset_window_tables_plot_exports_and_cache(qtbot, window, photos, tmp
     w2.close()
 
 
+@pytest.mark.slow
 def test_dataset_window_draws_every_models_mean_curve(qtbot, window, photos):
     """Figure 5 over a data set: with every model's curve on, the window adds each shipped
     model's mean curve and its BD-rate row."""
@@ -597,6 +603,7 @@ def test_dataset_window_draws_every_models_mean_curve(qtbot, window, photos):
     w.close()
 
 
+@pytest.mark.slow
 def test_dataset_window_measures_ssimulacra2_when_it_is_the_plotted_metric(qtbot, window, photos, tmp_path_factory):
     window.metric_box.setCurrentIndex(window.metric_box.findData("ssimulacra2"))
     w = window.open_dataset([photos[1]])

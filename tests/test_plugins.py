@@ -120,6 +120,7 @@ def test_a_plugin_that_raises_fails_in_words(monkeypatch, registry, pixels):
         get_codec("broken").encode(pixels, 3)
 
 
+@pytest.mark.slow
 def test_lstm_codec_eval_runs_a_command_codec_from_the_environment(tmp_path, tiny_model_path):
     images = tmp_path / "images"
     images.mkdir()
@@ -135,6 +136,7 @@ def test_lstm_codec_eval_runs_a_command_codec_from_the_environment(tmp_path, tin
     assert "BD-rate vs Toy JPEG (commands)" in run.stdout
 
 
+@pytest.mark.slow
 def test_the_app_lists_command_codecs_and_shows_a_failing_one_in_words(qtbot, tmp_path, registry, monkeypatch,
                                                                         tiny_model, sample_pixels):
     pytest.importorskip("pytestqt")

@@ -55,6 +55,7 @@ def test_loss_falls_within_40_steps(tmp_path, data_dir):
 
 @pytest.mark.skipif(shutil.which("torchrun") is None and not os.path.exists(
     os.path.join(os.path.dirname(sys.executable), "torchrun")), reason="torchrun not installed")
+@pytest.mark.slow
 def test_ddp_two_gloo_processes(tmp_path, data_dir):
     torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")
     out = tmp_path / "ddp"
@@ -82,6 +83,7 @@ def test_continue_from_a_shipped_model(tmp_path, data_dir):
     assert [int(r["step"]) for r in rows] == [4, 5]
 
 
+@pytest.mark.slow
 def test_sigterm_stops_with_a_checkpoint(tmp_path, data_dir):
     import signal
     import time
