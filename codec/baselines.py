@@ -17,7 +17,7 @@ from PIL import Image, features
 
 from . import pillow_plugins
 from .errors import CodecError
-from .metrics import bpp as bits_per_pixel
+from .units import bpp as bits_per_pixel
 
 
 @dataclass

@@ -33,6 +33,7 @@ import numpy as np
 
 from . import entropy
 from .errors import BitstreamError
+from .units import BLOCK, MAX_PIXELS, bpp
 
 MAGIC = b"LSTM"
 VERSION = 2  # what this version writes
@@ -50,8 +51,6 @@ _CRC = struct.Struct(">I")
 MAX_EXPANSION = 64
 _HEAD = struct.Struct(">4sBBIIBBH8s")
 HEADER_BYTES = _HEAD.size + 4  # + CRC-32
-BLOCK = 16
-MAX_PIXELS = 400_000_000  # same bound as for input images: no photo is larger
 
 
 @dataclass(frozen=True)
@@ -114,7 +113,7 @@ class Header:
         return HEADER_BYTES + iterations * (self.iteration_bytes + self.check_bytes)
 
     def bpp(self, iterations: int) -> float:
-        return 8.0 * self.file_bytes(iterations) / (self.width * self.height)
+        return bpp(self.file_bytes(iterations), self.height, self.width)
 
     def validate(self) -> None:
         if not (1 <= self.width and 1 <= self.height):
@@ -331,5 +330,5 @@ def file_info(data: bytes) -> dict:
         "checksums": "CRC-32 per iteration, all intact" if h.checksums else "none (format version 1)",
         "header_bytes": HEADER_BYTES,
         "bytes_per_iteration": [b - a for a, b in zip(ends, ends[1:])],
-        "file_bytes": len(data), "bpp": round(8 * len(data) / (h.width * h.height), 5),
+        "file_bytes": len(data), "bpp": round(bpp(len(data), h.height, h.width), 5),
     }

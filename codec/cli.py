@@ -88,8 +88,9 @@ def cmd_encode(a):
     atomic.write_bytes(out, data)
     for note in img.notes:
         print(f"note: {note}", file=sys.stderr)
-    bpp = 8 * len(data) / (img.width * img.height)
-    print(f"{out}: {img.width}x{img.height}, {len(data)} bytes, {bpp:.4f} bpp, model {codec.model.model_id}")
+    from .units import bpp
+    print(f"{out}: {img.width}x{img.height}, {len(data)} bytes, {bpp(len(data), img.height, img.width):.4f} bpp, "
+          f"model {codec.model.model_id}")
 
 
 def cmd_decode(a):

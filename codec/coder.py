@@ -26,6 +26,7 @@ from .errors import BitstreamError, CodecError, ModelError
 from .imageio import pad_to_multiple, tile_grid
 from .refine import RefineSettings, refine_bits
 from .runtime import tune_allocator
+from .units import bpp
 
 DEFAULT_TILE = 1024  # whole Kodak images are one tile; 24 MP photos are 24 tiles
 
@@ -166,7 +167,7 @@ class LSTMCodec:
             block = bitstream.iteration_block(header, codes, prev)
             size += len(block) + header.check_bytes
             prev = codes
-            yield IterationResult(t + 1, codes, recon[:h, :w], size, 8.0 * size / (h * w),
+            yield IterationResult(t + 1, codes, recon[:h, :w], size, bpp(size, h, w),
                                   time.perf_counter() - t0, block)
 
     def encode(self, pixels: np.ndarray, iterations: int | None = None,

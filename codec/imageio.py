@@ -12,12 +12,12 @@ from PIL import Image, ImageOps
 from . import pillow_plugins
 from .atomic import atomic_path
 from .errors import ImageReadError
+from .units import MAX_PIXELS
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm",
                   ".pnm", ".gif", ".jp2", ".j2k", ".avif", ".tga"} | pillow_plugins.suffixes()
 # Pillow's decompression-bomb guard would refuse big photos; we bound memory with tiles
 # instead, and refuse only what could not possibly be a photo.
-MAX_PIXELS = 400_000_000
 Image.MAX_IMAGE_PIXELS = None
 LARGE_IMAGE_BYTES = 256 << 20  # 89 megapixels of RGB
 MAX_COMPRESSION = 4096

@@ -191,7 +191,3 @@ def ssimulacra2(a: np.ndarray, b: np.ndarray) -> float:
 def msssim_db(value: float) -> float:
     """MS-SSIM in dB, -10 log10(1 - x): the scale BD-rates on MS-SSIM are computed on."""
     return math.inf if value >= 1 else -10.0 * math.log10(1.0 - value)
-
-
-def bpp(num_bytes: int, height: int, width: int) -> float:
-    return 8.0 * num_bytes / (height * width)

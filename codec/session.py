@@ -22,7 +22,8 @@ from . import bitstream
 from .baselines import ClassicalResult, get_codec, match_bpp
 from .coder import LSTMCodec
 from .errors import CodecError
-from .metrics import bpp, msssim_and_ssim, psnr, ssimulacra2
+from .metrics import msssim_and_ssim, psnr, ssimulacra2
+from .units import BLOCK, bpp
 from .region import Region
 from .imageio import content_key
 from .sample_cache import SampleCache
@@ -117,7 +118,7 @@ def matched_sample(key: str, original: np.ndarray, target_bpp: float) -> RDSampl
     return classical_sample(key, original, setting, cache, image)
 
 
-def block_mse(original: np.ndarray, reconstruction: np.ndarray, block: int = bitstream.BLOCK) -> np.ndarray:
+def block_mse(original: np.ndarray, reconstruction: np.ndarray, block: int = BLOCK) -> np.ndarray:
     """Mean squared error per sample of each block x block tile (edge tiles: over the pixels
     they have), as (ceil(H/block), ceil(W/block))."""
     err = (original.astype(np.float64) - reconstruction.astype(np.float64)) ** 2
@@ -226,7 +227,7 @@ class ImageSession:
 
     def lstm_bpp(self, iteration: int) -> float | None:
         n = self.lstm_bytes(iteration)
-        return None if n is None else 8.0 * n / (self.height * self.width)
+        return None if n is None else bpp(n, self.height, self.width)
 
     def lstm_bpp_bound(self, iteration: int) -> float:
         """At most this many bpp (the size without entropy coding): for axes and labels

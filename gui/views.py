@@ -13,9 +13,10 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
 
+from codec.units import BLOCK
+
 MODES = ("side", "split", "diff", "bits")
 MODE_LABELS = {"side": "Side by side", "split": "Split", "diff": "Difference", "bits": "Where the bits go"}
-BLOCK = 16
 
 
 def _view_box() -> pg.ViewBox:

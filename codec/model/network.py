@@ -8,8 +8,7 @@ from ..config import ModelConfig
 from .binarizer import Binarizer
 from .decoder import Decoder
 from .encoder import Encoder
-
-BLOCK = 16  # one code vector per 16x16 pixel block
+from ..units import BLOCK  # one code vector per 16x16 pixel block
 
 
 class LSTMCodecNet(nn.Module):
