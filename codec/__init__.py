@@ -1,4 +1,4 @@
-"""lstm-compare's codec library: a progressive LSTM image codec and classical baselines.
+"""lstm-compare's codec library: a progressive LSTM image codec and the classical codecs it is compared with.
 
 No Qt here: the GUI in gui/ is a thin layer over this package.
 """

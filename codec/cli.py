@@ -121,12 +121,12 @@ def cmd_info(a):
 
 
 def cmd_eval(a):
-    from .baselines import get_codec
+    from .classical import get_codec
     from .evaluate import FIGURE_CODECS, evaluate, summary_lines
-    baselines = a.baselines.split(",") if a.baselines else list(FIGURE_CODECS)
-    for key in baselines:
+    classical = a.classical.split(",") if a.classical else list(FIGURE_CODECS)
+    for key in classical:
         get_codec(key)  # an unknown key: a sentence listing the known ones
-    res = evaluate(a.directory, a.out, _codec(a), baselines=baselines,
+    res = evaluate(a.directory, a.out, _codec(a), classical=classical,
                    iterations=a.iterations, limit=a.limit or None, progress=not a.quiet, resume=a.resume,
                    with_ssimulacra2=a.ssimulacra2)
     for line in summary_lines(res):
@@ -142,7 +142,7 @@ def cmd_train(a):
 
 
 def cmd_compare(a):
-    from .baselines import get_codec
+    from .classical import get_codec
     from .figures import comparison_figure
     from .imageio import load_rgb
     from .session import ImageSession
@@ -223,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("eval", help="RD evaluation of a folder against classical codecs")
     ev.add_argument("directory")
     ev.add_argument("--out", required=True, help="output folder (JSON, CSV, BD-rates, plot)")
-    ev.add_argument("--baselines", default=None,
+    ev.add_argument("--classical", "--baselines", default=None,
                     help="classical codecs, comma-separated (default: every one but jpeg444)")
     ev.add_argument("--iterations", "-k", type=int, default=None)
     ev.add_argument("--limit", type=int, default=0, help="only the first N images")

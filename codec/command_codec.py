@@ -1,6 +1,6 @@
 """A codec defined only by two external commands (a TOML file; codec/plugins.py finds it):
 
-    key = "bpg"                       # what --baselines and the app call it
+    key = "bpg"                       # what --classical and the app call it
     label = "BPG (libbpg)"
     suffix = ".bpg"
     quality = [0, 51]                 # the {quality} range; integers unless float = true
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .baselines import ClassicalCodec
+from .classical import ClassicalCodec
 from .errors import CodecError
 
 TIMEOUT = 600  # seconds a command may take on one image

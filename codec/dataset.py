@@ -20,7 +20,7 @@ from typing import Callable
 
 import numpy as np
 
-from .baselines import get_codec
+from .classical import get_codec
 from .coder import LSTMCodec
 from . import evaluate
 from .evaluate import BD_METRICS, RDPoint, bd_rate, mean_curve

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from . import atomic
-from .baselines import CODECS, get_codec
+from .classical import CODECS, get_codec
 from .coder import LSTMCodec
 from .data import find_images
 from .errors import CodecError
@@ -186,11 +186,11 @@ def _point(row: dict) -> RDPoint:
                    float(row.get("ssimulacra2") or "nan"))
 
 
-def _fingerprint(codec: LSTMCodec, baselines, iterations, with_ssimulacra2: bool = False) -> str:
+def _fingerprint(codec: LSTMCodec, classical, iterations, with_ssimulacra2: bool = False) -> str:
     """What a partial evaluation's rows depend on: resuming with anything else would mix runs."""
     return json.dumps({"model": codec.model.model_id, "entropy": codec.entropy, "refine": repr(codec.refine),
                        "tile": codec.tile, "iterations": iterations,
-                       "precision": codec.precision, "baselines": list(baselines)}
+                       "precision": codec.precision, "classical": list(classical)}
                       | ({"ssimulacra2": True} if with_ssimulacra2 else {}))
 
 
@@ -214,7 +214,7 @@ def _resume_points(path: Path, fingerprint: str, resume: bool) -> list[RDPoint]:
     return [_point(row) for row in rows if row.get("image") in done]
 
 
-def evaluate(image_dir, out_dir, codec: LSTMCodec, baselines=FIGURE_CODECS,
+def evaluate(image_dir, out_dir, codec: LSTMCodec, classical=FIGURE_CODECS,
              iterations: int | None = None, limit: int | None = None, progress: bool = True,
              plot: bool = True, reuse=None, resume: bool = False, with_ssimulacra2: bool = False) -> EvalResult:
     """`reuse`: a folder of an earlier evaluation of the same images; the classical curves
@@ -225,11 +225,11 @@ def evaluate(image_dir, out_dir, codec: LSTMCodec, baselines=FIGURE_CODECS,
     paths = find_images(image_dir)[:limit]
     if not paths:
         raise CodecError(f"no images found in {image_dir}; pass a folder of PNG/JPEG files.")
-    baselines = [b for b in baselines if get_codec(b).available()]
+    classical = [b for b in classical if get_codec(b).available()]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     res = EvalResult()
-    fingerprint = _fingerprint(codec, baselines, iterations, with_ssimulacra2)
+    fingerprint = _fingerprint(codec, classical, iterations, with_ssimulacra2)
     partial = out / PARTIAL
     res.points = _resume_points(partial, fingerprint, resume)
     done = {q.image for q in res.points}
@@ -250,7 +250,7 @@ def evaluate(image_dir, out_dir, codec: LSTMCodec, baselines=FIGURE_CODECS,
             bar.set_postfix_str(p.name)
         pixels = load_rgb(p).pixels
         from .dataset import image_points  # the app's data set window computes the same, cached
-        points = image_points(pixels, p.name, codec, baselines, iterations, with_ssimulacra2)
+        points = image_points(pixels, p.name, codec, classical, iterations, with_ssimulacra2)
         with open(partial, "a", newline="") as f:  # one image's rows at a time, then its done mark
             csv.writer(f).writerows(_csv_row(q, exact=True) for q in points)
             f.write(_DONE + p.name + "\n")
@@ -260,7 +260,7 @@ def evaluate(image_dir, out_dir, codec: LSTMCodec, baselines=FIGURE_CODECS,
     order = {p.name: i for i, p in enumerate(paths)}
     res.points = sorted((q for q in res.points if q.image in order), key=lambda q: order[q.image])
 
-    keys = ["lstm"] + list(baselines)
+    keys = ["lstm"] + list(classical)
     for k in keys:
         res.curves[k] = mean_curve([q for q in res.points if q.codec == k])
     reused = []
@@ -270,7 +270,7 @@ def evaluate(image_dir, out_dir, codec: LSTMCodec, baselines=FIGURE_CODECS,
             res.curves[k] = json.loads(path.read_text())["results"]
             reused.append(k)
     model = codec.model
-    for k in list(baselines) + reused:
+    for k in list(classical) + reused:
         res.bd[k] = {name: bd_rate(res.curves[k], res.curves["lstm"], metric) for name, metric in BD_METRICS.items()
                      if all(metric in res.curves[c] or metric == "ms-ssim-rgb-db" for c in (k, "lstm"))}
     for k in keys:

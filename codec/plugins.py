@@ -1,11 +1,11 @@
 """Codecs of your own, without editing lstm-compare: found when the registry is built
-(codec/baselines.py) and then listed everywhere the built-in ones are (the app's selector
-and plot, --codec, --baselines, lstm-codec eval).
+(codec/classical.py) and then listed everywhere the built-in ones are (the app's selector
+and plot, --codec, --classical, lstm-codec eval).
 
 Two kinds:
 
 - **A Python package** that declares an entry point in the group `lstm_compare.codecs`,
-  naming a `codec.baselines.ClassicalCodec` subclass (or instance): set `key`, `label`,
+  naming a `codec.classical.ClassicalCodec` subclass (or instance): set `key`, `label`,
   `suffix`, `low`/`high` and `curve_settings`; implement `encode_bytes(pixels, setting)` and
   `decode(data)`. In its pyproject.toml:
 
@@ -19,7 +19,7 @@ Two kinds:
   (separated by the OS's path separator).
 
 A plugin that fails to load is left out and its reason kept (`problems()`): the app shows
-it in the status bar, an unknown --baselines key mentions it; everything else goes on.
+it in the status bar, an unknown --classical key mentions it; everything else goes on.
 """
 from __future__ import annotations
 
@@ -54,14 +54,14 @@ def command_codec_files() -> list[Path]:
 
 
 def _entry_point_codecs() -> list:
-    from .baselines import ClassicalCodec
+    from .classical import ClassicalCodec
     out = []
     for ep in metadata.entry_points(group=GROUP):
         try:
             obj = ep.load()
             codec = obj() if isinstance(obj, type) else obj
             if not isinstance(codec, ClassicalCodec):
-                raise TypeError(f"{ep.value} is not a codec.baselines.ClassicalCodec")
+                raise TypeError(f"{ep.value} is not a codec.classical.ClassicalCodec")
             out.append(codec)
         except Exception as e:  # a plugin's own bug or missing dependency: left out, said why
             problem(f"the codec plugin {ep.name!r} ({ep.value}) did not load: {type(e).__name__}: {e}")

@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from . import bitstream
-from .baselines import ClassicalResult, get_codec, match_bpp
+from .classical import ClassicalResult, get_codec, match_bpp
 from .coder import LSTMCodec
 from .errors import CodecError
 from .metrics import msssim_and_ssim, psnr, ssimulacra2

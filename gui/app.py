@@ -15,7 +15,7 @@ SAMPLE = SAMPLES_DIR / "coffee.png"
 
 
 def parse_args(argv):
-    from codec.baselines import CODECS
+    from codec.classical import CODECS
     p = argparse.ArgumentParser(prog="lstm-compare", description="Compare a progressive LSTM image codec with "
                                 "JPEG, WebP, JPEG 2000, AVIF, HEIC and JPEG XL. With no PHOTO, opens the built-in sample.")
     p.add_argument("photos", nargs="*", help="images or folders to open")

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QPro
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from codec.atomic import atomic_path, write_text
-from codec.baselines import get_codec
+from codec.classical import get_codec
 from codec.dataset import DatasetSummary, image_points, model_points, summarize
 from codec.errors import CodecError
 from codec.evaluate import compressai_json

@@ -10,7 +10,7 @@ from PySide6.QtCore import QPoint, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter
 
 from codec.atomic import atomic_path, write_bytes, write_text
-from codec.baselines import get_codec
+from codec.classical import get_codec
 
 
 class ExportError(Exception):

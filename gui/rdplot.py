@@ -7,7 +7,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QGraphicsItem
 
-from codec.baselines import get_codec
+from codec.classical import get_codec
 from codec.metrics import msssim_db
 
 METRICS = {"ms-ssim": "MS-SSIM", "ms-ssim-db": "MS-SSIM (dB)", "psnr": "PSNR (dB)", "ssim": "SSIM",

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QFileDialog, 
                                QListWidget, QListWidgetItem, QMainWindow, QMessageBox, QProgressBar,
                                QPushButton, QSlider, QSpinBox, QSplitter, QToolButton, QVBoxLayout, QWidget)
 
-from codec.baselines import CODECS, available_codecs
+from codec.classical import CODECS, available_codecs
 from codec.checkpoint import LoadedModel, load_model
 from codec.coder import LSTMCodec
 from codec.data import find_images

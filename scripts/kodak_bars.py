@@ -1,13 +1,13 @@
 """Print the quality bars of issue 3 for a model on Kodak (or any folder).
 
     python scripts/kodak_bars.py [--model baseline|proposed|PATH] [--data ../shared/data/kodak]
-                                 [--out results/kodak] [--baselines jpeg,webp,jpeg2000,avif]
+                                 [--out results/kodak] [--classical jpeg,webp,jpeg2000,avif]
 
 Runs the full evaluation (lstm-codec eval), then prints: BD-rate of the LSTM vs each
 baseline on MS-SSIM (dB) and PSNR, mean MS-SSIM at 2 and 16 iterations, and whether
 MS-SSIM rises with every iteration on every image.
 
---reuse DIR takes the classical curves not computed in this run (e.g. --baselines jpeg)
+--reuse DIR takes the classical curves not computed in this run (e.g. --classical jpeg)
 from an earlier evaluation's CompressAI JSON in DIR (same images, same Pillow: the
 classical codecs are deterministic), adds their BD-rates and redraws the full RD plot.
 A learning-curve point then costs about 11 minutes instead of 18.
@@ -33,7 +33,7 @@ def main():
     p.add_argument("--model", default=None, help=model_help())
     p.add_argument("--data", default=str(Path(__file__).resolve().parent.parent.parent / "shared/data/kodak"))
     p.add_argument("--out", default="results/kodak")
-    p.add_argument("--baselines", default=",".join(FIGURE_CODECS),
+    p.add_argument("--classical", "--baselines", default=",".join(FIGURE_CODECS),
                    help="classical codecs to run now; 'none' with --reuse takes them all from there")
     p.add_argument("--limit", type=int, default=0)
     p.add_argument("--reuse", default="", help="folder of an earlier evaluation's <codec>.json to take "
@@ -49,9 +49,9 @@ def main():
     a = p.parse_args()
     model = load_model(resolve_model(a.model))
     refine = RefineSettings(a.refine, a.refine_lookahead) if a.refine else None
-    baselines = [b for b in a.baselines.split(",") if b and b != "none"]
+    classical = [b for b in a.classical.split(",") if b and b != "none"]
     res = evaluate(a.data, a.out, LSTMCodec(model, entropy=not a.no_entropy, refine=refine,
-                                                precision=a.precision), baselines=baselines, limit=a.limit or None,
+                                                precision=a.precision), classical=classical, limit=a.limit or None,
                    reuse=a.reuse or None, resume=a.resume, with_ssimulacra2=a.ssimulacra2)
     print(model.describe())
     if refine:

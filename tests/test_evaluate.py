@@ -30,7 +30,7 @@ def test_evaluate_writes_compressai_json_csv_bd_and_plot(tmp_path, tiny_model, s
     Image.fromarray(sample_pixels[:64, :96]).save(src / "a.png")
     Image.fromarray(sample_pixels[100:180, 200:264]).save(src / "b.png")
     out = tmp_path / "out"
-    res = evaluate(src, out, LSTMCodec(tiny_model), baselines=("jpeg", "webp"), iterations=3, progress=False)
+    res = evaluate(src, out, LSTMCodec(tiny_model), classical=("jpeg", "webp"), iterations=3, progress=False)
     lstm = json.loads((out / "lstm.json").read_text())
     assert set(lstm) == {"name", "description", "results"}
     r = lstm["results"]
@@ -60,9 +60,9 @@ def test_evaluate_reuses_stored_classical_curves(tmp_path, tiny_model, sample_pi
     src = tmp_path / "imgs"
     src.mkdir()
     Image.fromarray(sample_pixels[:64, :96]).save(src / "a.png")
-    first = evaluate(src, tmp_path / "first", LSTMCodec(tiny_model), baselines=("jpeg", "webp"),
+    first = evaluate(src, tmp_path / "first", LSTMCodec(tiny_model), classical=("jpeg", "webp"),
                      iterations=3, progress=False, plot=False)
-    again = evaluate(src, tmp_path / "again", LSTMCodec(tiny_model), baselines=("jpeg",), iterations=3,
+    again = evaluate(src, tmp_path / "again", LSTMCodec(tiny_model), classical=("jpeg",), iterations=3,
                      progress=False, plot=False, reuse=tmp_path / "first")
     assert again.curves["webp"] == json.loads((tmp_path / "first" / "webp.json").read_text())["results"]
     assert set(again.bd) == {"jpeg", "webp"}
@@ -77,7 +77,7 @@ def test_interrupted_evaluation_resumes_where_it_stopped(tmp_path, tiny_model, s
     src.mkdir()
     for i, name in enumerate(["a.png", "b.png", "c.png"]):
         Image.fromarray(sample_pixels[40 * i:40 * i + 48, :64]).save(src / name)
-    full = evaluate(src, tmp_path / "full", LSTMCodec(tiny_model), baselines=("jpeg",), iterations=2,
+    full = evaluate(src, tmp_path / "full", LSTMCodec(tiny_model), classical=("jpeg",), iterations=2,
                     progress=False, plot=False)
     assert not (tmp_path / "full" / ev.PARTIAL).exists()
     real, encoded = ev.lstm_points, []
@@ -91,25 +91,25 @@ def test_interrupted_evaluation_resumes_where_it_stopped(tmp_path, tiny_model, s
     monkeypatch.setattr(ev, "lstm_points", dies_on_c)
     out = tmp_path / "cut"
     with pytest.raises(KeyboardInterrupt):
-        evaluate(src, out, LSTMCodec(tiny_model), baselines=("jpeg",), iterations=2, progress=False, plot=False)
+        evaluate(src, out, LSTMCodec(tiny_model), classical=("jpeg",), iterations=2, progress=False, plot=False)
     lines = [line for line in open(out / ev.PARTIAL).readlines()[1:] if not line.startswith("#")]
     assert {r["image"] for r in csv.DictReader(lines)} == {"a.png", "b.png"}
     with open(out / ev.PARTIAL, "a") as f:  # a run killed while appending c's rows: no done mark
         f.write("c.png,lstm,1,57,0.17")
     with pytest.raises(KeyboardInterrupt):  # resumed, and cut off again: the journal stays clean
-        evaluate(src, out, LSTMCodec(tiny_model), baselines=("jpeg",), iterations=2, progress=False, plot=False,
+        evaluate(src, out, LSTMCodec(tiny_model), classical=("jpeg",), iterations=2, progress=False, plot=False,
                  resume=True)
     rows = [line for line in open(out / ev.PARTIAL).readlines()[1:] if not line.startswith("#")]
     assert {r["image"] for r in csv.DictReader(rows)} == {"a.png", "b.png"}
     assert all(len(r) == len(rows[0].split(",")) for r in (line.split(",") for line in rows))
     with pytest.raises(CodecError, match="--resume"):  # never silently thrown away
-        evaluate(src, out, LSTMCodec(tiny_model), baselines=("jpeg",), iterations=2, progress=False, plot=False)
+        evaluate(src, out, LSTMCodec(tiny_model), classical=("jpeg",), iterations=2, progress=False, plot=False)
     with pytest.raises(CodecError, match="other settings"):
-        evaluate(src, out, LSTMCodec(tiny_model), baselines=("jpeg",), iterations=3, progress=False, plot=False,
+        evaluate(src, out, LSTMCodec(tiny_model), classical=("jpeg",), iterations=3, progress=False, plot=False,
                  resume=True)
     monkeypatch.setattr(ev, "lstm_points", real)
     encoded.clear()
-    resumed = evaluate(src, out, LSTMCodec(tiny_model), baselines=("jpeg",), iterations=2, progress=False,
+    resumed = evaluate(src, out, LSTMCodec(tiny_model), classical=("jpeg",), iterations=2, progress=False,
                        plot=False, resume=True)
     assert encoded == []  # a and b were not encoded again (the real function ran for c only)
     assert not (out / ev.PARTIAL).exists()
@@ -139,20 +139,20 @@ def test_a_second_evaluation_reads_every_curve_from_the_cache(tmp_path, tiny_mod
     src.mkdir()
     for i, (y, x) in enumerate([(0, 0), (60, 90)]):
         Image.fromarray(np.ascontiguousarray(sample_pixels[y:y + 48, x:x + 64])).save(src / f"{i}.png")
-    first = evaluate(src, tmp_path / "a", LSTMCodec(tiny_model), baselines=("jpeg",), iterations=2,
+    first = evaluate(src, tmp_path / "a", LSTMCodec(tiny_model), classical=("jpeg",), iterations=2,
                      progress=False, plot=False)
     calls = []
     for name in ("lstm_points", "classical_points"):
         real = getattr(ev, name)
         monkeypatch.setattr(ev, name, lambda *a, real=real, name=name, **k: calls.append(name) or real(*a, **k))
-    second = evaluate(src, tmp_path / "b", LSTMCodec(tiny_model), baselines=("jpeg",), iterations=2,
+    second = evaluate(src, tmp_path / "b", LSTMCodec(tiny_model), classical=("jpeg",), iterations=2,
                       progress=False, plot=False)
     assert calls == [] and second.bd == first.bd
     assert [(p.image, p.codec, p.bytes, p.ms_ssim) for p in second.points] == \
         [(p.image, p.codec, p.bytes, p.ms_ssim) for p in first.points]
     dataset.code_version.cache_clear()
     monkeypatch.setattr(dataset, "code_version", lambda: "changed")
-    evaluate(src, tmp_path / "c", LSTMCodec(tiny_model), baselines=("jpeg",), iterations=2, progress=False, plot=False)
+    evaluate(src, tmp_path / "c", LSTMCodec(tiny_model), classical=("jpeg",), iterations=2, progress=False, plot=False)
     assert calls == ["lstm_points", "lstm_points"]  # the classical curves still come from the cache
     summary = dataset.summarize(second.points, "jpeg")
     assert set(summary.per_image) == {"0.png", "1.png"} and "lstm" in summary.bd

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from codec.baselines import get_codec
+from codec.classical import get_codec
 
 pytest.importorskip("pytestqt")
 import shiboken6  # noqa: E402

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from codec import baselines, plugins
-from codec.baselines import CODECS, get_codec, match_bpp
+from codec import classical, plugins
+from codec.classical import CODECS, get_codec, match_bpp
 from codec.command_codec import CommandCodec
 from codec.errors import CodecError
 
@@ -55,7 +55,7 @@ def test_a_command_codec_encodes_decodes_and_matches_a_bpp(tmp_path, pixels):
     assert r.reconstruction.shape == pixels.shape
     m = match_bpp(codec.key, pixels, 1.0) if codec.key in CODECS else None
     assert m is None  # not registered yet: found through the registry only once registered
-    baselines.register(codec)
+    classical.register(codec)
     try:
         m = match_bpp(codec.key, pixels, 1.0)
         assert m.best.bpp <= 1.0 < m.best.bpp * 1.6
@@ -102,20 +102,20 @@ def test_entry_point_plugins_are_found_and_broken_ones_reported(monkeypatch, reg
     found = plugins.discover()
     assert [c.key for c in found] == ["toy"]
     assert any("'ghost'" in p and "ModuleNotFoundError" in p for p in plugins.problems())
-    baselines.register(found[0])
-    assert "toy" in baselines.available_codecs()
+    classical.register(found[0])
+    assert "toy" in classical.available_codecs()
     r = get_codec("toy").encode(pixels, 3)
     assert np.all(r.reconstruction % 32 == 0)
     with pytest.raises(CodecError, match="unknown codec 'nope'.*ghost"):
         get_codec("nope")
     with pytest.raises(CodecError, match="already taken"):
-        baselines.register(found[0])
+        classical.register(found[0])
 
 
 def test_a_plugin_that_raises_fails_in_words(monkeypatch, registry, pixels):
     monkeypatch.syspath_prepend(str(HERE))
     from toy_plugin import BrokenCodec
-    baselines.register(BrokenCodec())
+    classical.register(BrokenCodec())
     with pytest.raises(CodecError, match="Broken codec failed at q=3: RuntimeError: the plugin's own bug"):
         get_codec("broken").encode(pixels, 3)
 
@@ -128,7 +128,7 @@ def test_lstm_codec_eval_runs_a_command_codec_from_the_environment(tmp_path, tin
     Image.fromarray(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)).save(images / "a.png")
     env = dict(os.environ, LSTM_COMPARE_CODECS=str(toml_codec(tmp_path)), LSTM_COMPARE_CACHE="off")
     run = subprocess.run([sys.executable, "-m", "codec.cli", "eval", str(images), "--out", str(tmp_path / "out"),
-                          "--baselines", "jpeg,toyjpeg", "-k", "2", "--model", str(tiny_model_path), "--quiet"],
+                          "--classical", "jpeg,toyjpeg", "-k", "2", "--model", str(tiny_model_path), "--quiet"],
                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
     assert run.returncode == 0, run.stderr
     doc = json.loads((tmp_path / "out" / "toyjpeg.json").read_text())
@@ -150,7 +150,7 @@ def test_the_app_lists_command_codecs_and_shows_a_failing_one_in_words(qtbot, tm
     monkeypatch.setenv("LSTM_COMPARE_CODECS", os.pathsep.join([str(good), str(bad)]))
     CLASSICAL_RUNNER.shutdown()  # the codecs' child processes start again and find the files too
     for path in (good, bad):
-        baselines.register(CommandCodec.from_toml(path))
+        classical.register(CommandCodec.from_toml(path))
     photo = tmp_path / "p.png"
     Image.fromarray(sample_pixels[:64, :96]).save(photo)
     w = MainWindow(tiny_model, QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat))

@@ -3,7 +3,7 @@ disabled cache changes nothing but speed."""
 import numpy as np
 import pytest
 
-from codec import baselines
+from codec import classical
 from codec.imageio import content_key
 from codec.sample_cache import SampleCache
 from codec.session import classical_sample, matched_sample
@@ -18,7 +18,7 @@ def cache_dir(tmp_path, monkeypatch):
 def _no_encoding(monkeypatch):
     def refuse(self, pixels, setting):
         raise AssertionError("encoded although the cache holds the result")
-    monkeypatch.setattr(baselines.ClassicalCodec, "encode", refuse)
+    monkeypatch.setattr(classical.ClassicalCodec, "encode", refuse)
 
 
 def _same(a, b):
@@ -50,8 +50,8 @@ def test_damaged_entries_read_as_missing_and_are_rewritten(cache_dir, small_imag
     entry.write_bytes(entry.read_bytes()[:-10])  # cut short, as a killed writer might have left it
     _same(classical_sample("jpeg", small_image, 40), first)
     assert SampleCache(cache_dir).get_sample(content_key(small_image), "jpeg",
-                                            baselines.get_codec("jpeg").cache_key(40),
-                                            baselines.get_codec("jpeg").library()) is not None
+                                            classical.get_codec("jpeg").cache_key(40),
+                                            classical.get_codec("jpeg").library()) is not None
     assert not list(cache_dir.rglob(".tmp-*"))
 
 

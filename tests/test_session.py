@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from codec.baselines import get_codec
+from codec.classical import get_codec
 from codec.coder import LSTMCodec
 from codec.session import ImageSession
 

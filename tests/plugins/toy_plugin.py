@@ -5,7 +5,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from codec.baselines import ClassicalCodec
+from codec.classical import ClassicalCodec
 
 
 class ToyCodec(ClassicalCodec):

@@ -191,7 +191,7 @@ class JXL(PluginCodec):
         return {"format": "JXL", "quality": int(setting), "effort": 7}
 
 
-# The registry: the only place the classical codecs are named (selectors, --baselines and
+# The registry: the only place the classical codecs are named (selectors, --classical and
 # the figures take their keys from here, in this order); then the plugins' (codec/plugins.py)
 CODECS: dict[str, ClassicalCodec] = {c.key: c for c in (JPEG(), JPEG444(), WebP(), JPEG2000(), AVIF(), HEIC(), JXL())}
 BUILT_IN = tuple(CODECS)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from codec.baselines import CODECS, available_codecs, match_bpp, rd_curve
+from codec.classical import CODECS, available_codecs, match_bpp, rd_curve
 from codec.errors import CodecError
 
 
