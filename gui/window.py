@@ -1187,9 +1187,11 @@ class MainWindow(QMainWindow):
         m = self.model
         meta = m.meta if m else {}
         hours = meta.get("train_seconds", 0) / 3600
+        models = "".join(f"<li><b>{z.name}</b>: {z.title}</li>" for z in SHIPPED)
+        anchors = ", ".join(CODECS[k].label for k in self.codecs)
         text = ("<h3>lstm-compare</h3><p>Progressive LSTM image codecs (Toderici et al. 2017, and the "
-                "variant with hard-sigmoid gates, an image recovery block and γ = 0.5) against JPEG, WebP, "
-                "JPEG 2000 and AVIF. The Model menu switches between the two shipped models.</p>")
+                f"variant with hard-sigmoid gates, an image recovery block and γ = 0.5) against {anchors}. "
+                f"The Model menu switches between the {len(SHIPPED)} shipped models:</p><ul>{models}</ul>")
         if m:
             where = meta.get("hardware") or f"{hours:.1f} h on {meta.get('device', '?')}"
             data = meta.get("data_description", meta.get("data", "?"))
