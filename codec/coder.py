@@ -25,6 +25,7 @@ from .checkpoint import LoadedModel
 from .errors import BitstreamError, CodecError, ModelError
 from .imageio import pad_to_multiple, tile_grid
 from .refine import RefineSettings, refine_bits
+from .pixels import to_tensor, to_uint8
 from .runtime import tune_allocator
 from .units import bpp
 
@@ -49,12 +50,6 @@ def check_bf16(why: str = "--precision bf16 needs it") -> None:
     if not (torch.backends.mkldnn.is_available() and supported is not None and supported()):
         raise CodecError(f"this CPU cannot compute in bfloat16 ({why}); encode with --precision fp32, "
                          "or decode on a CPU with AVX-512 BF16 or AMX.")
-
-
-def to_uint8(x: torch.Tensor) -> np.ndarray:
-    """(1, 3, h, w) in [-0.5, 0.5] -> (h, w, 3) uint8."""
-    return (x[0].permute(1, 2, 0).mul(255.0).add(127.5).round_().clamp_(0, 255)
-            .to(torch.uint8).numpy())
 
 
 class _TileState:
@@ -113,8 +108,7 @@ class LSTMCodec:
     @staticmethod
     def _tile_input(padded: np.ndarray, y: int, x: int, th: int, tw: int) -> torch.Tensor:
         """One tile as the network's input: (1, 3, th, tw) in [-0.5, 0.5]."""
-        tile = torch.from_numpy(padded[y:y + th, x:x + tw].copy())  # a writable, contiguous copy
-        return tile.permute(2, 0, 1)[None].float() / 255.0 - 0.5
+        return to_tensor(padded[y:y + th, x:x + tw])
 
     # no_grad, not inference_mode: refinement differentiates through the states it makes
     @torch.no_grad()

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import torch
 
 from .metrics import msssim, msssim_window
+from .pixels import to_uint8
 
 
 @dataclass(frozen=True)
@@ -60,10 +61,9 @@ _TIE = 1e-5  # float32 MS-SSIM strays from float64 by far less; closer calls are
 
 def _scored(recon: torch.Tensor, x: torch.Tensor, exact: bool = False) -> float:
     """1 - MS-SSIM of the reconstruction as the decoder's 8-bit output (rounded as
-    coder.to_uint8 rounds it). exact: as the evaluation measures it (metrics.msssim, float64,
+    pixels.to_uint8 rounds it). exact: as the evaluation measures it (metrics.msssim, float64,
     2.5x slower); otherwise float32, which can misjudge a difference of about 1e-7: kodim09's
     16th iteration "improved" 0.990626 -> 0.990626 and the evaluation found it stalled."""
-    from .coder import to_uint8  # coder imports this module
     if exact:
         return 1.0 - msssim(to_uint8(recon.detach()), to_uint8(x))
     return distortion(recon.mul(255.0).add(127.5).round().clamp(0, 255).div(255.0).sub(0.5), x).item()
