@@ -625,3 +625,11 @@ def test_figure5_also_draws_a_checkpoint_loaded_earlier(qtbot, window, photos, t
     assert tiny_model.model_id in names and shipped("baseline").model_id not in names
     assert len(names) == len(SHIPPED)  # the two other shipped models and the checkpoint
     window.set_all_models(False)
+
+
+def test_closing_the_dataset_window_while_it_works_stops_it_quietly(qtbot, window, photos):
+    w = window.open_dataset([photos[0].parent])
+    thread = w._thread
+    w.close()  # at once, mid-image
+    qtbot.waitUntil(lambda: not thread.is_alive(), timeout=60000)
+    qtbot.wait(200)  # its last signals, if any, arrive at a deleted window: nothing may raise
