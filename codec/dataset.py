@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -23,7 +22,7 @@ import numpy as np
 from .classical import get_codec
 from .coder import LSTMCodec
 from . import evaluate
-from .evaluate import BD_METRICS, RDPoint, bd_rate, mean_curve
+from .rd import BD_METRICS, RDPoint, bd_rate, mean_curve
 from .imageio import content_key
 from .sample_cache import METRICS_VERSION, SampleCache
 
@@ -58,10 +57,10 @@ def _cached(cache: SampleCache, image: str, key: str, spec: dict, name: str, com
     hit = cache.get_points(image, key, spec)
     if hit is not None:
         points = [RDPoint(**{**p, "image": name}) for p in hit]
-        if not with_ssimulacra2 or all(math.isfinite(p.ssimulacra2) for p in points):
+        if not with_ssimulacra2 or all(p.ssimulacra2 is not None for p in points):
             return points
     points = compute()
-    cache.put_points(image, key, spec, [dataclasses.asdict(p) for p in points])
+    cache.put_points(image, key, spec, [p.record() for p in points])
     return points
 
 

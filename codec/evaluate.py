@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,49 +22,20 @@ from .coder import LSTMCodec
 from .data import find_images
 from .errors import CodecError
 from .imageio import load_rgb
-from .metrics import msssim_and_ssim, msssim_db, psnr, ssimulacra2
-
-
-@dataclass
-class RDPoint:
-    image: str
-    codec: str
-    setting: float        # quality / rate for classical codecs, iteration count for the LSTM
-    bytes: int
-    bpp: float
-    psnr: float
-    ms_ssim: float
-    encode_seconds: float
-    decode_seconds: float
-    ssim: float = math.nan
-    ssimulacra2: float = math.nan  # only when asked for (slow)
-
-    @property
-    def ms_ssim_db(self) -> float:
-        return msssim_db(self.ms_ssim)
-
-
-def _measured_point(image, codec_key, setting, nbytes, bpp, pixels, rec, enc, dec, with_ssimulacra2) -> RDPoint:
-    ms, single = msssim_and_ssim(pixels, rec)
-    s2 = ssimulacra2(pixels, rec) if with_ssimulacra2 else math.nan
-    return RDPoint(image, codec_key, setting, nbytes, bpp, psnr(pixels, rec), ms, enc, dec, single, s2)
+from .rd import BD_METRICS, RDPoint, bd_rate, compressai_json, encode_lstm, mean_curve, sweep_classical
 
 
 def lstm_points(codec: LSTMCodec, pixels: np.ndarray, name: str, iterations: int | None = None,
                 check_decode: bool = True, with_ssimulacra2: bool = False) -> list[RDPoint]:
-    """One point per iteration. Encode time: the progressive encoder's cumulative time;
-    decode time: a decoder replaying the file, which must give the same pixels."""
-    points, data, enc_total = [], [], 0.0
-    results = list(codec.encode_progressive(pixels, iterations))
-    for r in results:
-        enc_total += r.seconds
-        points.append(_measured_point(name, "lstm", r.iteration, r.file_bytes, r.bpp, pixels, r.reconstruction,
-                             enc_total, math.nan, with_ssimulacra2))
+    """One point per iteration (rd.encode_lstm); then a decoder replays the file, which must
+    give the same pixels (its time is each point's decode time)."""
+    steps = list(encode_lstm(codec, pixels, name, iterations, with_ssimulacra2=with_ssimulacra2, keep=False))
+    points = [p for p, _ in steps]
     if check_decode:
         from . import bitstream
-        header = codec.header(pixels.shape[0], pixels.shape[1], len(results))
-        data = bitstream.assemble(header, [r.block for r in results])
-        for (k, rec, secs), r, p in zip(codec.decode_progressive(data), results, points):
+        header = codec.header(pixels.shape[0], pixels.shape[1], len(steps))
+        data = bitstream.assemble(header, [r.block for _, r in steps])
+        for (k, rec, secs), (p, r) in zip(codec.decode_progressive(data), steps):
             if not np.array_equal(rec, r.reconstruction):
                 raise CodecError(f"decoding {name} at iteration {k} did not reproduce the encoder's image.")
             p.decode_seconds = secs
@@ -74,75 +43,7 @@ def lstm_points(codec: LSTMCodec, pixels: np.ndarray, name: str, iterations: int
 
 
 def classical_points(codec_key: str, pixels: np.ndarray, name: str, with_ssimulacra2: bool = False) -> list[RDPoint]:
-    c = get_codec(codec_key)
-    out = []
-    for s in c.curve_settings:
-        r = c.encode(pixels, s)
-        out.append(_measured_point(name, codec_key, s, r.num_bytes, r.bpp, pixels, r.reconstruction, r.encode_seconds,
-                          r.decode_seconds, with_ssimulacra2))
-    return out
-
-
-def mean_curve(points: list[RDPoint]) -> dict:
-    """Average over images at each setting (CompressAI's convention), sorted by setting."""
-    by: dict[float, list[RDPoint]] = {}
-    for p in points:
-        by.setdefault(p.setting, []).append(p)
-    settings = sorted(by)
-    m = lambda attr: [float(np.mean([getattr(p, attr) for p in by[s]])) for s in settings]  # noqa: E731
-    curve = {"setting": settings, "bpp": m("bpp"), "psnr-rgb": m("psnr"), "ms-ssim-rgb": m("ms_ssim"),
-             "ms-ssim-rgb-db": [msssim_db(v) for v in m("ms_ssim")], "ssim-rgb": m("ssim"),
-             "encoding_time": m("encode_seconds"), "decoding_time": m("decode_seconds")}
-    s2 = m("ssimulacra2")
-    if all(math.isfinite(v) for v in s2):
-        curve["ssimulacra2"] = s2
-    return curve
-
-
-def not_progressive(per_image: dict[str, dict[int, float]]) -> dict[str, list[int]]:
-    """{image: {iteration: MS-SSIM}} -> the iterations that do not improve on the one
-    before, for the images that have any (empty: progressive on every image)."""
-    out = {}
-    for image, by_k in per_image.items():
-        stalls = [k for k in sorted(by_k)[1:] if k - 1 in by_k and by_k[k] <= by_k[k - 1]]
-        if stalls:
-            out[image] = stalls
-    return out
-
-
-def compressai_json(name: str, description: str, curve: dict) -> dict:
-    return {"name": name, "description": description, "results": curve}
-
-
-def _monotone(rate, dist):
-    """Points of an RD curve that raise quality as rate rises (BD interpolation needs a
-    strictly increasing curve; a non-progressive iteration would otherwise break it)."""
-    pts = sorted(zip(rate, dist))
-    keep, best = [], -math.inf
-    for r, d in pts:
-        if d > best and math.isfinite(d):
-            keep.append((r, d))
-            best = d
-    return [p[0] for p in keep], [p[1] for p in keep]
-
-
-def _metric(curve: dict, metric: str) -> list[float]:
-    """A curve's values of `metric`; MS-SSIM in dB is derived when a curve has only MS-SSIM."""
-    if metric not in curve and metric == "ms-ssim-rgb-db":
-        return [msssim_db(v) for v in curve["ms-ssim-rgb"]]
-    return curve[metric]
-
-
-def bd_rate(anchor: dict, test: dict, metric: str) -> float:
-    """BD-rate in percent of `test` against `anchor` (negative: test needs fewer bits)."""
-    import bjontegaard as bd
-    ra, da = _monotone(anchor["bpp"], _metric(anchor, metric))
-    rt, dt = _monotone(test["bpp"], _metric(test, metric))
-    if len(ra) < 2 or len(rt) < 2 or max(da) <= min(dt) or max(dt) <= min(da):
-        return math.nan  # no overlap in quality: BD-rate is undefined
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return float(bd.bd_rate(ra, da, rt, dt, method="pchip", require_matching_points=False, min_overlap=0))
+    return sweep_classical(codec_key, pixels, name, with_ssimulacra2=with_ssimulacra2, keep=False)
 
 
 @dataclass
@@ -155,8 +56,6 @@ class EvalResult:
 
 # the classical codecs of our RD figures and evaluations: every one but JPEG's 4:4:4 variant
 FIGURE_CODECS = tuple(k for k in CODECS if k != "jpeg444")
-# the BD-rates reported (name in bd_rate.json -> the curve's metric)
-BD_METRICS = {"ms-ssim-db": "ms-ssim-rgb-db", "psnr": "psnr-rgb", "ssim": "ssim-rgb", "ssimulacra2": "ssimulacra2"}
 
 
 _CSV_FIELDS = ["image", "codec", "setting", "bytes", "bpp", "psnr_rgb", "ms_ssim_rgb", "encode_s", "decode_s",
@@ -171,19 +70,21 @@ def _csv_row(q: RDPoint, exact: bool = False) -> list:
     MS-SSIM keeps twelve decimals even so: the top iterations of a refined stream can gain
     as little as 1e-8, and the progressive check must be repeatable from the file."""
     if exact:
-        return [q.image, q.codec, q.setting, q.bytes, repr(q.bpp), repr(q.psnr), repr(q.ms_ssim),
-                repr(q.encode_seconds), repr(q.decode_seconds), repr(q.ssim), repr(q.ssimulacra2)]
-    return [q.image, q.codec, q.setting, q.bytes, f"{q.bpp:.5f}", f"{q.psnr:.4f}", f"{q.ms_ssim:.12f}",
+        return [q.image, q.codec, q.setting, q.num_bytes, repr(q.bpp), repr(q.psnr), repr(q.ms_ssim),
+                repr(q.encode_seconds), repr(q.decode_seconds), repr(q.ssim),
+                "" if q.ssimulacra2 is None else repr(q.ssimulacra2)]
+    return [q.image, q.codec, q.setting, q.num_bytes, f"{q.bpp:.5f}", f"{q.psnr:.4f}", f"{q.ms_ssim:.12f}",
             f"{q.encode_seconds:.4f}", f"{q.decode_seconds:.4f}", f"{q.ssim:.12f}",
-            "" if math.isnan(q.ssimulacra2) else f"{q.ssimulacra2:.4f}"]
+            "" if q.ssimulacra2 is None else f"{q.ssimulacra2:.4f}"]
 
 
 def _point(row: dict) -> RDPoint:
     setting = float(row["setting"])
-    return RDPoint(row["image"], row["codec"], int(setting) if setting.is_integer() else setting,
-                   int(row["bytes"]), float(row["bpp"]), float(row["psnr_rgb"]), float(row["ms_ssim_rgb"]),
-                   float(row["encode_s"]), float(row["decode_s"]), float(row.get("ssim_rgb") or "nan"),
-                   float(row.get("ssimulacra2") or "nan"))
+    return RDPoint(row["codec"], int(setting) if setting.is_integer() else setting, int(row["bytes"]),
+                   float(row["bpp"]), float(row["psnr_rgb"]), float(row["ms_ssim_rgb"]),
+                   float(row.get("ssim_rgb") or "nan"),
+                   float(row["ssimulacra2"]) if row.get("ssimulacra2") else None, image=row["image"],
+                   encode_seconds=float(row["encode_s"]), decode_seconds=float(row["decode_s"]))
 
 
 def _fingerprint(codec: LSTMCodec, classical, iterations, with_ssimulacra2: bool = False) -> str:

@@ -19,7 +19,7 @@ import os
 import tempfile
 from pathlib import Path
 
-METRICS_VERSION = 2  # bump when the metrics stored change (2: SSIM added): older entries then miss
+METRICS_VERSION = 3  # bump when what is stored changes (2: SSIM; 3: rd.RDPoint's fields): older entries miss
 ENV = "LSTM_COMPARE_CACHE"
 
 

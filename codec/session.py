@@ -10,10 +10,8 @@ mostly Python-level glue that would hold the GIL the GUI thread needs to paint.
 """
 from __future__ import annotations
 
-import math
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -22,32 +20,12 @@ from . import bitstream
 from .classical import ClassicalResult, get_codec, match_bpp
 from .coder import LSTMCodec
 from .errors import CodecError
-from .metrics import msssim_and_ssim, psnr, ssimulacra2
+from .metrics import ssimulacra2
+from .rd import RDPoint, encode_lstm, measure
 from .units import BLOCK, bpp
 from .region import Region
 from .imageio import content_key
 from .sample_cache import SampleCache
-
-
-@dataclass
-class RDSample:
-    """One reconstruction with its real size and metrics."""
-    codec: str
-    setting: float
-    label: str
-    reconstruction: np.ndarray = field(repr=False)
-    num_bytes: int
-    bpp: float
-    psnr: float
-    ms_ssim: float
-    seconds: float = 0.0
-    ssim: float = math.nan
-    ssimulacra2: float | None = None  # computed on request (ImageSession.add_ssimulacra2): slow
-
-    @property
-    def iteration(self) -> int:
-        """For LSTM samples: the iteration count (the setting)."""
-        return int(self.setting)
 
 
 Runner = Callable[..., Any]  # runner(fn, *args) -> fn(*args), wherever it runs
@@ -68,19 +46,14 @@ def run_each(runner: Runner, fn, calls, should_stop: Callable[[], bool] | None =
     return out
 
 
-def measure(original: np.ndarray, codec: str, setting, label: str, rec: np.ndarray, nbytes: int,
-            seconds: float = 0.0) -> RDSample:
-    ms, single = msssim_and_ssim(original, rec)
-    return RDSample(codec, setting, label, rec, nbytes, bpp(nbytes, *original.shape[:2]),
-                    psnr(original, rec), ms, seconds, single)
-
-
-def _measured(original: np.ndarray, r: ClassicalResult) -> RDSample:
-    return measure(original, r.codec, r.setting, r.setting_label, r.reconstruction, r.num_bytes, r.encode_seconds)
+def _measured(original: np.ndarray, r: ClassicalResult) -> RDPoint:
+    p = measure(original, r.codec, r.setting, r.setting_label, r.reconstruction, r.num_bytes, r.encode_seconds)
+    p.decode_seconds = r.decode_seconds
+    return p
 
 
 def classical_sample(key: str, original: np.ndarray, setting, cache: SampleCache | None = None,
-                     image: str | None = None) -> RDSample:
+                     image: str | None = None) -> RDPoint:
     """One classical encode at `setting`, measured, through the on-disk cache
     (codec/sample_cache.py). A module-level function, so a runner can send it to another
     process."""
@@ -91,21 +64,21 @@ def classical_sample(key: str, original: np.ndarray, setting, cache: SampleCache
     hit = cache.get_sample(*spec)
     if hit is not None:
         meta, data = hit
-        return RDSample(key, setting, c.setting_label(setting), c.decode(data), len(data),
-                        bpp(len(data), *original.shape[:2]), meta["psnr"], meta["ms_ssim"], meta["seconds"],
-                        meta["ssim"])
+        return RDPoint(key, setting, len(data), bpp(len(data), *original.shape[:2]), meta["psnr"], meta["ms_ssim"],
+                       meta["ssim"], label=c.setting_label(setting), encode_seconds=meta["seconds"],
+                       reconstruction=c.decode(data))
     return _measured_and_cached(cache, image, original, c.encode(original, setting))
 
 
-def _measured_and_cached(cache: SampleCache, image: str, original: np.ndarray, r: ClassicalResult) -> RDSample:
+def _measured_and_cached(cache: SampleCache, image: str, original: np.ndarray, r: ClassicalResult) -> RDPoint:
     s = _measured(original, r)
     c = get_codec(r.codec)
     cache.put_sample(image, r.codec, c.cache_key(r.setting), c.library(),
-                     {"psnr": s.psnr, "ms_ssim": s.ms_ssim, "ssim": s.ssim, "seconds": s.seconds}, r.data)
+                     {"psnr": s.psnr, "ms_ssim": s.ms_ssim, "ssim": s.ssim, "seconds": s.encode_seconds}, r.data)
     return s
 
 
-def matched_sample(key: str, original: np.ndarray, target_bpp: float) -> RDSample:
+def matched_sample(key: str, original: np.ndarray, target_bpp: float) -> RDPoint:
     """The classical codec at `target_bpp` (not above it when it can), measured; the
     setting found is cached on disk with the sample, so a second time costs one decode."""
     cache, image, c = SampleCache.default(), content_key(original), get_codec(key)
@@ -141,15 +114,15 @@ class ImageSession:
         self.name = name
         self.notes = list(notes)
         self.codec = codec
-        self.lstm: list[RDSample] = []
+        self.lstm: list[RDPoint] = []
         self._blocks: list[bytes] = []  # each iteration's bytes in the .lstm file
         self._codes: list[np.ndarray] = []  # each iteration's code bits, int8 +-1 (C, H/16, W/16)
         self._block_costs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self.lstm_complete = False
-        self.curves: dict[str, list[RDSample]] = {}
-        self.matches: dict[tuple[str, int], RDSample] = {}
+        self.curves: dict[str, list[RDPoint]] = {}
+        self.matches: dict[tuple[str, int], RDPoint] = {}
         self.failures: dict[str, str] = {}  # classical codec key -> why it failed on this image
-        self.model_curves: dict[str, list[RDSample]] = {}  # other LSTM models' curves, by model id
+        self.model_curves: dict[str, list[RDPoint]] = {}  # other LSTM models' curves, by model id
         self._lock = threading.Lock()
 
     @property
@@ -161,7 +134,7 @@ class ImageSession:
         return self.original.shape[1]
 
     def run_lstm(self, iterations: int | None = None, should_stop: Callable[[], bool] | None = None,
-                 preview: Callable[[int, np.ndarray], None] | None = None) -> Iterator[RDSample]:
+                 preview: Callable[[int, np.ndarray], None] | None = None) -> Iterator[RDPoint]:
         """Encode from scratch, yielding each iteration as it is ready. `preview(k, image)`
         is called with each reconstruction before its metrics are computed, so a viewer can
         show it a little sooner. If stopped early, what was computed is discarded so a later
@@ -169,36 +142,30 @@ class ImageSession:
         self.lstm, self._blocks, self._codes, self.lstm_complete = [], [], [], False
         self._block_costs = {}
         k = iterations or self.codec.cfg.iterations
-        for r in self.codec.encode_progressive(self.original, k, should_stop):
-            if preview:
-                preview(r.iteration, r.reconstruction)
-            s = measure(self.original, "lstm", r.iteration, f"{r.iteration} it.", r.reconstruction, r.file_bytes, r.seconds)
-            self.lstm.append(s)
+        for point, r in encode_lstm(self.codec, self.original, self.name, k, should_stop, preview=preview):
+            self.lstm.append(point)
             self._blocks.append(r.block)
             self._codes.append(r.codes.astype(np.int8))
-            yield s
+            yield point
             if should_stop and should_stop():
                 break
         self.lstm_complete = len(self.lstm) == k
         if not self.lstm_complete:
             self.lstm, self._blocks, self._codes = [], [], []
 
-    def model_curve(self, codec: LSTMCodec, should_stop: Callable[[], bool] | None = None) -> list[RDSample]:
+    def model_curve(self, codec: LSTMCodec, should_stop: Callable[[], bool] | None = None) -> list[RDPoint]:
         """Another LSTM model's per-iteration RD points on this image (the paper's Figure 5
         for this image: every model's curve side by side), with this session's encoder
         options; cached by model id. Stopped early, nothing is kept."""
         mid = codec.model.model_id
         if mid not in self.model_curves:
-            pts = []
-            for r in codec.encode_progressive(self.original, codec.cfg.iterations, should_stop):
-                pts.append(measure(self.original, "lstm", r.iteration, f"{r.iteration} it.", r.reconstruction,
-                                   r.file_bytes, r.seconds))
+            pts = [p for p, _ in encode_lstm(codec, self.original, self.name, codec.cfg.iterations, should_stop)]
             if len(pts) < codec.cfg.iterations:
                 return pts
             self.model_curves[mid] = pts
         return self.model_curves[mid]
 
-    def samples(self) -> list[RDSample]:
+    def samples(self) -> list[RDPoint]:
         """Every measured sample of this image: LSTM iterations, classical curves and
         matches, other models' curves."""
         with self._lock:
@@ -260,7 +227,7 @@ class ImageSession:
         k = iterations or len(self._blocks)
         return bitstream.assemble(self.codec.header(self.height, self.width, k), self._blocks[:k])
 
-    def classical_curve(self, key: str, should_stop: Callable[[], bool] | None = None) -> list[RDSample]:
+    def classical_curve(self, key: str, should_stop: Callable[[], bool] | None = None) -> list[RDPoint]:
         """The codec's RD curve on this image. A codec that fails (CodecError) has the reason
         kept in `failures`, and raises it."""
         with self._failures_kept(key):
@@ -274,7 +241,7 @@ class ImageSession:
             self.failures[key] = str(e)
             raise
 
-    def _classical_curve(self, key: str, should_stop: Callable[[], bool] | None = None) -> list[RDSample]:
+    def _classical_curve(self, key: str, should_stop: Callable[[], bool] | None = None) -> list[RDPoint]:
         if key not in self.curves:
             calls = [(key, self.original, s) for s in get_codec(key).curve_settings]
             mapper = getattr(self.runner, "map", None)  # a runner that spreads calls over processes
@@ -285,12 +252,12 @@ class ImageSession:
             self.curves[key] = pts
         return self.curves[key]
 
-    def match(self, key: str, iteration: int) -> RDSample:
+    def match(self, key: str, iteration: int) -> RDPoint:
         """The classical codec at the bpp of LSTM iteration `iteration` (not above it when it can)."""
         with self._failures_kept(key):
             return self._match(key, iteration)
 
-    def _match(self, key: str, iteration: int) -> RDSample:
+    def _match(self, key: str, iteration: int) -> RDPoint:
         with self._lock:
             hit = self.matches.get((key, iteration))
         if hit is None:
@@ -318,7 +285,7 @@ class ImageSession:
         NaN if they do not overlap."""
         if not self.lstm_complete or key not in self.curves:
             return None
-        from .evaluate import bd_rate
+        from .rd import bd_rate
         anchor, lstm = self.curve(key), self.curve("lstm")
         if metric != "ms-ssim-rgb-db" and not (metric in anchor and metric in lstm):
             return None  # a metric measured on request (SSIMULACRA2), not yet for every point

@@ -23,7 +23,7 @@ from codec.atomic import atomic_path, write_text
 from codec.classical import get_codec
 from codec.dataset import DatasetSummary, image_points, model_points, summarize
 from codec.errors import CodecError
-from codec.evaluate import compressai_json
+from codec.rd import compressai_json
 from codec.imageio import load_rgb
 
 from .export import ExportError, export_plot

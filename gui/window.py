@@ -67,7 +67,7 @@ class Bridge(QObject):
     """Signals the worker threads emit; delivered on the GUI thread."""
     loaded = Signal(object, object, object)     # entry, session, thumbnail (QImage)
     load_failed = Signal(object, str)           # entry, message
-    lstm_iteration = Signal(object, object)     # session, RDSample
+    lstm_iteration = Signal(object, object)     # session, RDPoint
     lstm_preview = Signal(object, int, object)  # session, iteration, reconstruction (metrics to follow)
     lstm_done = Signal(object, bool)            # session, complete
     curve_ready = Signal(object, str)           # session, codec
@@ -800,7 +800,7 @@ class MainWindow(QMainWindow):
         if self.current is not None and s is self.current.session:
             if complete:
                 self.status(f"{s.name}: {len(s.lstm)} iterations encoded "
-                            f"({sum(p.seconds for p in s.lstm):.1f} s).")
+                            f"({s.lstm[-1].encode_seconds:.1f} s).")
                 self.plot.refresh(self.slider.value(), self.current_codec())  # the BD-rate can be computed now
                 if self.all_models:
                     self._queue_model_curves(self.current)

@@ -40,7 +40,8 @@ from codec.checkpoint import load_model, read_checkpoint  # noqa: E402
 from codec.coder import LSTMCodec  # noqa: E402
 from codec.config import ModelConfig  # noqa: E402
 from codec.data import PatchSampler, find_images  # noqa: E402
-from codec.evaluate import bd_rate, classical_points, mean_curve  # noqa: E402
+from codec.evaluate import classical_points  # noqa: E402
+from codec.rd import bd_rate, mean_curve  # noqa: E402
 from codec.imageio import load_rgb  # noqa: E402
 from codec.metrics import msssim  # noqa: E402
 from codec.model import LSTMCodecNet  # noqa: E402

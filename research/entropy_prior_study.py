@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from codec.checkpoint import load_model  # noqa: E402
 from codec import entropy  # noqa: E402
 from codec.coder import LSTMCodec  # noqa: E402
-from codec.evaluate import bd_rate  # noqa: E402
+from codec.rd import bd_rate  # noqa: E402
 from codec.imageio import load_rgb  # noqa: E402
 from codec.zoo import resolve_model  # noqa: E402
 

@@ -25,7 +25,7 @@ from block_rd import DEFAULT_PHOTOS, centre_crop  # noqa: E402
 
 from codec.checkpoint import load_model  # noqa: E402
 from codec.coder import LSTMCodec  # noqa: E402
-from codec.evaluate import bd_rate  # noqa: E402
+from codec.rd import bd_rate  # noqa: E402
 from codec.imageio import load_rgb  # noqa: E402
 from codec.metrics import msssim  # noqa: E402
 from codec.zoo import DEFAULT, shipped  # noqa: E402

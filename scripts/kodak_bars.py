@@ -23,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from codec.checkpoint import load_model  # noqa: E402
 from codec.coder import LSTMCodec  # noqa: E402
-from codec.evaluate import FIGURE_CODECS, evaluate, not_progressive, summary_lines  # noqa: E402
+from codec.evaluate import FIGURE_CODECS, evaluate, summary_lines  # noqa: E402
+from codec.rd import not_progressive  # noqa: E402
 from codec.refine import RefineSettings  # noqa: E402
 from codec.zoo import model_help, resolve_model  # noqa: E402
 

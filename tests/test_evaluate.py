@@ -6,7 +6,8 @@ import pytest
 from PIL import Image
 
 from codec.coder import LSTMCodec
-from codec.evaluate import bd_rate, evaluate, not_progressive
+from codec.evaluate import evaluate
+from codec.rd import bd_rate, not_progressive
 
 
 def test_bd_rate_of_a_curve_at_half_the_rate_is_minus_50_percent():
@@ -148,8 +149,8 @@ def test_a_second_evaluation_reads_every_curve_from_the_cache(tmp_path, tiny_mod
     second = evaluate(src, tmp_path / "b", LSTMCodec(tiny_model), classical=("jpeg",), iterations=2,
                       progress=False, plot=False)
     assert calls == [] and second.bd == first.bd
-    assert [(p.image, p.codec, p.bytes, p.ms_ssim) for p in second.points] == \
-        [(p.image, p.codec, p.bytes, p.ms_ssim) for p in first.points]
+    assert [(p.image, p.codec, p.num_bytes, p.ms_ssim) for p in second.points] == \
+        [(p.image, p.codec, p.num_bytes, p.ms_ssim) for p in first.points]
     dataset.code_version.cache_clear()
     monkeypatch.setattr(dataset, "code_version", lambda: "changed")
     evaluate(src, tmp_path / "c", LSTMCodec(tiny_model), classical=("jpeg",), iterations=2, progress=False, plot=False)

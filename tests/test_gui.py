@@ -238,14 +238,12 @@ def test_bad_model_is_reported(qtbot, window, tmp_path, monkeypatch):
 
 def test_settings_persist(qtbot, tiny_model, tmp_path):
     settings = QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat)
-    w = MainWindow(tiny_model, settings)
-    qtbot.addWidget(w)
+    w = MainWindow(tiny_model, settings)  # closed here: a closed window deletes itself, so not qtbot's
     w.codec_box.setCurrentIndex(w.codec_box.findData("webp"))
     w.set_mode("diff")
     w.slider.setValue(3)
     w.close()
     w2 = MainWindow(tiny_model, QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat))
-    qtbot.addWidget(w2)
     assert w2.current_codec() == "webp" and w2.views.mode == "diff" and w2.slider.value() == 3
     w2.close()
 
@@ -435,8 +433,7 @@ def test_views_fit_the_image_until_the_user_zooms(qtbot, tiny_model, tmp_path, p
     when the window is resized; once the user zooms, a resize keeps the zoomed region."""
     settings = QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat)
     settings.setValue("mode", mode)
-    w = MainWindow(tiny_model, settings)
-    qtbot.addWidget(w)
+    w = MainWindow(tiny_model, settings)  # closed at the end: a closed window deletes itself, so not qtbot's
     w.resize(1000, 700)
     w.show()
     w.open_paths([photos[0]])

@@ -1,0 +1,156 @@
+"""The rate-distortion layer: one record for a point of an RD curve, the loops that make an
+LSTM's per-iteration points and a classical codec's sweep, and what is computed from curves
+(mean curve, BD-rate, the progressive check, CompressAI's JSON shape). The app's session,
+the batch evaluator and the data set window all use it.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import numpy as np
+
+from .classical import get_codec
+from .metrics import msssim_and_ssim, msssim_db, psnr, ssimulacra2
+from .units import bpp as bits_per_pixel
+
+# the BD-rates reported (name in bd_rate.json and the tables -> the curve's metric)
+BD_METRICS = {"ms-ssim-db": "ms-ssim-rgb-db", "psnr": "psnr-rgb", "ssim": "ssim-rgb", "ssimulacra2": "ssimulacra2"}
+
+
+@dataclass
+class RDPoint:
+    """A codec at one setting on one image: the real size, the metrics, and (in the app)
+    the reconstruction. `setting`: the quality or rate of a classical codec, the iteration
+    count of the LSTM."""
+    codec: str
+    setting: float
+    num_bytes: int
+    bpp: float
+    psnr: float
+    ms_ssim: float
+    ssim: float = math.nan
+    ssimulacra2: float | None = None  # measured on request only (slow)
+    label: str = ""
+    image: str = ""
+    encode_seconds: float = 0.0
+    decode_seconds: float = math.nan
+    reconstruction: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def iteration(self) -> int:
+        """For LSTM points: the iteration count (the setting)."""
+        return int(self.setting)
+
+    @property
+    def ms_ssim_db(self) -> float:
+        return msssim_db(self.ms_ssim)
+
+    def record(self) -> dict:
+        """The point without its reconstruction (for caches and files)."""
+        return {k: v for k, v in self.__dict__.items() if k != "reconstruction"}
+
+
+def measure(original: np.ndarray, codec: str, setting, label: str, rec: np.ndarray, num_bytes: int,
+            encode_seconds: float = 0.0, image: str = "", with_ssimulacra2: bool = False,
+            keep: bool = True) -> RDPoint:
+    """An RD point of reconstruction `rec` of `original` (8-bit RGB) from a file of
+    `num_bytes`; `keep`: hold on to the reconstruction."""
+    ms, single = msssim_and_ssim(original, rec)
+    return RDPoint(codec, setting, num_bytes, bits_per_pixel(num_bytes, *original.shape[:2]), psnr(original, rec), ms,
+                   single, ssimulacra2(original, rec) if with_ssimulacra2 else None, label, image, encode_seconds,
+                   reconstruction=rec if keep else None)
+
+
+def encode_lstm(codec, pixels: np.ndarray, image: str = "", iterations: int | None = None,
+                should_stop: Callable[[], bool] | None = None, with_ssimulacra2: bool = False,
+                keep: bool = True, preview: Callable[[int, np.ndarray], None] | None = None) -> Iterator[tuple]:
+    """The LSTM's points, one per iteration as it is encoded: yields (point, the iteration's
+    IterationResult). Encode time is the progressive encoder's running total. `preview(k,
+    image)` sees each reconstruction before its metrics are computed."""
+    total = 0.0
+    for r in codec.encode_progressive(pixels, iterations, should_stop):
+        total += r.seconds
+        if preview:
+            preview(r.iteration, r.reconstruction)
+        yield (measure(pixels, "lstm", r.iteration, f"{r.iteration} it.", r.reconstruction, r.file_bytes, total,
+                       image, with_ssimulacra2, keep), r)
+
+
+def sweep_classical(key: str, pixels: np.ndarray, image: str = "", settings=None,
+                     with_ssimulacra2: bool = False, keep: bool = True) -> list[RDPoint]:
+    """A classical codec's sweep over its curve settings (or `settings`)."""
+    c = get_codec(key)
+    out = []
+    for s in settings or c.curve_settings:
+        r = c.encode(pixels, s)
+        p = measure(pixels, key, s, c.setting_label(s), r.reconstruction, r.num_bytes, r.encode_seconds, image,
+                    with_ssimulacra2, keep)
+        p.decode_seconds = r.decode_seconds
+        out.append(p)
+    return out
+
+
+def mean_curve(points: list[RDPoint]) -> dict:
+    """Average over images at each setting (CompressAI's convention), sorted by setting."""
+    by: dict[float, list[RDPoint]] = {}
+    for p in points:
+        by.setdefault(p.setting, []).append(p)
+    settings = sorted(by)
+    m = lambda attr: [float(np.mean([getattr(p, attr) for p in by[s]])) for s in settings]  # noqa: E731
+    curve = {"setting": settings, "bpp": m("bpp"), "psnr-rgb": m("psnr"), "ms-ssim-rgb": m("ms_ssim"),
+             "ms-ssim-rgb-db": [msssim_db(v) for v in m("ms_ssim")], "ssim-rgb": m("ssim"),
+             "encoding_time": m("encode_seconds"), "decoding_time": m("decode_seconds")}
+    if all(p.ssimulacra2 is not None for p in points):
+        curve["ssimulacra2"] = m("ssimulacra2")
+    return curve
+
+
+def not_progressive(per_image: dict[str, dict[int, float]]) -> dict[str, list[int]]:
+    """{image: {iteration: MS-SSIM}} -> the iterations that do not improve on the one
+    before, for the images that have any (empty: progressive on every image)."""
+    out = {}
+    for image, by_k in per_image.items():
+        stalls = [k for k in sorted(by_k)[1:] if k - 1 in by_k and by_k[k] <= by_k[k - 1]]
+        if stalls:
+            out[image] = stalls
+    return out
+
+
+def compressai_json(name: str, description: str, curve: dict) -> dict:
+    return {"name": name, "description": description, "results": curve}
+
+
+def _monotone(rate, dist):
+    """Points of an RD curve that raise quality as rate rises (BD interpolation needs a
+    strictly increasing curve; a non-progressive iteration would otherwise break it)."""
+    pts = sorted(zip(rate, dist))
+    keep, best = [], -math.inf
+    for r, d in pts:
+        if d > best and math.isfinite(d):
+            keep.append((r, d))
+            best = d
+    return [p[0] for p in keep], [p[1] for p in keep]
+
+
+def _metric(curve: dict, metric: str) -> list[float]:
+    """A curve's values of `metric`; MS-SSIM in dB is derived when a curve has only MS-SSIM."""
+    if metric not in curve and metric == "ms-ssim-rgb-db":
+        return [msssim_db(v) for v in curve["ms-ssim-rgb"]]
+    return curve[metric]
+
+
+def bd_rate(anchor: dict, test: dict, metric: str) -> float:
+    """BD-rate in percent of `test` against `anchor` (negative: test needs fewer bits)."""
+    import bjontegaard as bd
+    ra, da = _monotone(anchor["bpp"], _metric(anchor, metric))
+    rt, dt = _monotone(test["bpp"], _metric(test, metric))
+    if len(ra) < 2 or len(rt) < 2 or max(da) <= min(dt) or max(dt) <= min(da):
+        return math.nan  # no overlap in quality: BD-rate is undefined
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(bd.bd_rate(ra, da, rt, dt, method="pchip", require_matching_points=False, min_overlap=0))
+
+
