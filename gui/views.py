@@ -249,8 +249,12 @@ class ComparisonViews(QStackedWidget):
             pane.show_message(message if maps is None else "")
         if maps is not None:
             spent, removed = maps
-            self.p_bits.caption.setText(f"{spent.sum():,.0f} bits in all · {spent.mean():.1f} per block on "
-                                        f"average · {spent.max():.0f} at most")
+            if spent.max() - spent.min() < 1e-9:  # the entropy coder kept this iteration raw
+                self.p_bits.caption.setText(f"every block costs {spent.max():.0f} bits: this iteration is stored "
+                                            "uncompressed (no coding mode made it smaller)")
+            else:
+                self.p_bits.caption.setText(f"{spent.sum():,.0f} bits in all · {spent.mean():.1f} per block on "
+                                            f"average · {spent.max():.0f} at most")
             worse = int((removed < 0).sum())
             self.p_gain.caption.setText(f"{np.mean(removed > 0) * 100:.0f}% of the blocks improved"
                                         + (f" · {worse} got worse (shown black)" if worse else ""))
@@ -279,6 +283,8 @@ class ComparisonViews(QStackedWidget):
         # bits, so a scale from 0 would paint them all alike); error: 0 to the 99th
         # percentile (a few outliers would wash it out)
         low, high = float(spent.min()), float(spent.max())
+        if high - low < 1e-9:  # all alike (a raw iteration): show them at the top of a 0-based scale
+            low = 0.0
         top_gain = max(float(np.percentile(removed, 99)), 1e-3)
         self.bits_bar.setLevels((low, max(high, low + 1e-3)))
         self.gain_bar.setLevels((0, top_gain))
