@@ -630,3 +630,14 @@ def test_closing_the_dataset_window_while_it_works_stops_it_quietly(qtbot, windo
     w.close()  # at once, mid-image
     qtbot.waitUntil(lambda: not thread.is_alive(), timeout=60000)
     qtbot.wait(200)  # its last signals, if any, arrive at a deleted window: nothing may raise
+
+
+def test_bits_view_says_when_an_iteration_is_stored_raw(qtbot):
+    from gui.views import ComparisonViews
+    v = ComparisonViews()
+    qtbot.addWidget(v)
+    v.set_original(np.zeros((32, 48, 3), np.uint8))
+    v.set_mode("bits")
+    v.set_block_maps((np.full((2, 3), 32.0), np.ones((2, 3))))
+    assert "stored uncompressed" in v.p_bits.caption.text()
+    assert v.p_bits.image.image.shape == (32, 48, 3)
