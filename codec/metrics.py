@@ -172,7 +172,8 @@ def ssimulacra2(a: np.ndarray, b: np.ndarray) -> float:
     """SSIMULACRA2 of a reconstruction `b` of `a` (100: identical; about 90 visually lossless,
     70 high, 50 medium, 30 low quality), by the `ssimulacra2` package (numpy/scipy, no
     weights to download). About 0.3 s for a Kodak image: the app computes it on request, in
-    the background."""
+    the background. The package blurs with scipy's Gaussian where libjxl's tool uses a
+    recursive one, so scores may differ slightly from the reference implementation's."""
     _check(a, b)
     if min(a.shape[:2]) < 8:
         raise ValueError("SSIMULACRA2 needs images of at least 8x8 pixels")
