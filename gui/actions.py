@@ -1,0 +1,131 @@
+"""The main window's actions apart from its layout and work: exports, save dialogs, the
+About box and the shortcuts list (a mixin: MainWindow inherits them; they read the window's
+state and never queue work)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtGui import QGuiApplication, QImage
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from codec.classical import CODECS
+from codec.zoo import SHIPPED
+
+from . import export
+
+
+class WindowActions:
+    def comparison_image(self) -> QImage:
+        s = self.current.session
+        k = self.slider.value()
+        title = (f"{s.name} · LSTM {k} iterations vs {CODECS[self.current_codec()].label} at matched bpp · "
+                 f"model {self.model.model_id}")
+        v = self.views
+        views = export.panes_image(v.visible_panes(), s.original.shape[:2], v.visible_bars())
+        plot = export.render_plot(self.plot, max(640, views.width()), 360)
+        return export.compose([views, plot], title)
+
+    def _need_ready(self) -> bool:
+        if self.current is None or self.current.session is None:
+            self.status("Open an image first (Ctrl+O).", error=True)
+            return False
+        if not self.ready():
+            self.status("The comparison is still being computed; export when both sides are shown.", error=True)
+            return False
+        return True
+
+    def _save_name(self, title: str, suggested: str, filt: str) -> str:
+        path, _ = QFileDialog.getSaveFileName(self, title, str(Path(self.last_dir()) / suggested), filt)
+        return path  # QFileDialog asks before overwriting an existing file
+
+    def _stem(self) -> str:
+        return f"{Path(self.current.name).stem}_lstm{self.slider.value()}_vs_{self.current_codec()}"
+
+    def export_comparison_dialog(self):
+        if not self._need_ready():
+            return
+        path = self._save_name("Export comparison", self._stem() + ".png", "PNG image (*.png)")
+        if path:
+            self.export_comparison(path)
+
+    def export_comparison(self, path) -> bool:
+        try:
+            export.save_image(self.comparison_image(), path)
+        except export.ExportError as err:
+            self.status(f"Export failed: {err}", error=True)
+            return False
+        self.status(f"Saved the comparison to {path}.")
+        return True
+
+    def copy_comparison(self):
+        if self._need_ready():
+            QGuiApplication.clipboard().setImage(self.comparison_image())
+            self.status("Comparison copied to the clipboard.")
+
+    def _export_dialog(self, title: str, suffix: str, filt: str, write, what: str):
+        if self.current is None or self.current.session is None:
+            return self.status("Open an image first (Ctrl+O).", error=True)
+        path = self._save_name(title, f"{Path(self.current.name).stem}{suffix}", filt)
+        if path:
+            try:
+                write(path)
+                self.status(f"Saved {what} to {path}.")
+            except export.ExportError as err:
+                self.status(f"Export failed: {err}", error=True)
+
+    def export_plot_dialog(self):
+        self._export_dialog("Export plot", "_rd.png", "PNG image (*.png);;SVG drawing (*.svg)",
+                            lambda p: export.export_plot(self.plot, p), "the plot")
+
+    def export_rd_dialog(self):
+        self._export_dialog("Export RD data", "_rd.json", "JSON, CompressAI style (*.json);;CSV (*.csv)",
+                            lambda p: export.export_rd(self.current.session, p), "the RD data")
+
+    def save_files_dialog(self):
+        e = self.current
+        if e is None or e.session is None or not e.session.lstm_complete:
+            return self.status("Wait until the image is fully encoded, then save.", error=True)
+        folder = QFileDialog.getExistingDirectory(self, "Save .lstm and reconstructions into", self.last_dir())
+        if not folder:
+            return
+        files = export.reconstruction_files(e.session, self.slider.value(), self.current_codec(), folder)
+        existing = [p.name for p in files if p.exists()]
+        if existing and QMessageBox.question(
+                self, "Replace files?", "These files exist and would be replaced:\n" + "\n".join(existing)
+                + "\n\nReplace them?") != QMessageBox.Yes:
+            return
+        try:
+            export.write_files(files)
+            self.status(f"Saved {len(files)} files to {folder}.")
+        except export.ExportError as err:
+            self.status(f"Save failed: {err}", error=True)
+
+    def show_about(self):
+        m = self.model
+        meta = m.meta if m else {}
+        hours = meta.get("train_seconds", 0) / 3600
+        models = "".join(f"<li><b>{z.name}</b>: {z.title}</li>" for z in SHIPPED)
+        anchors = ", ".join(CODECS[k].label for k in self.codecs)
+        text = ("<h3>lstm-compare</h3><p>Progressive LSTM image codecs (Toderici et al. 2017, and the "
+                f"variant with hard-sigmoid gates, an image recovery block and γ = 0.5) against {anchors}. "
+                f"The Model menu switches between the {len(SHIPPED)} shipped models:</p><ul>{models}</ul>")
+        if m:
+            where = meta.get("hardware") or f"{hours:.1f} h on {meta.get('device', '?')}"
+            data = meta.get("data_description", meta.get("data", "?"))
+            text += (f"<p><b>Model</b>: {m.describe()}</p><p><b>Training</b>: {meta.get('steps', '?')} steps, "
+                     f"{where}; data: {data}</p><p>File: {m.path}</p>")
+        QMessageBox.about(self, "About lstm-compare", text)
+
+    def show_shortcuts(self):
+        QMessageBox.information(self, "Keyboard shortcuts", (
+            "Left / Right, PgUp / PgDn, Home / End: iterations (bitrate)\n"
+            "Up / Down in the list: switch image\n"
+            "Ctrl+1 / 2 / 3 / 4: side by side, split, difference, where the bits go\n"
+            "Space (hold): show the original in place of the reconstructions\n"
+            "[  \\  ]: split divider left, centre, right\n"
+            "F: fit · 1: one image pixel per screen pixel · Ctrl++ / Ctrl+-: zoom\n"
+            "Mouse wheel: zoom · drag: pan (all views follow)\n"
+            "Ctrl+O: open · Ctrl+Shift+O: open a folder · Ctrl+D: open a folder as a data set\n"
+            "Ctrl+W: close the image · Ctrl+Shift+W: close all · double-click (large photo): move the region\n"
+            "Ctrl+E: export comparison · Ctrl+Shift+C: copy it · Ctrl+S: save files\n"
+            "Esc: cancel encoding · F5: encode again"))
