@@ -28,6 +28,10 @@ from .imageio import content_key
 from .sample_cache import SampleCache
 
 
+class NotEncodedYet(ValueError):
+    """A match asked for before its LSTM iteration exists (or after a re-encode dropped it)."""
+
+
 Runner = Callable[..., Any]  # runner(fn, *args) -> fn(*args), wherever it runs
 
 
@@ -263,7 +267,7 @@ class ImageSession:
         if hit is None:
             target = self.lstm_bpp(iteration)
             if target is None:
-                raise ValueError(f"LSTM iteration {iteration} is not encoded yet; its size is the match's target")
+                raise NotEncodedYet(f"LSTM iteration {iteration} is not encoded yet; its size is the match's target")
             hit = self.runner(matched_sample, key, self.original, target)
             with self._lock:
                 self.matches[(key, iteration)] = hit

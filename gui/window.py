@@ -22,7 +22,7 @@ from codec.refine import RefineSettings
 from codec.plugins import problems as plugin_problems
 from codec.region import Region, region_for
 from codec.runtime import release_free_memory
-from codec.session import ImageSession
+from codec.session import ImageSession, NotEncodedYet
 from codec.zoo import MODELS_DIR, SHIPPED
 
 from .actions import WindowActions
@@ -646,6 +646,8 @@ class MainWindow(WindowActions, QMainWindow):
                 s.match(codec, k)
             except CodecError:
                 pass  # kept in s.failures: the classical pane says why
+            except NotEncodedYet:
+                return  # re-encoded since it was queued: asked again when iteration k is back
             finally:
                 e.pending.discard((codec, k))
             self.bridge.match_ready.emit(s, codec, k)
