@@ -22,7 +22,7 @@ import numpy as np
 from .classical import get_codec
 from .coder import LSTMCodec
 from . import evaluate
-from .rd import BD_METRICS, RDPoint, bd_rate, mean_curve
+from .rd import RDPoint, bd_rates, mean_curve
 from .imageio import content_key
 from .sample_cache import METRICS_VERSION, SampleCache
 
@@ -104,8 +104,11 @@ class DatasetSummary:
     anchor: str = "jpeg"
 
 
-def summarize(points: list[RDPoint], anchor: str = "jpeg") -> DatasetSummary:
-    """From the points of complete images (each with every codec's curve)."""
+def summarize(points: list[RDPoint], anchor: str = "jpeg", known: dict | None = None) -> DatasetSummary:
+    """From the points of complete images (each with every codec's curve). `known`: a dict
+    kept by the caller across calls, so each image's BD-rates against an anchor are computed
+    once (a data set window summarizes again after every image)."""
+    known = {} if known is None else known
     images = list(dict.fromkeys(p.image for p in points))
     keys = list(dict.fromkeys(p.codec for p in points))
     out = DatasetSummary(images, anchor=anchor)
@@ -114,15 +117,11 @@ def summarize(points: list[RDPoint], anchor: str = "jpeg") -> DatasetSummary:
     if anchor in out.curves:
         for k in keys:
             if k != anchor:
-                out.bd[k] = _bd_all(out.curves[anchor], out.curves[k])
-        # every LSTM model (the one in use: "lstm", others "lstm:<name>") is a test, never the anchor
+                out.bd[k] = bd_rates(out.curves[anchor], out.curves[k])
         for image in images:
-            mine = [p for p in points if p.image == image]
-            out.per_image[image] = _bd_all(mean_curve([p for p in mine if p.codec == anchor]),
-                                           mean_curve([p for p in mine if p.codec == "lstm"]))
+            if (image, anchor) not in known:
+                mine = [p for p in points if p.image == image]
+                known[image, anchor] = bd_rates(mean_curve([p for p in mine if p.codec == anchor]),
+                                                mean_curve([p for p in mine if p.codec == "lstm"]))
+            out.per_image[image] = known[image, anchor]
     return out
-
-
-def _bd_all(anchor: dict, test: dict) -> dict[str, float]:
-    return {name: bd_rate(anchor, test, metric) for name, metric in BD_METRICS.items()
-            if metric == "ms-ssim-rgb-db" or (metric in anchor and metric in test)}

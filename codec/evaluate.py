@@ -22,7 +22,7 @@ from .coder import LSTMCodec
 from .data import find_images
 from .errors import CodecError
 from .imageio import load_rgb
-from .rd import BD_METRICS, RDPoint, bd_rate, compressai_json, encode_lstm, mean_curve, sweep_classical
+from .rd import BD_LABELS, RDPoint, bd_rates, compressai_json, encode_lstm, mean_curve, sweep_classical
 
 
 def lstm_points(codec: LSTMCodec, pixels: np.ndarray, name: str, iterations: int | None = None,
@@ -172,8 +172,7 @@ def evaluate(image_dir, out_dir, codec: LSTMCodec, classical=FIGURE_CODECS,
             reused.append(k)
     model = codec.model
     for k in list(classical) + reused:
-        res.bd[k] = {name: bd_rate(res.curves[k], res.curves["lstm"], metric) for name, metric in BD_METRICS.items()
-                     if all(metric in res.curves[c] or metric == "ms-ssim-rgb-db" for c in (k, "lstm"))}
+        res.bd[k] = bd_rates(res.curves[k], res.curves["lstm"])
     for k in keys:
         if k == "lstm":
             name, desc = f"LSTM {model.model_id}", model.describe()
@@ -207,6 +206,5 @@ def summary_lines(res: EvalResult) -> list[str]:
     lines.append("LSTM mean per iteration: " + ", ".join(
         f"{b:.3f} bpp {m:.4f}" for b, m in zip(c["bpp"], c["ms-ssim-rgb"])))
     for k, v in res.bd.items():
-        names = {"ms-ssim-db": "MS-SSIM(dB)", "psnr": "PSNR", "ssim": "SSIM", "ssimulacra2": "SSIMULACRA2"}
-        lines.append(f"BD-rate vs {get_codec(k).label}: " + ", ".join(f"{names[m]} {x:+.1f}%" for m, x in v.items()))
+        lines.append(f"BD-rate vs {get_codec(k).label}: " + ", ".join(f"{BD_LABELS[m]} {x:+.1f}%" for m, x in v.items()))
     return lines

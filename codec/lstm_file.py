@@ -58,7 +58,7 @@ def load_picture(path, model=None, crop=None):
     from pathlib import Path
 
     from .errors import BitstreamError
-    from .imageio import RGBImage, load_rgb
+    from .imageio import PREVIEW_SIDE, RGBImage, load_rgb
     p = Path(path)
     if p.suffix.lower() != LSTM_SUFFIX:
         return load_rgb(p, crop)
@@ -73,7 +73,7 @@ def load_picture(path, model=None, crop=None):
     if crop is not None:
         h, w = pixels.shape[:2]
         region = crop(h, w)
-        step = max(1, -(-max(h, w) // 256))
+        step = max(1, -(-max(h, w) // PREVIEW_SIDE))
         preview = np.ascontiguousarray(pixels[::step, ::step])
         if region is not None:
             pixels = np.ascontiguousarray(pixels[region.y:region.y + region.height, region.x:region.x + region.width])

@@ -16,8 +16,10 @@ from .classical import get_codec
 from .metrics import msssim_and_ssim, msssim_db, psnr, ssimulacra2
 from .units import bpp as bits_per_pixel
 
-# the BD-rates reported (name in bd_rate.json and the tables -> the curve's metric)
+# the BD-rates reported (name in bd_rate.json and the tables -> the curve's metric), and what
+# the tables and summaries call them
 BD_METRICS = {"ms-ssim-db": "ms-ssim-rgb-db", "psnr": "psnr-rgb", "ssim": "ssim-rgb", "ssimulacra2": "ssimulacra2"}
+BD_LABELS = {"ms-ssim-db": "MS-SSIM dB", "psnr": "PSNR", "ssim": "SSIM", "ssimulacra2": "SSIMULACRA2"}
 
 
 @dataclass
@@ -140,6 +142,13 @@ def _metric(curve: dict, metric: str) -> list[float]:
     if metric not in curve and metric == "ms-ssim-rgb-db":
         return [msssim_db(v) for v in curve["ms-ssim-rgb"]]
     return curve[metric]
+
+
+def bd_rates(anchor: dict, test: dict) -> dict[str, float]:
+    """BD-rate (%) of `test` against `anchor` on every BD metric both curves have (MS-SSIM dB
+    is derived from MS-SSIM where a curve lacks it)."""
+    return {name: bd_rate(anchor, test, metric) for name, metric in BD_METRICS.items()
+            if metric == "ms-ssim-rgb-db" or (metric in anchor and metric in test)}
 
 
 def bd_rate(anchor: dict, test: dict, metric: str) -> float:

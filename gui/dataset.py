@@ -23,7 +23,7 @@ from codec.atomic import atomic_path, write_text
 from codec.classical import get_codec
 from codec.dataset import DatasetSummary, image_points, model_points, summarize
 from codec.errors import CodecError
-from codec.rd import compressai_json
+from codec.rd import BD_LABELS, compressai_json
 from codec.imageio import load_rgb
 
 from .export import ExportError, export_plot
@@ -64,7 +64,8 @@ class DatasetWindow(QWidget):
         self.paths, self.codec, self.keys = list(paths), codec, list(keys)
         self.other_models = dict(other_models or {})
         self.with_ssimulacra2 = with_ssimulacra2
-        self.bd_columns = dict(BD_COLUMNS, **({"ssimulacra2": "SSIMULACRA2"} if with_ssimulacra2 else {}))
+        self.bd_columns = {m: BD_LABELS[m] for m in BD_LABELS if m != "ssimulacra2" or with_ssimulacra2}
+        self._per_image_bd: dict = {}  # (image, anchor) -> its BD-rates: each computed once
         self.points: dict[str, list] = {}   # image name -> its points
         self.errors: dict[str, str] = {}    # image name -> why it could not be evaluated
         self.summary: DatasetSummary | None = None
@@ -189,7 +190,7 @@ class DatasetWindow(QWidget):
         pts = [p for ps in self.points.values() for p in ps]
         if not pts:
             return
-        self.summary = summarize(pts, self.anchor)
+        self.summary = summarize(pts, self.anchor, self._per_image_bd)
         self._draw_plot()
         self._fill_bd_table()
         self._fill_image_table()
@@ -302,9 +303,6 @@ class DatasetWindow(QWidget):
             self.status.setText(done)
         except ExportError as e:
             self.status.setText(f"Export failed: {e}")
-
-
-BD_COLUMNS = {"ms-ssim-db": "MS-SSIM dB", "psnr": "PSNR", "ssim": "SSIM"}
 
 
 def label(key: str) -> str:

@@ -134,8 +134,9 @@ class RDPlot(pg.PlotWidget):
             self.curves[key].setData(*self._xy(pts))
             failed = s is not None and key in s.failures
             label = self.legend.getLabel(self.curves[key]) if self.legend is not None else None
-            if label is not None:  # a codec that failed on this image says so in the legend
-                label.setText(get_codec(key).label + (" — failed" if failed else ""))
+            text = get_codec(key).label + (" — failed" if failed else "")
+            if label is not None and label.text != text:  # a codec that failed here says so; a new text relays the legend out
+                label.setText(text)
         for mid in self._model_names:
             pts = s.model_curves.get(mid, []) if s is not None else []
             self._model_curve(mid).setData(*self._xy(pts))

@@ -164,6 +164,7 @@ class ComparisonViews(QStackedWidget):
         super().__init__(parent)
         self.original = self.lstm = self.classical = None
         self._original16 = None  # the original as int16, for error maps
+        self._dimmed = None  # the original, grey and dimmed, under the bits view's maps
         self.flicker = False
         self.signed = False
         self.gain = 4.0
@@ -270,8 +271,9 @@ class ComparisonViews(QStackedWidget):
         colour = np.take(self._heat_lut, index, axis=0)  # (bh, bw, 3)
         h, w = self.original.shape[:2]
         colour = colour.repeat(BLOCK, 0).repeat(BLOCK, 1)[:h, :w].astype(np.float32)
-        grey = self.original.mean(axis=2, dtype=np.float32)[..., None]
-        return (0.25 * grey + 0.75 * colour).astype(np.uint8)
+        if self._dimmed is None:  # the same for every iteration's maps
+            self._dimmed = 0.25 * self.original.mean(axis=2, dtype=np.float32)[..., None]
+        return (self._dimmed + 0.75 * colour).astype(np.uint8)
 
     def _refresh_blocks(self):
         if self.original is None or self.block_maps is None:
@@ -312,6 +314,7 @@ class ComparisonViews(QStackedWidget):
     def set_original(self, pixels: np.ndarray | None, fit: bool = True):
         self.original = pixels
         self.block_maps = None
+        self._dimmed = None  # the original, grey and dimmed, under the bits view's maps
         self._original16 = None
         self._rgba.clear()  # the last image's display copies
         self.lstm = self.classical = None

@@ -314,26 +314,19 @@ class MainWindow(WindowActions, QMainWindow):
         mm.addSeparator()
         act(mm, "Load &checkpoint…", self.load_model_dialog, None, "Use another trained checkpoint (.pt)")
         mm.addSeparator()
-        self.entropy_action = QAction("&Entropy-code the LSTM bits", self, checkable=True, checked=self.entropy,
-                                      statusTip="Lossless range coding of the code bits: 9-17% fewer bytes on Kodak. "
-                                                "Off: the paper's plain bits, 0.125 bpp per iteration.")
-        self.entropy_action.toggled.connect(self.set_entropy)
-        mm.addAction(self.entropy_action)
-        self.refine_action = QAction("&Refine the LSTM bits (slow encoder)", self, checkable=True,
-                                     checked=self.refine,
-                                     statusTip="Search for better bits while encoding (codec/refine.py): higher "
-                                               "MS-SSIM at the same rate, about 70x slower to encode; files decode "
-                                               "as usual.")
-        self.refine_action.toggled.connect(self.set_refine)
-        mm.addAction(self.refine_action)
+        self.entropy_action = self._switch(
+            mm, "&Entropy-code the LSTM bits", self.entropy, self.set_entropy,
+            "Lossless range coding of the code bits: 9-17% fewer bytes on Kodak. "
+            "Off: the paper's plain bits, 0.125 bpp per iteration.")
+        self.refine_action = self._switch(
+            mm, "&Refine the LSTM bits (slow encoder)", self.refine, self.set_refine,
+            "Search for better bits while encoding (codec/refine.py): higher MS-SSIM at the same rate, "
+            "about 70x slower to encode; files decode as usual.")
         mm.addSeparator()
-        self.all_models_action = QAction("Plot &every model's curve (Figure 5)", self, checkable=True,
-                                         checked=self.all_models,
-                                         statusTip="Encode each image with every shipped model too (in the "
-                                                   "background) and draw their curves; click a legend entry to "
-                                                   "hide or show a curve.")
-        self.all_models_action.toggled.connect(self.set_all_models)
-        mm.addAction(self.all_models_action)
+        self.all_models_action = self._switch(
+            mm, "Plot &every model's curve (Figure 5)", self.all_models, self.set_all_models,
+            "Encode each image with every shipped model too (in the background) and draw their curves; "
+            "click a legend entry to hide or show a curve.")
         self._check_model_action()
 
         vm = mb.addMenu("&View")
@@ -358,6 +351,13 @@ class MainWindow(WindowActions, QMainWindow):
         QShortcut(QKeySequence("Home"), self, lambda: self.slider.setValue(1))
         QShortcut(QKeySequence("End"), self, lambda: self.slider.setValue(self.slider.maximum()))
         QShortcut(QKeySequence("Escape"), self, self.cancel)
+
+    def _switch(self, menu, text: str, on: bool, slot, tip: str) -> QAction:
+        """A checkable menu entry for one of the window's on/off options."""
+        action = QAction(text, self, checkable=True, checked=on, statusTip=tip)
+        action.toggled.connect(slot)
+        menu.addAction(action)
+        return action
 
     # ================================================================ settings
     def _restore(self):

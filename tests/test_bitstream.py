@@ -1,5 +1,7 @@
 import struct
+import sys
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,6 +12,9 @@ from codec import bitstream
 from codec.bitstream import HEADER_BYTES, Header
 from codec.coder import LSTMCodec
 from codec.errors import BitstreamError, CodecError, ModelError
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "fuzz"))
+from targets import with_checksums  # noqa: E402  (a file with its CRCs recomputed, as the fuzzer makes)
 
 
 def _file(h=40, w=56, k=3, bits=32, mid="0123456789abcdef", flags=0, p_one=0.5):
@@ -200,23 +205,10 @@ def test_entropy_coded_damage_is_reported():
     # the same edits in a file whose checksums were recomputed (a buggy writer): the chunk
     # itself is checked too
     with pytest.raises(BitstreamError, match="unknown mode 7"):
-        bitstream.read(_rechecksummed(body)).iteration(0)
+        bitstream.read(with_checksums(body)).iteration(0)
     body[HEADER_BYTES + 4], body[HEADER_BYTES + 5] = 1, 0  # a zero probability
     with pytest.raises(BitstreamError, match="zero probability"):
-        bitstream.read(_rechecksummed(body)).iteration(0)
-
-
-def _rechecksummed(data) -> bytes:
-    """A version-2 file with each iteration's CRC recomputed over whatever it now holds."""
-    header = bitstream.parse_header(bytes(data))
-    out, pos, crc = bytearray(data[:HEADER_BYTES]), HEADER_BYTES, header.chain_seed()
-    while pos < len(data):
-        n = (4 + struct.unpack(">I", data[pos:pos + 4])[0]) if header.entropy_coded else header.iteration_bytes
-        block = bytes(data[pos:pos + n])
-        crc = zlib.crc32(block, crc)
-        out += block + struct.pack(">I", crc)
-        pos += n + 4
-    return bytes(out)
+        bitstream.read(with_checksums(body)).iteration(0)
 
 
 @pytest.mark.parametrize("maker", [_file, _coded_file], ids=["plain", "entropy-coded"])
@@ -291,7 +283,7 @@ def test_tiny_chunks_are_padded_and_smaller_ones_refused():
     short = bytearray(data[:HEADER_BYTES + 4 + n - 4])  # one word less, length and CRC redone
     short[HEADER_BYTES:HEADER_BYTES + 4] = struct.pack(">I", n - 4)
     with pytest.raises(BitstreamError, match=f"claims {n - 4} bytes"):
-        bitstream.read(_rechecksummed(bytes(short)))
+        bitstream.read(with_checksums(bytes(short)))
 
 
 def test_spatial_modes_roundtrip_on_any_shape():
@@ -329,7 +321,7 @@ def test_fuzz_entropy_coded_chunks(data, kind):
         pos = data.draw(st.integers(HEADER_BYTES, len(buf) - 1))
         buf[pos] = data.draw(st.integers(0, 255))
     try:  # checksums recomputed, so that the chunks themselves are exercised
-        parsed = bitstream.read(_rechecksummed(buf) if data.draw(st.booleans()) else bytes(buf))
+        parsed = bitstream.read(with_checksums(buf) if data.draw(st.booleans()) else bytes(buf))
         for t in range(parsed.available):
             c = parsed.iteration(t)
             assert c.shape == parsed.header.code_shape and set(np.unique(c)) <= {-1.0, 1.0}

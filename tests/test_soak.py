@@ -5,7 +5,6 @@ process may be left, and memory must come back after the images are closed (the 
 figures are printed: `pytest -s tests/test_soak.py`)."""
 from __future__ import annotations
 
-import ctypes
 import gc
 import multiprocessing
 import random
@@ -21,6 +20,7 @@ pytest.importorskip("pytestqt")
 from PySide6.QtCore import QSettings  # noqa: E402
 
 from gui.window import MainWindow  # noqa: E402
+from codec.runtime import release_free_memory  # noqa: E402
 from gui.worker import CLASSICAL_RUNNER  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -38,10 +38,7 @@ def _released() -> float:
     """RSS once freed memory is handed back (the codec's allocator tuning keeps up to 512 MB
     of freed memory for reuse on purpose: that is not a leak)."""
     gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except OSError:
-        pass
+    release_free_memory()
     return rss_mb()
 
 
