@@ -95,6 +95,26 @@ def sweep_classical(key: str, pixels: np.ndarray, image: str = "", settings=None
     return out
 
 
+def curve_of(points: list[RDPoint]) -> dict:
+    """Points of one codec on one image as a curve in CompressAI's `results` shape (with
+    SSIMULACRA2 once every point has it)."""
+    return {"setting": [p.setting for p in points], "bpp": [p.bpp for p in points],
+            "psnr-rgb": [p.psnr for p in points], "ms-ssim-rgb": [p.ms_ssim for p in points],
+            "ssim-rgb": [p.ssim for p in points]} | (
+                {"ssimulacra2": [p.ssimulacra2 for p in points]}
+                if points and all(p.ssimulacra2 is not None for p in points) else {})
+
+
+def image_bd_rate(anchor: list[RDPoint], test: list[RDPoint], metric: str = "ms-ssim-rgb-db") -> float | None:
+    """BD-rate (%) of `test` against `anchor` on one image, from their points; None when
+    `metric` is not measured on every point (SSIMULACRA2 is measured on request), NaN when
+    the curves do not overlap."""
+    a, t = curve_of(anchor), curve_of(test)
+    if metric != "ms-ssim-rgb-db" and not (metric in a and metric in t):
+        return None
+    return bd_rate(a, t, metric)
+
+
 def mean_curve(points: list[RDPoint]) -> dict:
     """Average over images at each setting (CompressAI's convention), sorted by setting."""
     by: dict[float, list[RDPoint]] = {}

@@ -1,8 +1,12 @@
 """One image under comparison: the LSTM's progressive results and the classical codecs'.
 
-This is what the GUI (and the headless export) drive: plain Python, no Qt. The worker
-threads call run_lstm / classical_curve / match; every result is cached on the session,
-so going back to an image or moving the slider again costs nothing.
+This is what the GUI (and the CLI's comparison) drive: plain Python, no Qt. Every result
+is cached on the session, so going back to an image or moving the slider again costs
+nothing. Each kind of result has two halves: one that computes it from values that never
+change (the pixels, the codec, a size captured when the work was asked for) and can run
+on any thread, and one that stores it. The app runs the first on its worker threads and
+the second on the GUI thread (gui/scheduler.py), so a session has one writer; run_lstm,
+classical_curve, match and block_costs do both, here, for scripts and tests.
 
 The classical work goes through a *runner*, `runner(fn, *args) -> fn(*args)`: by default
 it runs here; the GUI passes one that runs it in a child process, because that work is
@@ -10,7 +14,6 @@ mostly Python-level glue that would hold the GIL the GUI thread needs to paint.
 """
 from __future__ import annotations
 
-import threading
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
@@ -21,7 +24,7 @@ from .classical import ClassicalResult, get_codec, match_bpp
 from .coder import LSTMCodec
 from .errors import CodecError
 from .metrics import ssimulacra2
-from .rd import RDPoint, encode_lstm, measure
+from .rd import RDPoint, curve_of, encode_lstm, image_bd_rate, measure
 from .units import BLOCK, bpp
 from .region import Region
 from .imageio import content_key
@@ -109,6 +112,23 @@ def block_mse(original: np.ndarray, reconstruction: np.ndarray, block: int = BLO
     return total.reshape(fold).sum(axis=(1, 3)) / count.reshape(fold).sum(axis=(1, 3))
 
 
+def measure_blocks(original: np.ndarray, entropy: bool, codes: np.ndarray, prev: np.ndarray | None,
+                   before: np.ndarray, after: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where one iteration's bits went, per 16x16 block: the bits the file spends on it (the
+    entropy coder's ideal code lengths; the plain layout's C bits) and the squared error it
+    removed (MSE per sample of `before` less that of `after`). Both (H/16, W/16)."""
+    from .entropy import block_bits
+    spent = block_bits(codes, prev) if entropy else np.full(codes.shape[1:], float(codes.shape[0]))
+    return spent, block_mse(original, before) - block_mse(original, after)
+
+
+def ssimulacra2_of(original: np.ndarray, reconstructions: list[np.ndarray],
+                   should_stop: Callable[[], bool] | None = None) -> list[float]:
+    """SSIMULACRA2 of each reconstruction (about 0.3 s each at Kodak's size), stopping early
+    (with the values so far) once should_stop() turns True."""
+    return run_each(run_here, ssimulacra2, [(original, r) for r in reconstructions], should_stop)
+
+
 class ImageSession:
     def __init__(self, pixels: np.ndarray, name: str, codec: LSTMCodec, notes=(), runner: Runner = run_here,
                  region: Region | None = None):
@@ -127,7 +147,6 @@ class ImageSession:
         self.matches: dict[tuple[str, int], RDPoint] = {}
         self.failures: dict[str, str] = {}  # classical codec key -> why it failed on this image
         self.model_curves: dict[str, list[RDPoint]] = {}  # other LSTM models' curves, by model id
-        self._lock = threading.Lock()
 
     @property
     def height(self) -> int:
@@ -137,55 +156,66 @@ class ImageSession:
     def width(self) -> int:
         return self.original.shape[1]
 
-    def run_lstm(self, iterations: int | None = None, should_stop: Callable[[], bool] | None = None,
-                 preview: Callable[[int, np.ndarray], None] | None = None) -> Iterator[RDPoint]:
-        """Encode from scratch, yielding each iteration as it is ready. `preview(k, image)`
-        is called with each reconstruction before its metrics are computed, so a viewer can
-        show it a little sooner. If stopped early, what was computed is discarded so a later
-        run starts clean."""
+    def encode_lstm(self, iterations: int, should_stop: Callable[[], bool] | None = None,
+                    preview: Callable[[int, np.ndarray], None] | None = None
+                    ) -> Iterator[tuple[RDPoint, bytes, np.ndarray]]:
+        """Encode from scratch, storing nothing: yields each iteration's point, its bytes in
+        the file and its code bits (int8), for add_iteration. `preview(k, image)` is called
+        with each reconstruction before its metrics are computed, so a viewer can show it a
+        little sooner."""
+        for point, r in encode_lstm(self.codec, self.original, self.name, iterations, should_stop, preview=preview):
+            yield point, r.block, r.codes.astype(np.int8)
+
+    def reset_lstm(self):
+        """Forget the LSTM's iterations (a new encode starts)."""
         self.lstm, self._blocks, self._codes, self.lstm_complete = [], [], [], False
         self._block_costs = {}
+
+    def add_iteration(self, point: RDPoint, block: bytes, codes: np.ndarray):
+        self.lstm.append(point)
+        self._blocks.append(block)
+        self._codes.append(codes)
+
+    def end_lstm(self, iterations: int) -> bool:
+        """The encode stopped: complete if it reached `iterations`; otherwise what it had is
+        dropped, so a later encode starts clean. Returns whether it is complete."""
+        self.lstm_complete = len(self.lstm) == iterations
+        if not self.lstm_complete:
+            self.reset_lstm()
+        return self.lstm_complete
+
+    def run_lstm(self, iterations: int | None = None, should_stop: Callable[[], bool] | None = None,
+                 preview: Callable[[int, np.ndarray], None] | None = None) -> Iterator[RDPoint]:
+        """Encode from scratch here, storing and yielding each iteration as it is ready."""
+        self.reset_lstm()
         k = iterations or self.codec.cfg.iterations
-        for point, r in encode_lstm(self.codec, self.original, self.name, k, should_stop, preview=preview):
-            self.lstm.append(point)
-            self._blocks.append(r.block)
-            self._codes.append(r.codes.astype(np.int8))
+        for point, block, codes in self.encode_lstm(k, should_stop, preview):
+            self.add_iteration(point, block, codes)
             yield point
             if should_stop and should_stop():
                 break
-        self.lstm_complete = len(self.lstm) == k
-        if not self.lstm_complete:
-            self.lstm, self._blocks, self._codes = [], [], []
+        self.end_lstm(k)
 
-    def model_curve(self, codec: LSTMCodec, should_stop: Callable[[], bool] | None = None) -> list[RDPoint]:
+    def model_points(self, codec: LSTMCodec, should_stop: Callable[[], bool] | None = None) -> list[RDPoint] | None:
         """Another LSTM model's per-iteration RD points on this image (the paper's Figure 5
-        for this image: every model's curve side by side), with this session's encoder
-        options; cached by model id. Stopped early, nothing is kept."""
-        mid = codec.model.model_id
-        if mid not in self.model_curves:
-            pts = [p for p, _ in encode_lstm(codec, self.original, self.name, codec.cfg.iterations, should_stop)]
-            if len(pts) < codec.cfg.iterations:
-                return pts
-            self.model_curves[mid] = pts
-        return self.model_curves[mid]
+        for this image: every model's curve side by side), storing nothing; None if stopped
+        early. The caller keeps them in model_curves under the model's id."""
+        pts = [p for p, _ in encode_lstm(codec, self.original, self.name, codec.cfg.iterations, should_stop)]
+        return pts if len(pts) == codec.cfg.iterations else None
 
     def samples(self) -> list[RDPoint]:
         """Every measured sample of this image: LSTM iterations, classical curves and
         matches, other models' curves."""
-        with self._lock:
-            matches = list(self.matches.values())
-        return [*self.lstm, *(p for c in list(self.curves.values()) for p in c), *matches,
-                *(p for c in list(self.model_curves.values()) for p in c)]
+        return [*self.lstm, *(p for c in self.curves.values() for p in c), *self.matches.values(),
+                *(p for c in self.model_curves.values() for p in c)]
 
     def add_ssimulacra2(self, should_stop: Callable[[], bool] | None = None) -> int:
-        """Compute SSIMULACRA2 for every sample that lacks it (about 0.3 s each at Kodak's
-        size); returns how many are still missing when stopped."""
+        """Compute SSIMULACRA2 here for every sample that lacks it; returns how many are
+        still missing when stopped."""
         todo = [p for p in self.samples() if p.ssimulacra2 is None]
-        for i, p in enumerate(todo):
-            if should_stop and should_stop():
-                return len(todo) - i
-            p.ssimulacra2 = ssimulacra2(self.original, p.reconstruction)
-        return 0
+        for p, v in zip(todo, ssimulacra2_of(self.original, [p.reconstruction for p in todo], should_stop)):
+            p.ssimulacra2 = v
+        return sum(p.ssimulacra2 is None for p in todo)
 
     def lstm_bytes(self, iteration: int) -> int | None:
         """Real size of a file of the first `iteration` iterations: known once that
@@ -208,22 +238,27 @@ class ImageSession:
     def cached_block_costs(self, iteration: int) -> tuple[np.ndarray, np.ndarray] | None:
         return self._block_costs.get(iteration)
 
+    def block_cost_inputs(self, iteration: int) -> tuple:
+        """What measure_blocks needs for LSTM iteration `iteration` (1-based): its codes, the
+        previous iteration's, and the reconstructions before and after it (iteration 1
+        starts from the decoder's mid-grey). IndexError if it is not encoded."""
+        if not 1 <= iteration <= len(self.lstm):
+            raise IndexError(f"LSTM iteration {iteration} is not encoded")
+        before = (self.lstm[iteration - 2].reconstruction if iteration > 1
+                  else np.full_like(self.original, 128))
+        return (self._codes[iteration - 1], self._codes[iteration - 2] if iteration > 1 else None,
+                before, self.lstm[iteration - 1].reconstruction)
+
+    def set_block_costs(self, iteration: int, costs: tuple[np.ndarray, np.ndarray]):
+        self._block_costs[iteration] = costs
+
     def block_costs(self, iteration: int) -> tuple[np.ndarray, np.ndarray]:
-        """Where the bits of LSTM iteration `iteration` went: per 16x16 block, the bits the
-        file spends on it (the entropy coder's ideal code lengths; the plain layout's C bits)
-        and the squared error it removed (MSE per sample before it, less after; iteration 1
-        starts from the decoder's mid-grey). Both (H/16, W/16); cached."""
+        """Where the bits of LSTM iteration `iteration` went (measure_blocks), computed here
+        unless cached."""
         hit = self._block_costs.get(iteration)
         if hit is None:
-            from .entropy import block_bits
-            codes = self._codes[iteration - 1]
-            prev = self._codes[iteration - 2] if iteration > 1 else None
-            spent = (block_bits(codes, prev) if self.codec.entropy
-                     else np.full(codes.shape[1:], float(codes.shape[0])))
-            before = (self.lstm[iteration - 2].reconstruction if iteration > 1
-                      else np.full_like(self.original, 128))
-            removed = block_mse(self.original, before) - block_mse(self.original, self.lstm[iteration - 1].reconstruction)
-            hit = self._block_costs[iteration] = (spent, removed)
+            hit = measure_blocks(self.original, self.codec.entropy, *self.block_cost_inputs(iteration))
+            self.set_block_costs(iteration, hit)
         return hit
 
     def lstm_file(self, iterations: int | None = None) -> bytes:
@@ -245,43 +280,43 @@ class ImageSession:
             self.failures[key] = str(e)
             raise
 
+    def classical_points(self, key: str, should_stop: Callable[[], bool] | None = None) -> list[RDPoint] | None:
+        """The codec's RD curve on this image, computed through the runner, storing nothing;
+        None if stopped early. Raises CodecError if the codec fails on this image."""
+        calls = [(key, self.original, s) for s in get_codec(key).curve_settings]
+        mapper = getattr(self.runner, "map", None)  # a runner that spreads calls over processes
+        pts = (mapper(classical_sample, calls, should_stop) if mapper is not None
+               else run_each(self.runner, classical_sample, calls, should_stop))
+        return pts if len(pts) == len(calls) else None
+
     def _classical_curve(self, key: str, should_stop: Callable[[], bool] | None = None) -> list[RDPoint]:
         if key not in self.curves:
-            calls = [(key, self.original, s) for s in get_codec(key).curve_settings]
-            mapper = getattr(self.runner, "map", None)  # a runner that spreads calls over processes
-            pts = (mapper(classical_sample, calls, should_stop) if mapper is not None
-                   else run_each(self.runner, classical_sample, calls, should_stop))
-            if len(pts) < len(calls):
-                return pts
+            pts = self.classical_points(key, should_stop)
+            if pts is None:
+                return []
             self.curves[key] = pts
         return self.curves[key]
 
-    def match(self, key: str, iteration: int) -> RDPoint:
-        """The classical codec at the bpp of LSTM iteration `iteration` (not above it when it can)."""
-        with self._failures_kept(key):
-            return self._match(key, iteration)
+    def matched_point(self, key: str, target_bpp: float) -> RDPoint:
+        """The classical codec at `target_bpp`, computed through the runner, storing nothing."""
+        return self.runner(matched_sample, key, self.original, target_bpp)
 
-    def _match(self, key: str, iteration: int) -> RDPoint:
-        with self._lock:
+    def match(self, key: str, iteration: int) -> RDPoint:
+        """The classical codec at the bpp of LSTM iteration `iteration` (not above it when it
+        can), computed here unless cached. A codec that fails keeps its reason in `failures`."""
+        with self._failures_kept(key):
             hit = self.matches.get((key, iteration))
-        if hit is None:
-            target = self.lstm_bpp(iteration)
-            if target is None:
-                raise NotEncodedYet(f"LSTM iteration {iteration} is not encoded yet; its size is the match's target")
-            hit = self.runner(matched_sample, key, self.original, target)
-            with self._lock:
-                self.matches[(key, iteration)] = hit
-        return hit
+            if hit is None:
+                target = self.lstm_bpp(iteration)
+                if target is None:
+                    raise NotEncodedYet(f"LSTM iteration {iteration} is not encoded yet; its size is the match's target")
+                hit = self.matches[(key, iteration)] = self.matched_point(key, target)
+            return hit
 
     def curve(self, key: str) -> dict:
         """This image's RD curve of one codec ("lstm" or a classical key), in CompressAI's
         `results` shape."""
-        pts = self.lstm if key == "lstm" else self.curves.get(key, [])
-        return {"setting": [p.setting for p in pts], "bpp": [p.bpp for p in pts],
-                "psnr-rgb": [p.psnr for p in pts], "ms-ssim-rgb": [p.ms_ssim for p in pts],
-                "ssim-rgb": [p.ssim for p in pts]} | (
-                    {"ssimulacra2": [p.ssimulacra2 for p in pts]}
-                    if pts and all(p.ssimulacra2 is not None for p in pts) else {})
+        return curve_of(self.lstm if key == "lstm" else self.curves.get(key, []))
 
     def bd_rate(self, key: str, metric: str = "ms-ssim-rgb-db") -> float | None:
         """BD-rate (%) of the LSTM against a classical codec on this image (negative: the
@@ -289,11 +324,7 @@ class ImageSession:
         NaN if they do not overlap."""
         if not self.lstm_complete or key not in self.curves:
             return None
-        from .rd import bd_rate
-        anchor, lstm = self.curve(key), self.curve("lstm")
-        if metric != "ms-ssim-rgb-db" and not (metric in anchor and metric in lstm):
-            return None  # a metric measured on request (SSIMULACRA2), not yet for every point
-        return bd_rate(anchor, lstm, metric)
+        return image_bd_rate(self.curves[key], self.lstm, metric)
 
     def rd_results(self) -> list[dict]:
         """This image's RD data, one CompressAI-shaped dict per codec."""

@@ -1,6 +1,6 @@
 """The main window's actions apart from its layout and work: exports, save dialogs, the
-About box and the shortcuts list (a mixin: MainWindow inherits them; they read the window's
-state and never queue work)."""
+About box and the shortcuts list (a mixin: MainWindow inherits them; they read the view state
+and never queue work)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,9 +16,9 @@ from . import export
 
 class WindowActions:
     def comparison_image(self) -> QImage:
-        s = self.current.session
-        k = self.slider.value()
-        title = (f"{s.name} · LSTM {k} iterations vs {CODECS[self.current_codec()].label} at matched bpp · "
+        s = self.state.current.session
+        k = self.state.iteration
+        title = (f"{s.name} · LSTM {k} iterations vs {CODECS[self.state.classical].label} at matched bpp · "
                  f"model {self.model.model_id}")
         v = self.views
         views = export.panes_image(v.visible_panes(), s.original.shape[:2], v.visible_bars())
@@ -26,7 +26,7 @@ class WindowActions:
         return export.compose([views, plot], title)
 
     def _need_ready(self) -> bool:
-        if self.current is None or self.current.session is None:
+        if self.state.current is None or self.state.current.session is None:
             self.status("Open an image first (Ctrl+O).", error=True)
             return False
         if not self.ready():
@@ -39,7 +39,7 @@ class WindowActions:
         return path  # QFileDialog asks before overwriting an existing file
 
     def _stem(self) -> str:
-        return f"{Path(self.current.name).stem}_lstm{self.slider.value()}_vs_{self.current_codec()}"
+        return f"{Path(self.state.current.name).stem}_lstm{self.state.iteration}_vs_{self.state.classical}"
 
     def export_comparison_dialog(self):
         if not self._need_ready():
@@ -63,9 +63,9 @@ class WindowActions:
             self.status("Comparison copied to the clipboard.")
 
     def _export_dialog(self, title: str, suffix: str, filt: str, write, what: str):
-        if self.current is None or self.current.session is None:
+        if self.state.current is None or self.state.current.session is None:
             return self.status("Open an image first (Ctrl+O).", error=True)
-        path = self._save_name(title, f"{Path(self.current.name).stem}{suffix}", filt)
+        path = self._save_name(title, f"{Path(self.state.current.name).stem}{suffix}", filt)
         if path:
             try:
                 write(path)
@@ -79,16 +79,16 @@ class WindowActions:
 
     def export_rd_dialog(self):
         self._export_dialog("Export RD data", "_rd.json", "JSON, CompressAI style (*.json);;CSV (*.csv)",
-                            lambda p: export.export_rd(self.current.session, p), "the RD data")
+                            lambda p: export.export_rd(self.state.current.session, p), "the RD data")
 
     def save_files_dialog(self):
-        e = self.current
+        e = self.state.current
         if e is None or e.session is None or not e.session.lstm_complete:
             return self.status("Wait until the image is fully encoded, then save.", error=True)
         folder = QFileDialog.getExistingDirectory(self, "Save .lstm and reconstructions into", self.last_dir())
         if not folder:
             return
-        files = export.reconstruction_files(e.session, self.slider.value(), self.current_codec(), folder)
+        files = export.reconstruction_files(e.session, self.state.iteration, self.state.classical, folder)
         existing = [p.name for p in files if p.exists()]
         if existing and QMessageBox.question(
                 self, "Replace files?", "These files exist and would be replaced:\n" + "\n".join(existing)
@@ -105,7 +105,7 @@ class WindowActions:
         meta = m.meta if m else {}
         hours = meta.get("train_seconds", 0) / 3600
         models = "".join(f"<li><b>{z.name}</b>: {z.title}</li>" for z in SHIPPED)
-        anchors = ", ".join(CODECS[k].label for k in self.codecs)
+        anchors = ", ".join(CODECS[k].label for k in self.state.classical_codecs)
         text = ("<h3>lstm-compare</h3><p>Progressive LSTM image codecs (Toderici et al. 2017, and the "
                 f"variant with hard-sigmoid gates, an image recovery block and γ = 0.5) against {anchors}. "
                 f"The Model menu switches between the {len(SHIPPED)} shipped models:</p><ul>{models}</ul>")

@@ -16,16 +16,17 @@ SAMPLE = SAMPLES_DIR / "coffee.png"
 
 def parse_args(argv):
     from codec.classical import CODECS
+
+    from .state import METRICS, MODES
     p = argparse.ArgumentParser(prog="lstm-compare", description="Compare a progressive LSTM image codec with "
                                 "JPEG, WebP, JPEG 2000, AVIF, HEIC and JPEG XL. With no PHOTO, opens the built-in sample.")
     p.add_argument("photos", nargs="*", help="images or folders to open")
     p.add_argument("--model", help=model_help())
     p.add_argument("--iterations", "-k", type=int, help="start at this many iterations")
     p.add_argument("--codec", choices=list(CODECS), help="classical codec")
-    p.add_argument("--mode", choices=["side", "split", "diff", "bits"], help="view mode")
+    p.add_argument("--mode", choices=MODES, help="view mode")
     p.add_argument("--all-models", action="store_true", help="plot every shipped model's curve too (Figure 5)")
-    p.add_argument("--metric", choices=["ms-ssim", "ms-ssim-db", "psnr", "ssim", "ssimulacra2"],
-                   help="the RD plot's quality axis")
+    p.add_argument("--metric", choices=list(METRICS), help="the RD plot's quality axis")
     p.add_argument("--export", metavar="OUT.png", help="render the comparison of the first PHOTO to OUT.png "
                    "without showing a window, then exit")
     p.add_argument("--force", action="store_true", help="with --export: overwrite OUT.png if it exists")
@@ -94,16 +95,22 @@ def main(argv=None) -> int:
     if args.export:  # a scripted run must not change the user's saved window state
         settings = QSettings(str(Path(tempfile.mkdtemp()) / "export.ini"), QSettings.IniFormat)
     win = MainWindow(model, settings)
+    st = win.state
     if args.codec:
-        win.codec_box.setCurrentIndex(max(0, win.codec_box.findData(args.codec)))
+        if args.codec not in st.classical_codecs:
+            from codec.classical import CODECS
+            win.close()
+            return _fail(f"{CODECS[args.codec].label} is not available here (its Pillow plugin is missing); "
+                         f"pick one of {', '.join(st.classical_codecs)}.")
+        st.set_classical(args.codec)
     if args.mode:
-        win.set_mode(args.mode)
+        st.set_mode(args.mode)
     if args.all_models:
-        win.set_all_models(True)
+        win.set_option("all_models", True)
     if args.metric:
-        win.metric_box.setCurrentIndex(max(0, win.metric_box.findData(args.metric)))
+        st.set_metric(args.metric)
     if args.iterations:
-        win.slider.setValue(args.iterations)
+        st.set_iteration(args.iterations)
 
     photos = args.photos or [str(SAMPLE)]
     if args.export:
@@ -124,10 +131,10 @@ def _export_headless(app, win, photo: str, out: Path, timeout: float) -> int:
     win.resize(1600, 900)
     win.show()
     entries = win.open_paths([photo])
-    entry = entries[0] if entries else win.current
+    entry = entries[0] if entries else win.state.current
     if entry is None:
         return _fail(f"{photo} could not be opened.")
-    k = win.slider.value()
+    k = win.state.iteration
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         app.processEvents()

@@ -28,9 +28,8 @@ from codec.imageio import load_rgb
 
 from .export import ExportError, export_plot
 from .rdplot import COLORS, MODEL_COLORS
+from .state import METRICS
 
-METRICS = {"ms-ssim-rgb-db": ("MS-SSIM (dB)", "ms-ssim-db"), "psnr-rgb": ("PSNR (dB)", "psnr"),
-           "ssim-rgb": ("SSIM", "ssim"), "ms-ssim-rgb": ("MS-SSIM", "ms-ssim-db")}
 
 
 class _Signals(QObject):
@@ -93,10 +92,8 @@ class DatasetWindow(QWidget):
         self.anchor_box.setToolTip("The anchor the BD-rates are computed against")
         self.anchor_box.currentIndexChanged.connect(lambda _: self._refresh())
         self.metric_box = QComboBox()
-        for m, (name, _) in METRICS.items():
-            self.metric_box.addItem(name, m)
-        if self.with_ssimulacra2:
-            self.metric_box.addItem("SSIMULACRA2", "ssimulacra2")
+        for m in ("ms-ssim-db", "psnr", "ssim", "ms-ssim") + (("ssimulacra2",) if self.with_ssimulacra2 else ()):
+            self.metric_box.addItem(METRICS[m][0], m)
         self.metric_box.setToolTip("The quality axis of the plot and the metric the per-image BD-rates use")
         self.metric_box.currentIndexChanged.connect(lambda _: self._refresh())
         export_tables = QPushButton("Export tables…")
@@ -184,6 +181,7 @@ class DatasetWindow(QWidget):
 
     @property
     def metric(self) -> str:
+        """The plotted metric (a key of gui.state.METRICS)."""
         return self.metric_box.currentData()
 
     def _refresh(self):
@@ -197,14 +195,15 @@ class DatasetWindow(QWidget):
 
     def _draw_plot(self):
         self.plot.clear()
-        self.plot.setLabel("left", METRICS.get(self.metric, ("SSIMULACRA2",))[0])
+        axis, values, _ = METRICS[self.metric]
+        self.plot.setLabel("left", axis)
         others = [k for k in self.summary.curves if k.startswith("lstm:")]
         for key, curve in self.summary.curves.items():
-            if self.metric not in curve:
+            if values not in curve:
                 continue
             c = MODEL_COLORS[others.index(key) % len(MODEL_COLORS)] if key in others else COLORS.get(key, (200, 200, 200))
             style = Qt.DashLine if key in others else Qt.SolidLine
-            self.plot.plot(curve["bpp"], curve[self.metric], name=label(key),
+            self.plot.plot(curve["bpp"], curve[values], name=label(key),
                            pen=pg.mkPen(c, width=2 if key == "lstm" else 1.5, style=style),
                            symbol="o" if key.startswith("lstm") else "s", symbolSize=6, symbolBrush=c, symbolPen=None)
         top = max(max(c["bpp"]) for k, c in self.summary.curves.items() if k.startswith("lstm"))
@@ -226,7 +225,7 @@ class DatasetWindow(QWidget):
 
     def _fill_image_table(self):
         t = self.image_table
-        key = METRICS.get(self.metric, (None, "ssimulacra2"))[1]
+        key = METRICS[self.metric][2]
         t.setSortingEnabled(False)
         t.clear()
         headers = ["image", f"LSTM BD-rate vs {get_codec(self.anchor).label} ({self.bd_columns[key]})",

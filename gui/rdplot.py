@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
@@ -9,12 +10,9 @@ from PySide6.QtWidgets import QGraphicsItem
 
 from codec.classical import get_codec
 from codec.metrics import msssim_db
+from codec.rd import BD_LABELS, BD_METRICS, RDPoint, image_bd_rate
 
-METRICS = {"ms-ssim": "MS-SSIM", "ms-ssim-db": "MS-SSIM (dB)", "psnr": "PSNR (dB)", "ssim": "SSIM",
-           "ssimulacra2": "SSIMULACRA2 (computed on request)"}
-# the curve metric each plotted one's BD-rate is computed on (MS-SSIM: in dB, as papers quote it)
-BD_METRIC = {"ms-ssim": "ms-ssim-rgb-db", "ms-ssim-db": "ms-ssim-rgb-db", "psnr": "psnr-rgb", "ssim": "ssim-rgb",
-             "ssimulacra2": "ssimulacra2"}
+from .state import METRICS
 COLORS = {"lstm": (230, 60, 60), "jpeg": (255, 160, 40), "jpeg444": (170, 110, 60),
           "webp": (80, 190, 80), "jpeg2000": (170, 110, 220), "avif": (70, 150, 240),
           "heic": (230, 110, 180), "jxl": (60, 200, 200)}
@@ -33,6 +31,27 @@ def metric_value(sample, metric: str) -> float:
         v = msssim_db(sample.ms_ssim)
         return v if math.isfinite(v) else 60.0
     return sample.ms_ssim
+
+
+@dataclass
+class Curves:
+    """What the plot draws for one image: the LSTM's points so far, each classical codec's
+    curve (and why one failed), the other models' curves, and the x range."""
+    lstm: list[RDPoint] = field(default_factory=list)
+    lstm_complete: bool = False
+    classical: dict[str, list[RDPoint]] = field(default_factory=dict)  # codec key -> points
+    failures: dict[str, str] = field(default_factory=dict)  # codec key -> why it failed here
+    models: dict[str, list[RDPoint]] = field(default_factory=dict)  # other models' points, by id
+    x_top: float = 2.2
+
+    @classmethod
+    def of(cls, session) -> "Curves":
+        """The curves of an ImageSession (codec/session.py) as they stand."""
+        if session is None:
+            return cls()
+        return cls(list(session.lstm), session.lstm_complete, dict(session.curves), dict(session.failures),
+                   dict(session.model_curves),
+                   max(2.2, session.lstm_bpp_bound(session.codec.cfg.iterations) * 1.1))
 
 
 class RDPlot(pg.PlotWidget):
@@ -66,8 +85,11 @@ class RDPlot(pg.PlotWidget):
         self.current_lstm = self._marker(COLORS["lstm"], "o")
         self.current_classical = self._marker("w", "s")
         self._classical_key = None
-        self._session = None
-        self._points = {}
+        self._data = Curves()
+        self._codecs: list[str] = []
+        self._current: tuple = (None, None, None, None)  # iteration, codec, LSTM point, classical point
+        self._x_top = None
+        self._title = None
         self._model_names: dict[str, str] = {}  # other LSTM models drawn: model id -> legend name
         self.set_metric("ms-ssim")
 
@@ -99,7 +121,7 @@ class RDPlot(pg.PlotWidget):
             label.setText(in_use)
         for key in [k for k in self.curves if k.startswith("lstm:") and k[5:] not in names]:
             self.removeItem(self.curves.pop(key))
-        self.refresh()
+        self._draw()
 
     def _model_curve(self, mid: str) -> pg.PlotDataItem:
         key = "lstm:" + mid
@@ -112,74 +134,69 @@ class RDPlot(pg.PlotWidget):
 
     def set_metric(self, metric: str):
         self.quality = metric
-        self.setLabel("left", METRICS[metric])
-        self.refresh()
+        self.setLabel("left", METRICS[metric][0])
+        self._draw()
 
-    def show_session(self, session, codecs: list[str]):
-        self._session = session
-        self._codecs = codecs
-        self._x_top = None
-        self.refresh()
+    def set_codecs(self, codecs: list[str]):
+        """The classical codecs that have a curve (in the legend even before they arrive)."""
+        self._codecs = list(codecs)
+        self._draw()
 
-    def refresh(self, current_iteration: int | None = None, current_codec: str | None = None):
-        """Redraw the curves from the session (new points arrived, or another metric)."""
-        s = self._session
-        lstm = s.lstm if s is not None else []
-        self.lstm_curve.setData(*self._xy(lstm))
-        for key in getattr(self, "_codecs", []):
-            pts = s.curves.get(key, []) if s is not None else []
-            pts = [p for p in pts if p.bpp <= 3.0]
+    def set_curves(self, data: Curves):
+        """Draw these curves (new points arrived, or another image)."""
+        self._data = data
+        self._draw()
+
+    def _draw(self):
+        d = self._data
+        self.lstm_curve.setData(*self._xy(d.lstm))
+        for key in self._codecs:
+            pts = [p for p in d.classical.get(key, []) if p.bpp <= 3.0]
             if key not in self.curves:
                 self._curve(key, get_codec(key).label)
             self.curves[key].setData(*self._xy(pts))
-            failed = s is not None and key in s.failures
             label = self.legend.getLabel(self.curves[key]) if self.legend is not None else None
-            text = get_codec(key).label + (" — failed" if failed else "")
+            text = get_codec(key).label + (" — failed" if key in d.failures else "")
             if label is not None and label.text != text:  # a codec that failed here says so; a new text relays the legend out
                 label.setText(text)
         for mid in self._model_names:
-            pts = s.model_curves.get(mid, []) if s is not None else []
-            self._model_curve(mid).setData(*self._xy(pts))
-        if s is not None:
-            top = max(2.2, s.lstm_bpp_bound(s.codec.cfg.iterations) * 1.1)
-            if top != getattr(self, "_x_top", None):  # only when it changes: a range change repaints the axes
-                self._x_top = top
-                self.setXRange(0, top, padding=0)
+            self._model_curve(mid).setData(*self._xy(d.models.get(mid, [])))
+        if d.x_top != self._x_top:  # only when it changes: a range change repaints the axes
+            self._x_top = d.x_top
+            self.setXRange(0, d.x_top, padding=0)
         self.enableAutoRange(axis="y")
-        self.set_current(current_iteration, current_codec)
+        self._update_current()
         self._show_bd_rate()
 
     def _show_bd_rate(self):
         """This image's BD-rate of the LSTM against the codec on screen, in the title, on the
         plotted metric (MS-SSIM in dB for both MS-SSIM views): the number papers quote."""
-        s, codec = self._session, getattr(self, "_current", (None, None))[1]
-        bd = s.bd_rate(codec, BD_METRIC[self.quality]) if s is not None and codec else None
+        d, codec, bd_name = self._data, self._current[1], METRICS[self.quality][2]
+        bd = (image_bd_rate(d.classical[codec], d.lstm, BD_METRICS[bd_name])
+              if d.lstm_complete and codec in d.classical else None)
         if bd is None:
             text = ""
         elif math.isnan(bd):
             text = f"BD-rate vs {get_codec(codec).label}: undefined (the curves do not overlap)"
         else:
-            on = {"psnr": "PSNR", "ssim": "SSIM", "ssimulacra2": "SSIMULACRA2"}.get(self.quality, "MS-SSIM dB")
             text = (f"this image: the LSTM needs {abs(bd):.1f}% {'more' if bd > 0 else 'fewer'} bits than "
-                    f"{get_codec(codec).label} for the same quality (BD-rate {bd:+.1f}%, {on})")
-        if text != getattr(self, "_title", None):  # a title change relays the plot out: only on change
+                    f"{get_codec(codec).label} for the same quality (BD-rate {bd:+.1f}%, {BD_LABELS[bd_name]})")
+        if text != self._title:  # a title change relays the plot out: only on change
             self._title = text
             self.setTitle(text or None, color="#cccccc", size="9pt")
 
-    def set_current(self, iteration: int | None = None, codec: str | None = None):
-        """Move the operating-point markers and the bpp line (cheap: what a slider move needs)."""
-        if iteration is not None:
-            old = getattr(self, "_current", (None, None))[1]
-            self._current = (iteration, codec)
-            if codec != old:
-                self._show_bd_rate()
+    def set_current(self, iteration: int | None, codec: str | None, lstm: RDPoint | None = None,
+                    classical: RDPoint | None = None):
+        """Move the operating-point markers and the bpp line to these points (cheap: what a
+        slider move needs)."""
+        old = self._current[1]
+        self._current = (iteration, codec, lstm, classical)
         self._update_current()
+        if codec != old:
+            self._show_bd_rate()
 
     def _update_current(self):
-        s = self._session
-        k, codec = getattr(self, "_current", (None, None))
-        p = s.lstm[k - 1] if s is not None and k and k <= len(s.lstm) else None
-        m = s.matches.get((codec, k)) if p is not None else None
+        _, codec, p, m = self._current
         if p is not None:
             self.bpp_line.setValue(p.bpp)
             self.bpp_line.show()
@@ -196,7 +213,8 @@ class RDPlot(pg.PlotWidget):
             self.current_classical.setData([], [])
 
     def _clicked(self, item, points, *args):
-        if len(points) and self._session is not None:
+        lstm = self._data.lstm
+        if len(points) and lstm:
             x = points[0].pos().x()
-            k = min(range(len(self._session.lstm)), key=lambda i: abs(self._session.lstm[i].bpp - x)) + 1
+            k = min(range(len(lstm)), key=lambda i: abs(lstm[i].bpp - x)) + 1
             self.iterationClicked.emit(k)

@@ -15,8 +15,8 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, 
 
 from codec.units import BLOCK
 
-MODES = ("side", "split", "diff", "bits")
-MODE_LABELS = {"side": "Side by side", "split": "Split", "diff": "Difference", "bits": "Where the bits go"}
+from .state import MODES
+
 
 
 def _view_box() -> pg.ViewBox:
@@ -306,9 +306,15 @@ class ComparisonViews(QStackedWidget):
             self.current_view_box().setRange(rect, padding=0)  # keep the zoomed-in region
 
     def set_codec_label(self, label: str):
+        self._codec_label = label
         self.p_cls.title.setText(label)
         self.p_split.title.setText(f"LSTM  ◀ ▶  {label}")
-        self.p_dc.title.setText(f"|{label} − original|" if not self.signed else f"{label} − original")
+        self._diff_titles()
+
+    def _diff_titles(self):
+        label = getattr(self, "_codec_label", "JPEG")
+        self.p_dl.title.setText("LSTM − original" if self.signed else "|LSTM − original|")
+        self.p_dc.title.setText(f"{label} − original" if self.signed else f"|{label} − original|")
 
     # -- content --------------------------------------------------------------------
     def set_original(self, pixels: np.ndarray | None, fit: bool = True):
@@ -362,6 +368,7 @@ class ComparisonViews(QStackedWidget):
             self.gain = gain
         if signed is not None:
             self.signed = signed
+            self._diff_titles()
             cmap = pg.colormap.get("CET-D1" if signed else "inferno")
             self.colorbar.setColorMap(cmap)
             self._lut = cmap.getLookupTable(0.0, 1.0, 256, alpha=False)

@@ -101,7 +101,7 @@ def main():
             time.sleep(0.001)
         app.processEvents()
         first = time.perf_counter() - t0
-        s = win.current.session
+        s = win.state.current.session
         print(f"{opening}: {Path(a.image).name} {s.width}x{s.height}: first LSTM reconstruction on screen "
               f"after {first * 1000:.0f} ms")
         matched = None
@@ -109,12 +109,12 @@ def main():
             done_matches = s.lstm_complete and all(("jpeg", k) in s.matches for k in range(1, 17))
             if done_matches and matched is None:
                 matched = time.perf_counter() - t0
-            if done_matches and set(win.codecs) <= set(s.curves):
+            if done_matches and set(win.state.classical_codecs) <= set(s.curves):
                 break
             app.processEvents()
             time.sleep(0.005)
         print(f"  all 16 iterations and JPEG matches after {matched:.1f} s; everything in place (and "
-              f"{len(win.codecs)} classical curves) after {time.perf_counter() - t0:.1f} s")
+              f"{len(win.state.classical_codecs)} classical curves) after {time.perf_counter() - t0:.1f} s")
     sweep = list(range(1, 17)) + list(range(16, 0, -1))
     report("slider redraw, side by side (cached)", [timed_move(app, win, k) for k in sweep * 3])
     win.set_mode("split")

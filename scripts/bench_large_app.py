@@ -52,7 +52,7 @@ def main():
     marks = {}
     while True:
         app.processEvents()
-        e = win.current
+        e = win.state.current
         s = e.session if e is not None else None
         if e is not None and e.error:
             sys.exit(e.error)
@@ -64,10 +64,10 @@ def main():
             marks["first"] = time.perf_counter() - t0
             print(f"first iteration shown after {marks['first']:.1f} s; RSS {rss_mb():.0f} MB, "
                   f"peak so far {peak_mb():.0f} MB", flush=True)
-        if s is not None and s.lstm_complete and (win.current_codec(), win.slider.value()) in s.matches:
+        if s is not None and s.lstm_complete and (win.state.classical, win.state.iteration) in s.matches:
             break
         time.sleep(0.01)
-    print(f"all {len(s.lstm)} iterations and the {win.current_codec()} match after {time.perf_counter() - t0:.1f} s")
+    print(f"all {len(s.lstm)} iterations and the {win.state.classical} match after {time.perf_counter() - t0:.1f} s")
     win.close()
     app.processEvents()
     print(f"peak RSS: this process {peak_mb():.0f} MB")

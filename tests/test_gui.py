@@ -39,7 +39,7 @@ def window(qtbot, tiny_model, tmp_path):
 
 def _wait_encoded(qtbot, w, timeout=30000):
     # bool(): pytest-qt treats a callback returning None as an assertion that passed
-    qtbot.waitUntil(lambda: bool(w.current and w.current.session and w.current.session.lstm_complete),
+    qtbot.waitUntil(lambda: bool(w.state.current and w.state.current.session and w.state.current.session.lstm_complete),
                     timeout=timeout)
 
 
@@ -51,7 +51,7 @@ def test_open_slider_updates_bpp_and_image(qtbot, window, photos):
     img1, label1 = window.views.lstm.copy(), window.iter_label.text()
     window.slider.setValue(3)
     assert "3/4 iterations" in window.iter_label.text()
-    s = window.current.session
+    s = window.state.current.session
     assert f"{s.lstm[2].bpp:.3f} bpp" in window.iter_label.text() and label1 != window.iter_label.text()
     assert not np.array_equal(img1, window.views.lstm)
     assert np.array_equal(window.views.lstm, s.lstm[2].reconstruction)
@@ -66,13 +66,10 @@ def test_open_slider_updates_bpp_and_image(qtbot, window, photos):
     xs, _ = window.plot.lstm_curve.getData()
     assert len(xs) == 4
     window.plot.iterationClicked.emit(2)
-    assert window.slider.value() == 2
+    assert window.state.iteration == 2
     # with the JPEG curve in, the plot's title gives this image's BD-rate against it (whichever
     # of the LSTM's last iteration and the JPEG curve comes last)
     qtbot.waitUntil(lambda: "jpeg" in s.curves, timeout=30000)
-    window.plot._title = None
-    window.plot.setTitle(None)
-    window._lstm_done(s, True)
     qtbot.waitUntil(lambda: "BD-rate" in window.plot.getPlotItem().titleLabel.text, timeout=5000)
     bd = s.bd_rate("jpeg")
     title = window.plot.getPlotItem().titleLabel.text
@@ -143,20 +140,20 @@ def test_export_png_has_the_views_and_plot(qtbot, window, photos, tmp_path):
 
 def test_cancel_mid_encode(qtbot, window, photos, monkeypatch):
     import codec.session as session_mod
-    original_run = session_mod.ImageSession.run_lstm
+    original_run = session_mod.ImageSession.encode_lstm
 
-    def slow_run(self, iterations=None, should_stop=None, preview=None):
+    def slow_run(self, iterations, should_stop=None, preview=None):
         import time
         for s in original_run(self, iterations, should_stop, preview):
             time.sleep(0.3)
             yield s
-    monkeypatch.setattr(session_mod.ImageSession, "run_lstm", slow_run)
+    monkeypatch.setattr(session_mod.ImageSession, "encode_lstm", slow_run)
     window.open_paths([photos[0]])
-    qtbot.waitUntil(lambda: bool(window.current.session is not None and len(window.current.session.lstm) >= 1),
+    qtbot.waitUntil(lambda: bool(window.state.current.session is not None and len(window.state.current.session.lstm) >= 1),
                     timeout=20000)
     window.cancel()
-    qtbot.waitUntil(lambda: window.workers.lstm.current is None, timeout=5000)
-    s = window.current.session
+    qtbot.waitUntil(lambda: window.scheduler.workers.lstm.current is None, timeout=5000)
+    s = window.state.current.session
     assert not s.lstm_complete and window.progress.isHidden()
     window.reencode()
     _wait_encoded(qtbot, window)
@@ -164,17 +161,17 @@ def test_cancel_mid_encode(qtbot, window, photos, monkeypatch):
 
 def test_switching_images_stops_stale_work_and_caches(qtbot, window, photos):
     window.open_paths(list(photos))
-    qtbot.waitUntil(lambda: window.lstm_session is not None, timeout=20000)
-    first = window.current
-    ticket = window.lstm_ticket
+    qtbot.waitUntil(lambda: window.scheduler.encoding is not None, timeout=20000)
+    first = window.state.current
+    encoding = window.scheduler.encoding
     window.list.setCurrentRow(1)
-    assert ticket.cancelled
+    assert window.state.current is not first and window.scheduler.encoding is not encoding
     _wait_encoded(qtbot, window)
     window.list.setCurrentRow(0)
     _wait_encoded(qtbot, window)
     window.list.setCurrentRow(1)
     # cached: no new encode starts for an image already done
-    assert window.current.session.lstm_complete and window.lstm_session is None
+    assert window.state.current.session.lstm_complete and window.scheduler.encoding is None
     assert first.session.lstm_complete
 
 
@@ -183,20 +180,20 @@ def test_corrupt_and_mixed_files_keep_the_app_running(qtbot, window, photos, tmp
     bad.write_bytes(b"\x89PNG\r\n\x1a\nnot really")
     (tmp_path / "notes.txt").write_text("hello")
     window.open_paths([bad])
-    qtbot.waitUntil(lambda: bool(window.current.error), timeout=10000)
+    qtbot.waitUntil(lambda: bool(window.state.current.error), timeout=10000)
     assert "could not be read as an image" in window.statusBar().currentMessage()
     window.open_paths([tmp_path])  # the folder: two good images, one broken, one text file
-    assert "not images" in window.statusBar().currentMessage() or len(window.entries) == 3
-    window.list.setCurrentRow(window.entries.index(next(e for e in window.entries if e.path == photos[1])))
+    assert "not images" in window.statusBar().currentMessage() or len(window.state.entries) == 3
+    window.list.setCurrentRow(window.state.entries.index(next(e for e in window.state.entries if e.path == photos[1])))
     _wait_encoded(qtbot, window)
     # coming back to the broken file later: the reason is shown where the image would be
     window.statusBar().clearMessage()
-    window.list.setCurrentRow(window.entries.index(next(e for e in window.entries if e.path == bad)))
+    window.list.setCurrentRow(window.state.entries.index(next(e for e in window.state.entries if e.path == bad)))
     assert "could not be read as an image" in window.statusBar().currentMessage()
     message = window.views.p_orig.message
     assert message.isVisible() and "could not be read" in message.toPlainText().replace("\n", " ")
     assert "unreadable" in window.views.p_orig.caption.text()
-    window.list.setCurrentRow(window.entries.index(next(e for e in window.entries if e.path == photos[1])))
+    window.list.setCurrentRow(window.state.entries.index(next(e for e in window.state.entries if e.path == photos[1])))
     assert not window.views.p_orig.message.isVisible()
 
 
@@ -212,9 +209,9 @@ def test_opening_a_damaged_lstm_file_shows_its_intact_iterations(qtbot, window, 
     path = tmp_path / "damaged.lstm"
     path.write_bytes(bytes(bad))
     window.open_paths([path])
-    qtbot.waitUntil(lambda: bool(window.current.session or window.current.error), timeout=20000)
-    assert not window.current.error
-    s = window.current.session
+    qtbot.waitUntil(lambda: bool(window.state.current.session or window.state.current.error), timeout=20000)
+    assert not window.state.current.error
+    s = window.state.current.session
     assert np.array_equal(s.original, codec.decode(data, 2))  # the two intact iterations
     assert "decoded 2 of the file's 4 iterations" in s.notes[0] and "iteration 3 of 4 is damaged" in s.notes[0]
     assert "iteration 3 of 4 is damaged" in window.statusBar().currentMessage()
@@ -223,8 +220,8 @@ def test_opening_a_damaged_lstm_file_shows_its_intact_iterations(qtbot, window, 
     path2 = tmp_path / "hopeless.lstm"
     path2.write_bytes(data[:bitstream.HEADER_BYTES + 3])
     window.open_paths([path2])
-    qtbot.waitUntil(lambda: bool(window.current.error), timeout=10000)
-    assert "truncated" in window.current.error
+    qtbot.waitUntil(lambda: bool(window.state.current.error), timeout=10000)
+    assert "truncated" in window.state.current.error
 
 
 def test_bad_model_is_reported(qtbot, window, tmp_path, monkeypatch):
@@ -244,7 +241,7 @@ def test_settings_persist(qtbot, tiny_model, tmp_path):
     w.slider.setValue(3)
     w.close()
     w2 = MainWindow(tiny_model, QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat))
-    assert w2.current_codec() == "webp" and w2.views.mode == "diff" and w2.slider.value() == 3
+    assert w2.state.classical == "webp" and w2.views.mode == "diff" and w2.state.iteration == 3
     w2.close()
 
 
@@ -269,7 +266,7 @@ def test_drop_files_opens_them(qtbot, window, photos):
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in photos])
     ev = QDropEvent(QPointF(10, 10), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
     window.dropEvent(ev)
-    assert [e.path for e in window.entries] == list(photos)
+    assert [e.path for e in window.state.entries] == list(photos)
     _wait_encoded(qtbot, window)
 
 
@@ -292,7 +289,7 @@ def test_difference_view_prefetches_neighbouring_error_maps(qtbot, window, photo
     window.slider.setValue(2)
     qtbot.waitUntil(lambda: window.ready(2), timeout=20000)
     window.set_mode("diff")
-    v, s = window.views, window.current.session
+    v, s = window.views, window.state.current.session
     cached = lambda rec: bool(v._errors.derived_from(rec))  # noqa: E731
     neighbours = [s.lstm[0].reconstruction, s.lstm[2].reconstruction,
                   s.matches[("jpeg", 1)].reconstruction, s.matches[("jpeg", 3)].reconstruction]
@@ -337,16 +334,16 @@ def test_entropy_toggle_reencodes_with_plain_bits_and_keeps_curves(qtbot, window
     from codec import bitstream
     window.open_paths([photos[0]])
     _wait_encoded(qtbot, window)
-    s = window.current.session
+    s = window.state.current.session
     qtbot.waitUntil(lambda: "jpeg" in s.curves, timeout=30000)
     coded = [p.num_bytes for p in s.lstm]
-    window.entropy_action.trigger()  # off: the paper's plain bits
-    assert not window.entropy and window.settings.value("entropy", type=bool) is False
+    window.option_actions["entropy"].trigger()  # off: the paper's plain bits
+    assert not window.state.entropy and window.settings.value("entropy", type=bool) is False
     assert "plain bits" in window.windowTitle()
     _wait_encoded(qtbot, window)
-    t = window.current.session
+    t = window.state.current.session
     assert t is not s and t.curves["jpeg"] is s.curves["jpeg"]  # the classical curve is not recomputed
-    header = window.codec.header(t.height, t.width, 1)
+    header = window.state.codec.header(t.height, t.width, 1)
     assert [p.num_bytes for p in t.lstm] == [header.file_bytes(k) for k in range(1, len(t.lstm) + 1)]
     assert all(np.array_equal(a.reconstruction, b.reconstruction) for a, b in zip(s.lstm, t.lstm))
     assert [p.num_bytes for p in t.lstm] != coded and not bitstream.read(t.lstm_file()).header.entropy_coded
@@ -357,18 +354,18 @@ def test_refine_toggle_reencodes_with_refined_bits_that_decode(qtbot, window, ph
     from codec.coder import LSTMCodec
     window.open_paths([photos[0]])
     _wait_encoded(qtbot, window)
-    s = window.current.session
-    window.refine_action.trigger()
-    assert window.refine and window.codec.refine is not None
+    s = window.state.current.session
+    window.option_actions["refine"].trigger()
+    assert window.state.refine and window.state.codec.refine is not None
     assert window.settings.value("refine", type=bool) is True and "refined bits" in window.windowTitle()
     _wait_encoded(qtbot, window)
-    t = window.current.session
+    t = window.state.current.session
     assert t is not s
     # other bits than the fast encoder's, read back by a plain decoder to the same image
     assert t.lstm_file() != s.lstm_file()
     assert np.array_equal(LSTMCodec(window.model).decode(t.lstm_file()), t.lstm[-1].reconstruction)
-    window.refine_action.trigger()
-    assert not window.refine and window.codec.refine is None
+    window.option_actions["refine"].trigger()
+    assert not window.state.refine and window.state.codec.refine is None
 
 
 def test_signals_keep_the_reference_count_of_true():
@@ -463,21 +460,21 @@ def test_a_large_photo_is_compared_on_a_region_the_user_moves(qtbot, window, pho
     from codec import region
     monkeypatch.setattr(region, "REGION_SIDE", 64)  # the 96x128 photo counts as large
     window.open_paths([photos[0]])
-    qtbot.waitUntil(lambda: bool(window.current.session), timeout=10000)
-    s = window.current.session
+    qtbot.waitUntil(lambda: bool(window.state.current.session), timeout=10000)
+    s = window.state.current.session
     r = s.region
     assert s.original.shape == (64, 64, 3) and (r.full_height, r.full_width) == (96, 128)
     full = np.asarray(Image.open(photos[0]).convert("RGB"))
     assert np.array_equal(s.original, full[r.y:r.y + 64, r.x:r.x + 64])
-    assert "128x96 photo" in s.notes[0] and "128x96" in window.current.item.text()
-    window._hovered(1, 2)
+    assert "128x96 photo" in s.notes[0] and "128x96" in window.list.currentItem().text()
+    window.views.hovered.emit(1, 2)
     assert f"x {r.x + 1}, y {r.y + 2} (in the photo)" in window.readout.text()
     _wait_encoded(qtbot, window)
     window.views.double_clicked.emit(0, 0)  # towards the top-left corner
-    qtbot.waitUntil(lambda: bool(window.current.session and window.current.session.region.x < r.x), timeout=10000)
-    moved = window.current.session.region
+    qtbot.waitUntil(lambda: bool(window.state.current.session and window.state.current.session.region.x < r.x), timeout=10000)
+    moved = window.state.current.session.region
     assert (moved.y, moved.x) == (0, 0)
-    assert np.array_equal(window.current.session.original, full[:64, :64])
+    assert np.array_equal(window.state.current.session.original, full[:64, :64])
     _wait_encoded(qtbot, window)
 
 
@@ -489,14 +486,14 @@ def test_where_the_bits_go_view(qtbot, window, photos):
     qtbot.waitUntil(lambda: window.views.block_maps is not None, timeout=10000)
     spent, removed = window.views.block_maps
     assert spent.shape == removed.shape == (6, 8)  # the 96x128 photo's blocks
-    assert (spent, removed) == window.current.session.block_costs(2)
+    assert (spent, removed) == window.state.current.session.block_costs(2)
     assert "bits in all" in window.views.p_bits.caption.text()
     assert window.views.p_bits.image.image.shape == (96, 128, 3)
-    window._hovered(20, 40)
+    window.views.hovered.emit(20, 40)
     assert f"block (1, 2): {spent[2, 1]:.1f} bits" in window.readout.text()
     window.slider.setValue(3)  # another iteration: other maps
     qtbot.waitUntil(lambda: window.views.block_maps is not None
-                    and window.views.block_maps[0] is window.current.session.block_costs(3)[0], timeout=10000)
+                    and window.views.block_maps[0] is window.state.current.session.block_costs(3)[0], timeout=10000)
     assert window.export_comparison(window.settings.fileName() + ".png")
 
 
@@ -507,8 +504,8 @@ def test_figure5_live_draws_every_shipped_model(qtbot, window, photos):
     from codec.zoo import SHIPPED
     window.open_paths([photos[0]])
     _wait_encoded(qtbot, window)
-    window.set_all_models(True)
-    s = window.current.session
+    window.set_option("all_models", True)
+    s = window.state.current.session
     others = [m.model_id for m in SHIPPED]  # the tiny test model is none of them
     qtbot.waitUntil(lambda: all(mid in s.model_curves for mid in others), timeout=120000)
     def drawn(mid):
@@ -519,7 +516,7 @@ def test_figure5_live_draws_every_shipped_model(qtbot, window, photos):
     names = [window.plot.legend.getLabel(window.plot.curves["lstm:" + m.model_id]).text for m in SHIPPED]
     assert names == [f"LSTM {m.name}" for m in SHIPPED]
     assert all(p.bpp > 0 and 0 < p.ms_ssim <= 1 for mid in others for p in s.model_curves[mid])
-    window.set_all_models(False)
+    window.set_option("all_models", False)
     assert not [k for k in window.plot.curves if k.startswith("lstm:")]
 
 
@@ -528,7 +525,7 @@ def test_ssim_and_ssimulacra2_on_the_plot(qtbot, window, photos):
     plotted metric, for every sample, and the BD-rate in the title follows the metric."""
     window.open_paths([photos[0]])
     _wait_encoded(qtbot, window)
-    s = window.current.session
+    s = window.state.current.session
     qtbot.waitUntil(lambda: "jpeg" in s.curves, timeout=60000)
     assert all(0 < p.ssim <= 1 for p in s.samples())
     window.metric_box.setCurrentIndex(window.metric_box.findData("ssim"))
@@ -557,7 +554,7 @@ def test_dataset_window_tables_plot_exports_and_cache(qtbot, window, photos, tmp
     qtbot.waitUntil(lambda: not w.cancel_btn.isEnabled(), timeout=180000)
     assert w.status.text().startswith("Done: 2 of 2 images") and len(w.points) == 2
     s = w.summary
-    assert set(s.curves) == {"lstm", *(k for k in window.codecs if k != "jpeg444")}
+    assert set(s.curves) == {"lstm", *(k for k in window.state.classical_codecs if k != "jpeg444")}
     assert w.bd_table.rowCount() == len(s.curves) - 1  # every codec but the anchor
     assert w.image_table.rowCount() == 2
     bds = [w.image_table.item(r, 1).value for r in range(2)]
@@ -574,7 +571,7 @@ def test_dataset_window_tables_plot_exports_and_cache(qtbot, window, photos, tmp
     assert w.summary.anchor == "webp" and "jpeg" in w.summary.bd
     # a double-click on a row opens that image in the main window
     w._row_opened(0, 0)
-    assert window.current is not None and window.current.name == w.image_table.item(0, 0).text()
+    assert window.state.current is not None and window.state.current.name == w.image_table.item(0, 0).text()
     w.close()
     # reopened: everything comes from the cache, nothing is encoded again
     calls = []
@@ -590,7 +587,7 @@ def test_dataset_window_draws_every_models_mean_curve(qtbot, window, photos):
     """Figure 5 over a data set: with every model's curve on, the window adds each shipped
     model's mean curve and its BD-rate row."""
     from codec.zoo import SHIPPED
-    window.set_all_models(True)
+    window.set_option("all_models", True)
     w = window.open_dataset([photos[0]])
     qtbot.waitUntil(lambda: not w.cancel_btn.isEnabled(), timeout=180000)
     keys = set(w.summary.curves)
@@ -616,12 +613,12 @@ def test_dataset_window_measures_ssimulacra2_when_it_is_the_plotted_metric(qtbot
 
 def test_figure5_also_draws_a_checkpoint_loaded_earlier(qtbot, window, photos, tiny_model):
     from codec.zoo import SHIPPED, shipped
-    window.set_all_models(True)
+    window.set_option("all_models", True)
     assert window.use_model(shipped("baseline").path)  # the tiny checkpoint is no longer in use
-    names = window._model_names()
+    names = {mid for mid, _, _ in window.state.plot_models()}
     assert tiny_model.model_id in names and shipped("baseline").model_id not in names
     assert len(names) == len(SHIPPED)  # the two other shipped models and the checkpoint
-    window.set_all_models(False)
+    window.set_option("all_models", False)
 
 
 def test_closing_the_dataset_window_while_it_works_stops_it_quietly(qtbot, window, photos):

@@ -85,7 +85,7 @@ def _abuse(qtbot, tiny_model, tiny_model_path, photos, tmp_path) -> RSS:
     w.resize(1200, 800)
     w.show()
     failures = []
-    w.workers.failed.connect(lambda what, message: failures.append(f"{what}: {message}"))
+    w.scheduler.failed.connect(lambda what, message: failures.append(f"{what}: {message}"))
     assert len(w.open_paths(photos)) == IMAGES
     rng = random.Random(0)
     for i in range(SWITCHES):
@@ -100,31 +100,31 @@ def _abuse(qtbot, tiny_model, tiny_model_path, photos, tmp_path) -> RSS:
         if i % 13 == 6:
             w.slider.setValue(rng.randint(1, w.slider.maximum()))
         if i % 17 == 7:
-            w.set_entropy(not w.entropy)
+            w.set_option("entropy", not w.state.entropy)
         if i % 29 == 8:
             assert w.use_model(tiny_model_path)
         if i % 19 == 9:
             w.export_comparison(tmp_path / f"export{i}.png")  # may say "still being computed"
         if i == 50:
-            w.set_refine(True)
+            w.set_option("refine", True)
         if i == 56:
-            w.set_refine(False)
+            w.set_option("refine", False)
     # it still works: the image last chosen encodes completely and its JPEG match appears
     w.reencode()
-    qtbot.waitUntil(lambda: bool(w.current.session and w.current.session.lstm_complete), timeout=60000)
+    qtbot.waitUntil(lambda: bool(w.state.current.session and w.state.current.session.lstm_complete), timeout=60000)
     w.slider.setValue(2)
-    qtbot.waitUntil(lambda: (w.current_codec(), 2) in w.current.session.matches, timeout=60000)
+    qtbot.waitUntil(lambda: (w.state.classical, 2) in w.state.current.session.matches, timeout=60000)
     assert w.export_comparison(tmp_path / "final.png") and (tmp_path / "final.png").stat().st_size > 0
     rss_open = _released()
     w.close_image()
-    assert len(w.entries) == IMAGES - 1 and w.current is not None
+    assert len(w.state.entries) == IMAGES - 1 and w.state.current is not None
     w.close_all_images()
-    assert not w.entries and w.current is None and w.list.count() == 0
+    assert not w.state.entries and w.state.current is None and w.list.count() == 0
     rss_closed = _released()
     w.open_paths(photos[:3])
     w.reencode()  # close the window with work running
     w.close()
-    assert w.workers.lstm.isFinished() and w.workers.classic.isFinished()
+    assert w.scheduler.workers.lstm.isFinished() and w.scheduler.workers.classic.isFinished()
     assert not failures, failures
     CLASSICAL_RUNNER.shutdown()
     deadline = time.monotonic() + 15

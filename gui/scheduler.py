@@ -1,0 +1,427 @@
+"""The app's background work: what to compute, in which order, on which thread.
+
+The scheduler owns the two worker threads (gui/worker.py), the tickets that stop stale
+work, and the priorities. It watches the view state (gui/state.py) and asks for what the
+user looks at first: the current image's LSTM encode, then the classical match at the
+slider's iteration, the curves of the codec on screen, the other matches, the other
+codecs' curves.
+
+Jobs compute from values captured when they were queued (the pixels, the codec, the
+LSTM's size at an iteration) and send their results back by value; the scheduler stores
+them into the image's session on the GUI thread and then announces them with its signals.
+A session is written on the GUI thread only, and the bookkeeping of what is queued lives
+here, touched on the GUI thread only.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from codec.checkpoint import load_model
+from codec.classical import CODECS
+from codec.coder import LSTMCodec
+from codec.errors import CodecError
+from codec.lstm_file import load_picture
+from codec.region import region_for
+from codec.runtime import release_free_memory
+from codec.session import ImageSession, measure_blocks, ssimulacra2_of
+
+from .state import Entry, ViewState
+from .worker import CLASSICAL_RUNNER, Ticket, Workers
+
+THUMB = 64  # the image list's thumbnails, pixels on their long side
+
+
+def thumbnail(pixels: np.ndarray) -> np.ndarray:
+    h, w = pixels.shape[:2]
+    step = max(1, int(max(h, w) / THUMB))
+    return np.ascontiguousarray(pixels[::step, ::step])
+
+
+@dataclass(eq=False)
+class Visit:
+    """The classical work queued for an image while it is the current one; leaving it
+    cancels the lot (results so far stay cached)."""
+    ticket: Ticket = field(default_factory=Ticket)
+    matches: set = field(default_factory=set)  # (codec, k) queued
+    curves: set = field(default_factory=set)   # codec keys queued
+    metric: bool = False                       # SSIMULACRA2 being measured
+    blocks: set = field(default_factory=set)   # iterations whose block costs are queued
+
+
+class OtherCodecs:
+    """The codecs of the models drawn besides the one in use (Figure 5), loaded once, with
+    the fast encoder (refining several models' bits would take many minutes). Used from the
+    LSTM thread and the GUI thread (data set window), hence the lock."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._codecs: dict[tuple[str, bool], LSTMCodec] = {}
+
+    def get(self, model_id: str, path: str, entropy: bool) -> LSTMCodec:
+        with self._lock:
+            codec = self._codecs.get((model_id, entropy))
+            if codec is None:
+                codec = self._codecs[(model_id, entropy)] = LSTMCodec(load_model(path), entropy=entropy)
+            return codec
+
+
+class Scheduler(QObject):
+    # results, on the GUI thread, once stored in their session
+    loaded = Signal(object)                     # entry: its session, thumbnail or error set
+    encoding_changed = Signal(object)           # the session being encoded (None: none)
+    lstm_preview = Signal(object, int, object)  # session, iteration, reconstruction (metrics to follow)
+    lstm_iteration = Signal(object, object)     # session, RDPoint
+    lstm_done = Signal(object, bool)            # session, complete
+    curve_ready = Signal(object, str)           # session, codec key / "lstm:<model id>" / "ssimulacra2"
+    match_ready = Signal(object, str, int)      # session, codec, iteration
+    blocks_ready = Signal(object, int)          # session, iteration (its block costs stored)
+    failed = Signal(str, str)                   # what, message
+
+    # from the worker threads (queued to the GUI thread: this object lives there)
+    _got_load = Signal(object, object, str)                 # entry, (pixels, notes, region, thumbnail) or None, error
+    _got_preview = Signal(object, object, int, object)      # ticket, session, k, image
+    _got_iteration = Signal(object, object, object)         # ticket, session, (point, block, codes)
+    _got_lstm_end = Signal(object, object)                  # ticket, session
+    _got_curve = Signal(object, object, str, object, str)   # visit, session, key, points or None, error
+    _got_match = Signal(object, object, str, int, float, object, str)  # visit, session, key, k, target, point, error
+    _got_blocks = Signal(object, object, int, object, object)  # visit, session, k, its point, costs
+    _got_metric = Signal(object, object, object, object)    # visit, session, points, values
+    _got_model = Signal(object, object, str, object)        # visit, session, model id, points
+
+    def __init__(self, state: ViewState, parent=None):
+        super().__init__(parent)
+        self.state = state
+        self.workers = Workers(self)
+        self.workers.failed.connect(self._worker_failed)
+        self.others = OtherCodecs()
+        self.encoding: ImageSession | None = None   # the session the LSTM thread encodes
+        self._lstm_ticket: Ticket | None = None
+        self.previewed: ImageSession | None = None  # the encode whose first iteration is shown
+        self._visit = Visit()                        # the current image's
+        for signal, slot in ((self._got_load, self._store_load), (self._got_preview, self._store_preview),
+                             (self._got_iteration, self._store_iteration), (self._got_lstm_end, self._store_lstm_end),
+                             (self._got_curve, self._store_curve), (self._got_match, self._store_match),
+                             (self._got_blocks, self._store_blocks), (self._got_metric, self._store_metric),
+                             (self._got_model, self._store_model)):
+            signal.connect(slot)
+        state.current_changed.connect(self._current_changed)
+        state.entry_changed.connect(lambda e: self.visit() if e is state.current else None)
+        state.iteration_changed.connect(self._iteration_changed)
+        state.classical_changed.connect(lambda _: self._iteration_changed(state.iteration, prefetch=True))
+        state.mode_changed.connect(lambda _: self._iteration_changed(state.iteration))
+        state.metric_changed.connect(lambda _: self._queue_slow_metric())
+        state.option_changed.connect(lambda name, on: self._queue_model_curves() if name == "all_models" else None)
+        state.codec_changed.connect(self._codec_changed)
+
+    # ================================================================ lifetime
+    def busy(self) -> bool:
+        return self.workers.busy()
+
+    def stop(self):
+        self.cancel_encode()
+        self._visit.ticket.cancel()
+        self.workers.stop()
+
+    def _worker_failed(self, what: str, message: str):
+        self.failed.emit(what, message)
+
+    # ================================================================ opening
+    def load(self, entry: Entry):
+        """Read the image (a large photo: only its region) on the classical thread."""
+        model = self.state.codec.model
+
+        def run(t):
+            try:
+                img = load_picture(entry.path, model, crop=lambda h, w: region_for(h, w, entry.centre))
+            except CodecError as err:
+                self._got_load.emit(entry, None, str(err))
+                return
+            r = img.region
+            if r is not None:
+                release_free_memory()  # the whole photo's decoding buffers: hundreds of MB
+            notes = [r.describe(), *img.notes] if r is not None else img.notes
+            thumb = thumbnail(img.preview if img.preview is not None else img.pixels)
+            self._got_load.emit(entry, (img.pixels, notes, r, thumb), "")
+
+        self.workers.submit("classic", run, priority=0, what=f"opening {entry.name}")
+
+    def _store_load(self, entry: Entry, loaded, error: str):
+        if entry not in self.state.entries:
+            return  # closed meanwhile
+        if loaded is None:
+            entry.error = error
+        else:
+            pixels, notes, region, thumb = loaded
+            entry.session = ImageSession(pixels, entry.name, self.state.codec, notes, runner=CLASSICAL_RUNNER,
+                                         region=region)
+            entry.thumbnail = thumb
+        self.loaded.emit(entry)
+        self.state.updated(entry)
+
+    def reload(self, entry: Entry):
+        """Load an image again (its region moved): its work stops, its results go."""
+        if entry is self.state.current:
+            self._leave()
+        if self.encoding is not None and self.encoding is entry.session:
+            self.cancel_encode(quiet=True)
+        entry.session = None
+        self.state.updated(entry)
+        self.load(entry)
+
+    # ================================================================ what the user looks at
+    def _current_changed(self, entry):
+        self._leave()
+        if self.encoding is not None and (entry is None or entry.session is not self.encoding):
+            self.cancel_encode(quiet=True)  # stale work for another image stops between iterations
+        self.visit()
+
+    def _leave(self):
+        self._visit.ticket.cancel()
+        self._visit = Visit()
+
+    def _codec_changed(self):
+        self.cancel_encode(quiet=True)
+        self._leave()
+        self.others = OtherCodecs()
+        self.visit()
+
+    def visit(self):
+        """Ask for everything the current image shows, most urgent first."""
+        e = self.state.current
+        s = e.session if e is not None else None
+        if s is None:
+            return
+        if not s.lstm_complete and self.encoding is not s:
+            self.encode(s)
+        self._start_classical()
+
+    def _iteration_changed(self, k: int, prefetch: bool = False):
+        e = self.state.current
+        if e is None or e.session is None:
+            return
+        self._queue_match(e.session, self.state.classical, k, priority=0)
+        if prefetch:
+            self._prefetch_matches()
+        if self.state.mode == "bits":
+            self._queue_blocks(e.session, k)
+
+    def _waiting_first(self, s: ImageSession) -> bool:
+        """While the LSTM computes its first iteration, classical work waits: on 2 cores it
+        would delay the first reconstruction (the thing a user waits for)."""
+        return s is self.encoding and not s.lstm and self.previewed is not s
+
+    def _start_classical(self):
+        """Queue the current image's classical work (once its first LSTM iteration is shown)."""
+        e = self.state.current
+        s = e.session if e is not None else None
+        if s is None or self._waiting_first(s):
+            return
+        self._queue_curves(s)
+        self._iteration_changed(self.state.iteration, prefetch=True)
+        self._queue_slow_metric()
+        if s.lstm_complete:
+            self._queue_model_curves()
+
+    # ================================================================ the LSTM encode
+    def encode(self, s: ImageSession):
+        """Encode the image (again) from scratch on the LSTM thread."""
+        self.cancel_encode(quiet=True)
+        ticket = self._lstm_ticket = Ticket()
+        self.encoding = s
+        s.reset_lstm()
+        total = self.state.iterations
+
+        def run(t: Ticket):
+            def preview(k, image):
+                self._got_preview.emit(t, s, k, image)
+
+            for item in s.encode_lstm(total, should_stop=lambda: t.cancelled, preview=preview):
+                self._got_iteration.emit(t, s, item)
+            self._got_lstm_end.emit(t, s)
+
+        self.workers.submit("lstm", run, ticket, priority=0, what=f"encoding {s.name}")
+        self.encoding_changed.emit(s)
+
+    def cancel_encode(self, quiet: bool = False) -> bool:
+        """Stop the encode running (its iterations so far are dropped). Returns whether one
+        was running."""
+        s = self.encoding
+        if s is None:
+            return False
+        self._lstm_ticket.cancel()
+        self._lstm_ticket, self.encoding = None, None
+        s.end_lstm(self.state.iterations)
+        self.encoding_changed.emit(None)
+        if not quiet:
+            self._start_classical()
+        return True
+
+    def _store_preview(self, t: Ticket, s: ImageSession, k: int, image):
+        if t is self._lstm_ticket and k == 1 and not s.lstm:
+            self.previewed = s
+            self.lstm_preview.emit(s, k, image)
+            self._start_classical()
+
+    def _store_iteration(self, t: Ticket, s: ImageSession, item):
+        if t is not self._lstm_ticket:
+            return  # cancelled, or another encode of it started
+        s.add_iteration(*item)
+        self.lstm_iteration.emit(s, item[0])
+        if self._is_current(s):
+            self._iteration_changed(self.state.iteration, prefetch=True)  # this size is known: its match can go
+
+    def _store_lstm_end(self, t: Ticket, s: ImageSession):
+        if t is not self._lstm_ticket:
+            return
+        self._lstm_ticket, self.encoding = None, None
+        complete = s.end_lstm(self.state.iterations)
+        self.encoding_changed.emit(None)
+        self.lstm_done.emit(s, complete)
+        if self._is_current(s):
+            self._start_classical()
+
+    def _is_current(self, s: ImageSession) -> bool:
+        e = self.state.current
+        return e is not None and e.session is s
+
+    # ================================================================ classical work
+    def _queue_curves(self, s: ImageSession):
+        visit, first = self._visit, self.state.classical
+        order = [first] + [c for c in self.state.classical_codecs if c != first]
+        for i, key in enumerate(order):
+            if key in s.curves or key in visit.curves or key in s.failures:
+                continue
+            visit.curves.add(key)
+
+            def run(t, key=key):
+                try:
+                    pts, error = s.classical_points(key, should_stop=lambda: t.cancelled), ""
+                except CodecError as err:
+                    pts, error = None, str(err)
+                self._got_curve.emit(visit, s, key, pts, error)
+
+            # the codec on screen first; the others after its bpp matches
+            self.workers.submit("classic", run, visit.ticket, priority=1 if i == 0 else 5 + i,
+                                what=f"{CODECS[key].label} curve")
+
+    def _store_curve(self, visit: Visit, s: ImageSession, key: str, pts, error: str):
+        visit.curves.discard(key)
+        if error:
+            s.failures[key] = error
+        elif pts is not None:
+            s.curves[key] = pts
+        else:
+            return  # stopped
+        self.curve_ready.emit(s, key)
+        if self._is_current(s):
+            self._queue_slow_metric()
+
+    def _queue_match(self, s: ImageSession, codec: str, k: int, priority: float):
+        visit, target = self._visit, s.lstm_bpp(k)
+        if self._waiting_first(s) or target is None or codec in s.failures:
+            return  # the first iteration comes first; its target (the LSTM's size) not known; the codec failed here
+        if (codec, k) in s.matches or (codec, k) in visit.matches:
+            return
+        visit.matches.add((codec, k))
+
+        def run(t):
+            try:
+                point, error = s.matched_point(codec, target), ""
+            except CodecError as err:
+                point, error = None, str(err)
+            self._got_match.emit(visit, s, codec, k, target, point, error)
+
+        self.workers.submit("classic", run, visit.ticket, priority=priority, what=f"matching {CODECS[codec].label}")
+
+    def _store_match(self, visit: Visit, s: ImageSession, codec: str, k: int, target: float, point, error: str):
+        visit.matches.discard((codec, k))
+        if error:
+            s.failures[codec] = error
+        elif s.lstm_bpp(k) == target:
+            s.matches[(codec, k)] = point
+        else:
+            return  # re-encoded since: asked again when iteration k is back
+        self.match_ready.emit(s, codec, k)
+
+    def _prefetch_matches(self):
+        e = self.state.current
+        if e is None or e.session is None:
+            return
+        for k in range(1, self.state.iterations + 1):
+            self._queue_match(e.session, self.state.classical, k, priority=2 + 0.01 * abs(k - self.state.iteration))
+
+    # ================================================================ on request
+    def _queue_blocks(self, s: ImageSession, k: int):
+        """Where iteration k's bits went, for the bits view (the entropy model's code lengths
+        take a moment on large images)."""
+        visit = self._visit
+        if k > len(s.lstm) or s.cached_block_costs(k) is not None or k in visit.blocks:
+            return
+        visit.blocks.add(k)
+        inputs, point, entropy = s.block_cost_inputs(k), s.lstm[k - 1], s.codec.entropy
+
+        def run(t):
+            self._got_blocks.emit(visit, s, k, point, measure_blocks(s.original, entropy, *inputs))
+
+        self.workers.submit("classic", run, visit.ticket, priority=-1, what=f"measuring iteration {k}'s blocks")
+
+    def _store_blocks(self, visit: Visit, s: ImageSession, k: int, point, costs):
+        visit.blocks.discard(k)
+        if k <= len(s.lstm) and s.lstm[k - 1] is point:  # not re-encoded since
+            s.set_block_costs(k, costs)
+            self.blocks_ready.emit(s, k)
+
+    def _queue_slow_metric(self):
+        """SSIMULACRA2 (0.3 s a sample at Kodak's size) is measured only while it is the
+        plotted metric: the image's samples that lack it, again as new samples arrive."""
+        e, visit = self.state.current, self._visit
+        s = e.session if e is not None else None
+        if s is None or self.state.metric != "ssimulacra2" or visit.metric:
+            return
+        todo = [p for p in s.samples() if p.ssimulacra2 is None]
+        if not todo:
+            return
+        visit.metric = True
+        recs = [p.reconstruction for p in todo]
+
+        def run(t):
+            self._got_metric.emit(visit, s, todo, ssimulacra2_of(s.original, recs, should_stop=lambda: t.cancelled))
+
+        self.workers.submit("classic", run, visit.ticket, priority=3, what="measuring SSIMULACRA2")
+
+    def _store_metric(self, visit: Visit, s: ImageSession, points, values):
+        visit.metric = False
+        for p, v in zip(points, values):
+            p.ssimulacra2 = v
+        self.curve_ready.emit(s, "ssimulacra2")
+        if visit is self._visit and len(values) == len(points):
+            self._queue_slow_metric()  # samples that arrived meanwhile
+
+    def _queue_model_curves(self):
+        """Encode the current image with every other model drawn (Figure 5), on the LSTM
+        thread after the model in use."""
+        e, visit = self.state.current, self._visit
+        s = e.session if e is not None else None
+        if s is None or not s.lstm_complete:
+            return
+        entropy = self.state.entropy
+        for mid, name, path in self.state.plot_models():
+            if mid in s.model_curves or ("lstm:" + mid) in visit.curves:
+                continue
+            visit.curves.add("lstm:" + mid)
+
+            def run(t, mid=mid, path=path):
+                pts = s.model_points(self.others.get(mid, path, entropy), should_stop=lambda: t.cancelled)
+                if pts is not None:
+                    self._got_model.emit(visit, s, mid, pts)
+
+            self.workers.submit("lstm", run, visit.ticket, priority=10, what=f"encoding with the {name} model")
+
+    def _store_model(self, visit: Visit, s: ImageSession, mid: str, pts):
+        visit.curves.discard("lstm:" + mid)
+        s.model_curves[mid] = pts
+        self.curve_ready.emit(s, "lstm:" + mid)
