@@ -1,6 +1,7 @@
-"""The main window's actions apart from its layout and work: exports, save dialogs, the
-About box and the shortcuts list (a mixin: MainWindow inherits them; they read the view state
-and never queue work)."""
+"""The main window's actions apart from its layout and drawing: opening images, folders,
+data sets and models, exports and save dialogs, the About box and the shortcuts list (a
+mixin: MainWindow inherits them). They change the view state or read it; the scheduler
+does the work that follows."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,10 +9,16 @@ from pathlib import Path
 from PySide6.QtGui import QGuiApplication, QImage
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
+from codec.checkpoint import load_model
 from codec.classical import CODECS
-from codec.zoo import SHIPPED
+from codec.data import find_images
+from codec.errors import CodecError
+from codec.imageio import IMAGE_SUFFIXES
+from codec.lstm_file import LSTM_SUFFIX
+from codec.zoo import MODELS_DIR, SHIPPED
 
 from . import export
+from .state import Entry
 
 
 class WindowActions:
@@ -129,3 +136,93 @@ class WindowActions:
             "Ctrl+W: close the image · Ctrl+Shift+W: close all · double-click (large photo): move the region\n"
             "Ctrl+E: export comparison · Ctrl+Shift+C: copy it · Ctrl+S: save files\n"
             "Esc: cancel encoding · F5: encode again"))
+
+    # -- opening images and models --------------------------------------------------
+    def open_dialog(self):
+        filt = ("Images (" + " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES)) + f");;LSTM files (*{LSTM_SUFFIX})"
+                ";;All files (*)")
+        paths, _ = QFileDialog.getOpenFileNames(self, "Open images", self.last_dir(), filt)
+        if paths:
+            self.open_paths(paths)
+
+    def open_folder_dialog(self):
+        d = QFileDialog.getExistingDirectory(self, "Open a folder of images", self.last_dir())
+        if d:
+            self.open_paths([d])
+
+    def open_dataset_dialog(self):
+        d = QFileDialog.getExistingDirectory(self, "Open a folder as a data set", self.last_dir())
+        if d:
+            self.open_dataset([d])
+
+    def open_dataset(self, paths):
+        """The data set window for these images and folders (gui/dataset.py)."""
+        from .dataset import DatasetWindow
+        st = self.state
+        if st.codec is None:
+            self.status("No model is loaded; use the Model menu to pick one first.", error=True)
+            return None
+        files = []
+        for p in map(Path, paths):
+            files += find_images(p) if p.is_dir() else [p]
+        if not files:
+            self.status("No image files there.", error=True)
+            return None
+        # Figure 5 over the data set too (the fast encoder, as on the plot)
+        others = {name: self.scheduler.others.get(mid, path, st.entropy) for mid, name, path in st.plot_models()}
+        w = DatasetWindow(files, st.codec, [k for k in st.classical_codecs if k != "jpeg444"], others,
+                          with_ssimulacra2=st.metric == "ssimulacra2", parent=self)
+        w.open_image.connect(lambda path: self.open_paths([path]))
+        w.show()
+        return w
+
+    def open_paths(self, paths) -> list[Entry]:
+        """Open files and folders (folders: every image in them). Returns the new entries."""
+        if self.state.codec is None:
+            self.status("No model is loaded; use the Model menu to pick one first.", error=True)
+            return []
+        files, skipped = [], []
+        for p in map(Path, paths):
+            if p.is_dir():
+                found = find_images(p)
+                skipped += [q.name for q in p.iterdir() if q.is_file() and q.suffix.lower() not in IMAGE_SUFFIXES]
+                if not found:
+                    self.status(f"{p} holds no image files.", error=True)
+                files += found
+            else:
+                files.append(p)
+        if skipped:
+            self.status(f"Skipped {len(skipped)} file(s) that are not images: {', '.join(skipped[:5])}"
+                        f"{'…' if len(skipped) > 5 else ''}", error=True)
+        if not files:
+            return []
+        self.settings.setValue("last_dir", str(files[0].parent))
+        new, first = self.state.add(files)
+        for e in new:
+            self.scheduler.load(e)
+        self.state.set_current(first)
+        return new
+
+    def load_model_dialog(self):
+        path, _ = QFileDialog.getOpenFileName(self, "Load model", str(MODELS_DIR),
+                                              "Checkpoints (*.pt);;All files (*)")
+        if path:
+            self.set_model_path(path)
+
+    def use_model(self, path) -> bool:
+        """Switch to the model in `path` unless it is the one in use (no needless re-encode)."""
+        if self.model and Path(self.model.path).resolve() == Path(path).resolve():
+            return True
+        return self.set_model_path(path)
+
+    def set_model_path(self, path) -> bool:
+        try:
+            model = load_model(path)
+        except CodecError as err:
+            QMessageBox.warning(self, "Model not loaded", str(err))
+            self.status(f"Model not loaded: {err}", error=True)
+            self._check_model_action()  # the menu keeps showing the model still in use
+            return False
+        self.state.set_model(model)
+        self.status(f"Loaded {model.describe()}")
+        return True

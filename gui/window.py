@@ -8,19 +8,15 @@ from pathlib import Path
 
 from PySide6.QtCore import QEvent, QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QIcon, QImage, QKeySequence, QPixmap, QShortcut
-from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QLabel,
-                               QListWidget, QListWidgetItem, QMainWindow, QMessageBox, QProgressBar,
+from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QHBoxLayout, QLabel,
+                               QListWidget, QListWidgetItem, QMainWindow, QProgressBar,
                                QPushButton, QSlider, QSpinBox, QSplitter, QToolButton, QVBoxLayout, QWidget)
 
 from codec.classical import CODECS, available_codecs
-from codec.checkpoint import LoadedModel, load_model
-from codec.data import find_images
-from codec.errors import CodecError
-from codec.imageio import IMAGE_SUFFIXES
-from codec.lstm_file import LSTM_SUFFIX
+from codec.checkpoint import LoadedModel
 from codec.plugins import problems as plugin_problems
 from codec.session import ImageSession
-from codec.zoo import MODELS_DIR, SHIPPED
+from codec.zoo import SHIPPED
 
 from .actions import WindowActions
 from .rdplot import Curves, RDPlot
@@ -374,71 +370,6 @@ class MainWindow(WindowActions, QMainWindow):
     def last_dir(self) -> str:
         return str(self.settings.value("last_dir", str(Path.home())))
 
-    def open_dialog(self):
-        filt = ("Images (" + " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES)) + f");;LSTM files (*{LSTM_SUFFIX})"
-                ";;All files (*)")
-        paths, _ = QFileDialog.getOpenFileNames(self, "Open images", self.last_dir(), filt)
-        if paths:
-            self.open_paths(paths)
-
-    def open_folder_dialog(self):
-        d = QFileDialog.getExistingDirectory(self, "Open a folder of images", self.last_dir())
-        if d:
-            self.open_paths([d])
-
-    def open_dataset_dialog(self):
-        d = QFileDialog.getExistingDirectory(self, "Open a folder as a data set", self.last_dir())
-        if d:
-            self.open_dataset([d])
-
-    def open_dataset(self, paths):
-        """The data set window for these images and folders (gui/dataset.py)."""
-        from .dataset import DatasetWindow
-        st = self.state
-        if st.codec is None:
-            self.status("No model is loaded; use the Model menu to pick one first.", error=True)
-            return None
-        files = []
-        for p in map(Path, paths):
-            files += find_images(p) if p.is_dir() else [p]
-        if not files:
-            self.status("No image files there.", error=True)
-            return None
-        # Figure 5 over the data set too (the fast encoder, as on the plot)
-        others = {name: self.scheduler.others.get(mid, path, st.entropy) for mid, name, path in st.plot_models()}
-        w = DatasetWindow(files, st.codec, [k for k in st.classical_codecs if k != "jpeg444"], others,
-                          with_ssimulacra2=st.metric == "ssimulacra2", parent=self)
-        w.open_image.connect(lambda path: self.open_paths([path]))
-        w.show()
-        return w
-
-    def open_paths(self, paths) -> list[Entry]:
-        """Open files and folders (folders: every image in them). Returns the new entries."""
-        if self.state.codec is None:
-            self.status("No model is loaded; use the Model menu to pick one first.", error=True)
-            return []
-        files, skipped = [], []
-        for p in map(Path, paths):
-            if p.is_dir():
-                found = find_images(p)
-                skipped += [q.name for q in p.iterdir() if q.is_file() and q.suffix.lower() not in IMAGE_SUFFIXES]
-                if not found:
-                    self.status(f"{p} holds no image files.", error=True)
-                files += found
-            else:
-                files.append(p)
-        if skipped:
-            self.status(f"Skipped {len(skipped)} file(s) that are not images: {', '.join(skipped[:5])}"
-                        f"{'…' if len(skipped) > 5 else ''}", error=True)
-        if not files:
-            return []
-        self.settings.setValue("last_dir", str(files[0].parent))
-        new, first = self.state.add(files)
-        for e in new:
-            self.scheduler.load(e)
-        self.state.set_current(first)
-        return new
-
     def close_image(self):
         if self.state.current is not None:
             self.close_entries([self.state.current])
@@ -770,30 +701,6 @@ class MainWindow(WindowActions, QMainWindow):
                 and (st.mode != "bits" or self.views.block_maps is not None))
 
     # ================================================================ model and encoder
-    def load_model_dialog(self):
-        path, _ = QFileDialog.getOpenFileName(self, "Load model", str(MODELS_DIR),
-                                              "Checkpoints (*.pt);;All files (*)")
-        if path:
-            self.set_model_path(path)
-
-    def use_model(self, path) -> bool:
-        """Switch to the model in `path` unless it is the one in use (no needless re-encode)."""
-        if self.model and Path(self.model.path).resolve() == Path(path).resolve():
-            return True
-        return self.set_model_path(path)
-
-    def set_model_path(self, path) -> bool:
-        try:
-            model = load_model(path)
-        except CodecError as err:
-            QMessageBox.warning(self, "Model not loaded", str(err))
-            self.status(f"Model not loaded: {err}", error=True)
-            self._check_model_action()  # the menu keeps showing the model still in use
-            return False
-        self.state.set_model(model)
-        self.status(f"Loaded {model.describe()}")
-        return True
-
     OPTION_MESSAGES = {
         ("entropy", True): "LSTM bits entropy-coded (lossless).",
         ("entropy", False): "LSTM bits stored plain, as in the paper: 0.125 bpp per iteration.",

@@ -570,7 +570,7 @@ def test_dataset_window_tables_plot_exports_and_cache(qtbot, window, photos, tmp
     w.anchor_box.setCurrentIndex(w.anchor_box.findData("webp"))
     assert w.summary.anchor == "webp" and "jpeg" in w.summary.bd
     # a double-click on a row opens that image in the main window
-    w._row_opened(0, 0)
+    w.image_table.cellDoubleClicked.emit(0, 0)
     assert window.state.current is not None and window.state.current.name == w.image_table.item(0, 0).text()
     w.close()
     # reopened: everything comes from the cache, nothing is encoded again
@@ -623,9 +623,9 @@ def test_figure5_also_draws_a_checkpoint_loaded_earlier(qtbot, window, photos, t
 
 def test_closing_the_dataset_window_while_it_works_stops_it_quietly(qtbot, window, photos):
     w = window.open_dataset([photos[0].parent])
-    thread = w._thread
+    finished = w.wait
     w.close()  # at once, mid-image
-    qtbot.waitUntil(lambda: not thread.is_alive(), timeout=60000)
+    qtbot.waitUntil(lambda: finished(0), timeout=60000)
     qtbot.wait(200)  # its last signals, if any, arrive at a deleted window: nothing may raise
 
 
@@ -638,3 +638,34 @@ def test_bits_view_says_when_an_iteration_is_stored_raw(qtbot):
     v.set_block_maps((np.full((2, 3), 32.0), np.ones((2, 3))))
     assert "stored uncompressed" in v.p_bits.caption.text()
     assert v.p_bits.image.image.shape == (32, 48, 3)
+
+
+def test_sessions_are_written_on_the_gui_thread_only(qtbot, window, photos, monkeypatch):
+    """The scheduler's contract: workers compute, the GUI thread stores (no session is
+    shared mutable data between threads)."""
+    import threading
+
+    import codec.session as session_mod
+    writers = set()
+
+    class Recorded(dict):
+        def __setitem__(self, key, value):
+            writers.add(threading.current_thread().name)
+            super().__setitem__(key, value)
+
+    original_init, original_add = session_mod.ImageSession.__init__, session_mod.ImageSession.add_iteration
+
+    def init(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        self.curves, self.matches, self.model_curves = Recorded(), Recorded(), Recorded()
+
+    def add(self, *args):
+        writers.add(threading.current_thread().name)
+        original_add(self, *args)
+
+    monkeypatch.setattr(session_mod.ImageSession, "__init__", init)
+    monkeypatch.setattr(session_mod.ImageSession, "add_iteration", add)
+    window.state.set_mode("bits")
+    window.open_paths([photos[1]])
+    qtbot.waitUntil(lambda: window.ready(curves=True), timeout=60000)
+    assert writers == {threading.main_thread().name}
