@@ -160,17 +160,17 @@ def test_the_app_lists_command_codecs_and_shows_a_failing_one_in_words(qtbot, tm
         assert "Toy JPEG (commands)" in labels and "Always failing" in labels
         w.codec_box.setCurrentIndex(labels.index("Toy JPEG (commands)"))
         w.open_paths([photo])
-        qtbot.waitUntil(lambda: bool(w.current.session and w.current.session.lstm_complete), timeout=30000)
-        qtbot.waitUntil(lambda: ("toyjpeg", w.slider.value()) in w.current.session.matches, timeout=60000)
+        qtbot.waitUntil(lambda: bool(w.state.current.session and w.state.current.session.lstm_complete), timeout=30000)
+        qtbot.waitUntil(lambda: ("toyjpeg", w.state.iteration) in w.state.current.session.matches, timeout=60000)
         assert w.views.classical is not None and "q=" in w.views.p_cls.caption.text()
         w.codec_box.setCurrentIndex(labels.index("Always failing"))
-        qtbot.waitUntil(lambda: "failing" in w.current.session.failures, timeout=60000)
+        qtbot.waitUntil(lambda: "failing" in w.state.current.session.failures, timeout=60000)
         qtbot.waitUntil(lambda: "no luck today" in w.views.p_cls.message.toPlainText().replace("\n", " "), timeout=10000)
-        assert "exit 1" in w.current.session.failures["failing"]
+        assert "exit 1" in w.state.current.session.failures["failing"]
         qtbot.waitUntil(lambda: w.plot.legend.getLabel(w.plot.curves["failing"]).text.endswith("— failed"),
                         timeout=60000)
         w.codec_box.setCurrentIndex(labels.index("JPEG 4:2:0"))  # everything else goes on
-        qtbot.waitUntil(lambda: ("jpeg", w.slider.value()) in w.current.session.matches, timeout=60000)
+        qtbot.waitUntil(lambda: ("jpeg", w.state.iteration) in w.state.current.session.matches, timeout=60000)
     finally:
         w.close()  # the window deletes itself
         CLASSICAL_RUNNER.shutdown()
