@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import torch
 
 from .metrics import msssim, msssim_window
+from .msssim import MSSSIMTo
 from .pixels import to_uint8
 
 
@@ -46,27 +47,38 @@ class RefineSettings:
             raise ValueError("refinement needs steps >= 1, lookahead >= 0, lr > 0 and patience >= 1")
 
 
+class Distortion:
+    """1 - MS-SSIM against the tile x, (1, 3, h, w) in [-0.5, 0.5], with the window
+    codec.metrics uses at this size (the tile's statistics computed once: codec/msssim.py);
+    mean absolute error for tiles too small for MS-SSIM."""
+
+    def __init__(self, x: torch.Tensor):
+        self.x = x
+        win = msssim_window(x.shape[2], x.shape[3])
+        self._msssim = MSSSIMTo(x + 0.5, win) if win else None
+
+    def __call__(self, recon: torch.Tensor) -> torch.Tensor:
+        if self._msssim is None:
+            return (recon - self.x).abs().mean()
+        return self._msssim((recon + 0.5).clamp(0, 1))
+
+
 def distortion(recon: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """1 - MS-SSIM of (1, 3, h, w) images in [-0.5, 0.5], with the window codec.metrics
-    uses at this size; mean absolute error for tiles too small for MS-SSIM."""
-    win = msssim_window(x.shape[2], x.shape[3])
-    if not win:
-        return (recon - x).abs().mean()
-    from pytorch_msssim import ms_ssim
-    return 1 - ms_ssim((recon + 0.5).clamp(0, 1), x + 0.5, data_range=1.0, win_size=win)
+    return Distortion(x)(recon)
 
 
 _TIE = 1e-5  # float32 MS-SSIM strays from float64 by far less; closer calls are rescored exactly
 
 
-def _scored(recon: torch.Tensor, x: torch.Tensor, exact: bool = False) -> float:
+def _scored(recon: torch.Tensor, dist: Distortion, exact: bool = False) -> float:
     """1 - MS-SSIM of the reconstruction as the decoder's 8-bit output (rounded as
     pixels.to_uint8 rounds it). exact: as the evaluation measures it (metrics.msssim, float64,
     2.5x slower); otherwise float32, which can misjudge a difference of about 1e-7: kodim09's
     16th iteration "improved" 0.990626 -> 0.990626 and the evaluation found it stalled."""
     if exact:
-        return 1.0 - msssim(to_uint8(recon.detach()), to_uint8(x))
-    return distortion(recon.mul(255.0).add(127.5).round().clamp(0, 255).div(255.0).sub(0.5), x).item()
+        return 1.0 - msssim(to_uint8(recon.detach()), to_uint8(dist.x))
+    with torch.no_grad():
+        return dist(recon.mul(255.0).add(127.5).round().clamp(0, 255).div(255.0).sub(0.5)).item()
 
 
 class _Judge:
@@ -74,19 +86,19 @@ class _Judge:
     previous iteration's (None: nothing to improve on), judged in float32 and, where two
     scores are within _TIE, again exactly."""
 
-    def __init__(self, prev_recon, x):
-        self.x, self.prev = x, prev_recon
+    def __init__(self, prev_recon, dist: Distortion):
+        self.dist, self.prev = dist, prev_recon
         self.floor = ({False: math.inf, True: math.inf} if prev_recon is None
-                      else {False: _scored(prev_recon, x)})
+                      else {False: _scored(prev_recon, dist)})
 
     def _floor(self, exact):
         if exact not in self.floor:
-            self.floor[exact] = _scored(self.prev, self.x, exact=True)
+            self.floor[exact] = _scored(self.prev, self.dist, exact=True)
         return self.floor[exact]
 
     def improvements(self, recons) -> list[bool]:
         for exact in (False, True):
-            chain = [self._floor(exact)] + [_scored(r, self.x, exact) for r in recons]
+            chain = [self._floor(exact)] + [_scored(r, self.dist, exact) for r in recons]
             pairs = list(zip(chain, chain[1:]))
             if exact or all(abs(a - b) >= _TIE for a, b in pairs if math.isfinite(a)):
                 return [b < a for a, b in pairs]
@@ -111,7 +123,8 @@ def refine_bits(net, x, y, prev_recon, enc_state, dec_state, t: int, later: int,
     0.988196; with up to 40, 0.988302 -> 0.988366 -> 0.988397)."""
     sign = net.binarizer.binarize  # sign(u), gradient straight through to u
     ahead = min(s.lookahead, later)
-    judge = _Judge(prev_recon, x)
+    score = Distortion(x)
+    judge = _Judge(prev_recon, score)
     own_bits = None
     best = {True: (math.inf, None), False: (math.inf, None)}  # monotone? -> (loss, bits)
     with torch.enable_grad():
@@ -120,11 +133,11 @@ def refine_bits(net, x, y, prev_recon, enc_state, dec_state, t: int, later: int,
         for k in range(s.steps * s.patience + 1):
             bits = sign(u, False)
             recon, dec = net.decode_step(bits, prev_recon, dec_state, t)
-            loss, enc, recons = distortion(recon, x), enc_state, [recon]
+            loss, enc, recons = score(recon), enc_state, [recon]
             for j in range(1, ahead + 1):
                 y2, enc = net.code_values(x - recon, enc, t + j)
                 recon, dec = net.decode_step(sign(y2, False), recon, dec, t + j)
-                loss = loss + distortion(recon, x)
+                loss = loss + score(recon)
                 recons.append(recon)
             if k == 0:
                 own_bits = bits.detach()  # exactly +-1: the STE term is 0

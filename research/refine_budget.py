@@ -1,6 +1,6 @@
 """Where does refinement's gain come from, and what can be cut? (issues 19 and 20)
 
-    python research/refine_budget.py [--size 256x384] [--photos N]
+    python research/refine_budget.py [--size 256x384] [--photos N] [--budgets S,L,U[,P] ...]
 
 Encodes centre crops of training photos (block_rd.py's, never Kodak) with the fast encoder
 and with several refinement budgets: fewer Adam steps, no lookahead, refining only the first
@@ -66,18 +66,25 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--size", default="256x384", help="crop HxW (default 256x384)")
     p.add_argument("--photos", type=int, default=4)
-    p.add_argument("--only", nargs="*", help="budget names to run (default all)")
+    p.add_argument("--budgets", nargs="*", help="budgets to run instead of the list above, each as "
+                   "STEPS,LOOKAHEAD,UNTIL[,PATIENCE] (UNTIL 0: every iteration)")
     a = p.parse_args(argv)
     h, w = map(int, a.size.split("x"))
     torch.set_num_threads(2)
     model = load_model(shipped(DEFAULT).path)
     photos = [centre_crop(load_rgb(q).pixels, h, w) for q in DEFAULT_PHOTOS[:a.photos] if q.exists()]
+    budgets = BUDGETS
+    if a.budgets:
+        budgets = {"fast": None}
+        for b in a.budgets:
+            v = [int(x) for x in b.split(",")]
+            budgets[f"{v[0]} steps, lookahead {v[1]}, iterations 1-{v[2] or 16}, patience {v[3] if len(v) > 3 else 4}"] = \
+                (v[0], v[1], v[2], v[3] if len(v) > 3 else 4)
     curves, seconds = {}, {}
-    for name, budget in BUDGETS.items():
-        if a.only and name != "fast" and name not in a.only:
-            continue
+    for name, budget in budgets.items():
         codec = (LSTMCodec(model) if budget is None else
-                 BudgetCodec(model, RefineSettings(steps=budget[0], lookahead=budget[1]), budget[2]))
+                 BudgetCodec(model, RefineSettings(steps=budget[0], lookahead=budget[1],
+                                                   patience=budget[3] if len(budget) > 3 else 4), budget[2]))
         curves[name], seconds[name] = [], 0.0
         for px in photos:
             t0 = time.perf_counter()

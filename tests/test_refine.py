@@ -113,3 +113,20 @@ def test_near_ties_are_judged_as_the_evaluation_scores_them(monkeypatch):
     assert refine._Judge(prev, None).improvements([a]) == [False]  # a tie, not an improvement
     assert refine._Judge(prev, None).improvements([b, a]) == [True, False]
     assert refine._Judge(None, None).improvements([a, b]) == [True, True]
+
+
+def test_msssim_against_a_fixed_target_equals_pytorch_msssim_in_value_and_gradient():
+    from pytorch_msssim import ms_ssim
+
+    from codec.msssim import MSSSIMTo
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(1, 3, 200, 170, generator=g)  # odd sizes: the pooling pads
+    y = (x + 0.1 * torch.randn(x.shape, generator=g)).clamp(0, 1)
+    for win in (3, 11):
+        a, b = y.clone().requires_grad_(True), y.clone().requires_grad_(True)
+        ours, theirs = MSSSIMTo(x, win)(a), 1 - ms_ssim(b, x, data_range=1.0, win_size=win)
+        assert abs(ours.item() - theirs.item()) < 3e-6  # both within 1e-6 of a float64 computation
+        (ga,), (gb,) = torch.autograd.grad(ours, a), torch.autograd.grad(theirs, b)
+        assert (ga - gb).abs().max() <= 1e-3 * gb.abs().max()  # float32 summation order
+    with pytest.raises(ValueError):
+        MSSSIMTo(x, 15)  # too small for five scales with that window
