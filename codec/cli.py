@@ -34,13 +34,14 @@ def _load(model_path):
 
 
 def _refine(args):
-    from .refine import RefineSettings
+    """The encoder's settings: --refine STEPS (a search of your own) or --encoder NAME."""
+    from .encoders import ENCODERS, RefineSettings
     steps, ahead = getattr(args, "refine", 0), getattr(args, "refine_lookahead", 1)
-    if not steps:
-        return None
     if steps < 0 or ahead < 0:
         raise UserError("--refine and --refine-lookahead take a number of steps (0 or more).")
-    return RefineSettings(steps=steps, lookahead=ahead)
+    if steps:
+        return RefineSettings(steps=steps, lookahead=ahead)
+    return ENCODERS[getattr(args, "encoder", "fast")]
 
 
 def _codec(args, model=None):
@@ -83,8 +84,9 @@ def cmd_encode(a):
     img = load_rgb(a.input)
     codec = _codec(a)
 
+    slow = bool(codec.refine and not codec.refine.first)  # a search on every iteration: minutes
     data, _ = codec.encode(img.pixels, a.iterations, progress=_tile_progress(
-        "refining bits" if codec.refine else "encoding", always=bool(codec.refine)))
+        "refining bits" if slow else "encoding", always=slow))
     atomic.write_bytes(out, data)
     for note in img.notes:
         print(f"note: {note}", file=sys.stderr)
@@ -179,6 +181,7 @@ def cmd_export_model(a):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .encoders import DEFAULT_ENCODER, ENCODER_LABELS, ENCODERS
     p = argparse.ArgumentParser(prog="lstm-codec", description="Progressive LSTM image codec (Toderici et al. "
                                 "2017 with hard-sigmoid gates and an image recovery block).")
     sub = p.add_subparsers(dest="command", required=True)
@@ -190,9 +193,13 @@ def build_parser() -> argparse.ArgumentParser:
             sp.add_argument("--no-entropy", action="store_true",
                             help="store the code bits uncompressed, as the paper does (default: entropy-coded, "
                                  "lossless, 9-17%% smaller on Kodak)")
+            sp.add_argument("--encoder", choices=list(ENCODERS), default=DEFAULT_ENCODER,
+                            help="which bits to send (same decoder and files): " + "; ".join(
+                                f"{name}: {label}" for name, label in ENCODER_LABELS.items())
+                            + f" (default {DEFAULT_ENCODER})")
             sp.add_argument("--refine", type=int, default=0, metavar="STEPS",
-                            help="search for better bits while encoding, STEPS Adam steps per iteration "
-                                 "(10 is a good value; about 70x slower to encode, same decoder; default 0: off)")
+                            help="instead of --encoder, a search of your own: STEPS Adam steps per iteration "
+                                 "(--encoder thorough is 10, with one iteration of lookahead)")
             sp.add_argument("--refine-lookahead", type=int, default=1, metavar="N",
                             help="later iterations the refinement also scores (default 1)")
             sp.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",

@@ -24,7 +24,8 @@ from .bitstream import Header
 from .checkpoint import LoadedModel
 from .errors import BitstreamError, CodecError, ModelError
 from .imageio import pad_to_multiple, tile_grid
-from .refine import RefineSettings, refine_bits
+from .encoders import RefineSettings
+from .refine import refine_bits
 from .pixels import to_tensor, to_uint8
 from .runtime import tune_allocator
 from .units import bpp
@@ -113,20 +114,22 @@ class LSTMCodec:
     # no_grad, not inference_mode: refinement differentiates through the states it makes
     @torch.no_grad()
     def _step(self, st: _TileState, codes: torch.Tensor | None = None, iterations: int = 0,
-              should_stop: Callable[[], bool] | None = None, precision: str | None = None) -> torch.Tensor:
+              should_stop: Callable[[], bool] | None = None, precision: str | None = None,
+              draft: Callable[[torch.Tensor], None] | None = None) -> torch.Tensor:
         """Advance one tile by one iteration; encodes if codes is None (`iterations`: how
         many the file will hold, for refinement's lookahead). Returns the codes.
-        `precision`: the file's, when decoding (the encoder's own otherwise)."""
+        `precision`: the file's, when decoding (the encoder's own otherwise). `draft(recon)`:
+        sees the reconstruction of the encoder's own bits before refinement searches."""
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=(precision or self.precision) == "bf16"):
-            return self._advance(st, codes, iterations, should_stop)
+            return self._advance(st, codes, iterations, should_stop, draft)
 
-    def _advance(self, st, codes, iterations, should_stop):
+    def _advance(self, st, codes, iterations, should_stop, draft=None):
         if codes is None:
             residual = st.x if st.recon is None else st.x - st.recon
             y, st.enc = self.net.code_values(residual, st.enc, t=st.t)
-            if self.refine:
+            if self.refine and self.refine.refines(st.t):
                 codes = refine_bits(self.net, st.x, y, st.recon, st.enc, st.dec, st.t,
-                                    iterations - 1 - st.t, self.refine, should_stop)
+                                    iterations - 1 - st.t, self.refine, should_stop, draft)
             else:
                 codes = self.net.binarizer.binarize(y, stochastic=False)
         st.recon, st.dec = self.net.decode_step(codes, st.recon, st.dec, st.t)
@@ -135,11 +138,14 @@ class LSTMCodec:
 
     # -- encoding -------------------------------------------------------------------
     def encode_progressive(self, pixels: np.ndarray, iterations: int | None = None,
-                           should_stop: Callable[[], bool] | None = None) -> Iterator[IterationResult]:
+                           should_stop: Callable[[], bool] | None = None,
+                           draft: Callable[[int, np.ndarray], None] | None = None) -> Iterator[IterationResult]:
         """Yield after each iteration: its codes and the reconstruction so far.
 
         Stops early (between iterations, or between tiles of a large image) when
-        should_stop() returns True; the caller keeps whatever was yielded."""
+        should_stop() returns True; the caller keeps whatever was yielded. `draft(k, image)`:
+        for an image of one tile, while refinement searches iteration k, the reconstruction
+        of the encoder's own bits (a viewer can show it meanwhile)."""
         k = self._check_iterations(iterations)
         h, w = pixels.shape[:2]
         padded, tiles = self._tiles(pixels)
@@ -152,10 +158,12 @@ class LSTMCodec:
             t0 = time.perf_counter()
             codes = np.empty((self.cfg.bits, bh, bw), np.float32)
             recon = np.empty(padded.shape, np.uint8)
+            show = (None if draft is None or len(tiles) > 1 else
+                    lambda recon, k=t + 1: draft(k, to_uint8(recon)[:h, :w]))
             for (y, xx, th, tw), st in zip(tiles, states):
                 if should_stop and should_stop():
                     return
-                c = self._step(st, iterations=k, should_stop=should_stop)
+                c = self._step(st, iterations=k, should_stop=should_stop, draft=show)
                 codes[:, y // 16:(y + th) // 16, xx // 16:(xx + tw) // 16] = c[0].numpy()
                 recon[y:y + th, xx:xx + tw] = to_uint8(st.recon)
             block = bitstream.iteration_block(header, codes, prev)

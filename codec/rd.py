@@ -68,12 +68,14 @@ def measure(original: np.ndarray, codec: str, setting, label: str, rec: np.ndarr
 
 def encode_lstm(codec, pixels: np.ndarray, image: str = "", iterations: int | None = None,
                 should_stop: Callable[[], bool] | None = None, with_ssimulacra2: bool = False,
-                keep: bool = True, preview: Callable[[int, np.ndarray], None] | None = None) -> Iterator[tuple]:
+                keep: bool = True, preview: Callable[[int, np.ndarray], None] | None = None,
+                draft: Callable[[int, np.ndarray], None] | None = None) -> Iterator[tuple]:
     """The LSTM's points, one per iteration as it is encoded: yields (point, the iteration's
     IterationResult). Encode time is the progressive encoder's running total. `preview(k,
-    image)` sees each reconstruction before its metrics are computed."""
+    image)` sees each reconstruction before its metrics are computed; `draft(k, image)`,
+    while a refining encoder searches iteration k, the encoder network's own (coder.py)."""
     total = 0.0
-    for r in codec.encode_progressive(pixels, iterations, should_stop):
+    for r in codec.encode_progressive(pixels, iterations, should_stop, draft=draft):
         total += r.seconds
         if preview:
             preview(r.iteration, r.reconstruction)

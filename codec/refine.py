@@ -25,26 +25,12 @@ images, shipped weights: BD-rate vs JPEG −10.5% -> −15.2%, progressive on ev
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-
 import torch
 
+from .encoders import RefineSettings
 from .metrics import msssim, msssim_window
 from .msssim import MSSSIMTo
 from .pixels import to_uint8
-
-
-@dataclass(frozen=True)
-class RefineSettings:
-    steps: int = 10       # Adam steps per iteration
-    lookahead: int = 1    # later iterations the objective also scores
-    lr: float = 0.02      # on u, where the encoder's y lies in (-1, 1)
-    patience: int = 4     # no candidate keeps the stream progressive after `steps`: search
-    #                       on up to patience x steps (the late iterations, where gains are tiny)
-
-    def __post_init__(self):
-        if self.steps < 1 or self.lookahead < 0 or not self.lr > 0 or self.patience < 1:
-            raise ValueError("refinement needs steps >= 1, lookahead >= 0, lr > 0 and patience >= 1")
 
 
 class Distortion:
@@ -97,6 +83,8 @@ class _Judge:
         return self.floor[exact]
 
     def improvements(self, recons) -> list[bool]:
+        if self.prev is None and len(recons) == 1:
+            return [True]  # the first iteration improves on nothing: no score needed
         for exact in (False, True):
             chain = [self._floor(exact)] + [_scored(r, self.dist, exact) for r in recons]
             pairs = list(zip(chain, chain[1:]))
@@ -105,13 +93,14 @@ class _Judge:
 
 
 def refine_bits(net, x, y, prev_recon, enc_state, dec_state, t: int, later: int,
-                s: RefineSettings, should_stop=None) -> torch.Tensor:
+                s: RefineSettings, should_stop=None, draft=None) -> torch.Tensor:
     """Bits (1, C, h, w) of +-1 to send at iteration t (0-based).
 
     x: the tile; y: the encoder's values for iteration t; prev_recon, dec_state: the
     decoder before iteration t; enc_state: the encoder after iteration t; later: how many
     iterations the file holds after this one (the lookahead stops there); should_stop():
-    return the best bits so far now (a cancelled encode need not finish the search).
+    return the best bits so far now (a cancelled encode need not finish the search);
+    draft(recon): sees the reconstruction of the encoder's own bits before the search.
 
     Which bits: the lowest loss among candidates whose 8-bit reconstruction improves on
     iteration t - 1 *and* whose lookahead iterations each improve on the one before
@@ -141,6 +130,8 @@ def refine_bits(net, x, y, prev_recon, enc_state, dec_state, t: int, later: int,
                 recons.append(recon)
             if k == 0:
                 own_bits = bits.detach()  # exactly +-1: the STE term is 0
+                if draft is not None:
+                    draft(recon.detach())
             # the monotone tier's best loss is never below the other's, so a candidate that
             # does not beat it cannot win either: skip its 8-bit scoring
             value = loss.item()

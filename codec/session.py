@@ -157,13 +157,16 @@ class ImageSession:
         return self.original.shape[1]
 
     def encode_lstm(self, iterations: int, should_stop: Callable[[], bool] | None = None,
-                    preview: Callable[[int, np.ndarray], None] | None = None
+                    preview: Callable[[int, np.ndarray], None] | None = None,
+                    draft: Callable[[int, np.ndarray], None] | None = None
                     ) -> Iterator[tuple[RDPoint, bytes, np.ndarray]]:
         """Encode from scratch, storing nothing: yields each iteration's point, its bytes in
         the file and its code bits (int8), for add_iteration. `preview(k, image)` is called
         with each reconstruction before its metrics are computed, so a viewer can show it a
-        little sooner."""
-        for point, r in encode_lstm(self.codec, self.original, self.name, iterations, should_stop, preview=preview):
+        little sooner; `draft(k, image)` with the encoder network's own reconstruction while
+        a refining encoder searches iteration k."""
+        for point, r in encode_lstm(self.codec, self.original, self.name, iterations, should_stop, preview=preview,
+                                    draft=draft):
             yield point, r.block, r.codes.astype(np.int8)
 
     def reset_lstm(self):

@@ -168,8 +168,9 @@ class WindowActions:
         if not files:
             self.status("No image files there.", error=True)
             return None
-        # Figure 5 over the data set too (the fast encoder, as on the plot)
-        others = {name: self.scheduler.others.get(mid, path, st.entropy) for mid, name, path in st.plot_models()}
+        # Figure 5 over the data set too (with the encoder the plot uses for them)
+        others = {name: self.scheduler.others.get(mid, path, st.entropy, st.others_encoder())
+                  for mid, name, path in st.plot_models()}
         w = DatasetWindow(files, st.codec, [k for k in st.classical_codecs if k != "jpeg444"], others,
                           with_ssimulacra2=st.metric == "ssimulacra2", parent=self)
         w.open_image.connect(lambda path: self.open_paths([path]))

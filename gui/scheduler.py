@@ -25,6 +25,7 @@ from codec.classical import CODECS
 from codec.coder import LSTMCodec
 from codec.errors import CodecError
 from codec.lstm_file import load_picture
+from codec.encoders import ENCODERS
 from codec.region import region_for
 from codec.runtime import release_free_memory
 from codec.session import ImageSession, measure_blocks, ssimulacra2_of
@@ -53,27 +54,26 @@ class Visit:
 
 
 class OtherCodecs:
-    """The codecs of the models drawn besides the one in use (Figure 5), loaded once, with
-    the fast encoder (refining several models' bits would take many minutes). Used from the
-    LSTM thread and the GUI thread (data set window), hence the lock."""
+    """The codecs of the models drawn besides the one in use (Figure 5), each model loaded
+    once. Used from the LSTM thread and the GUI thread (data set window), hence the lock."""
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._codecs: dict[tuple[str, bool], LSTMCodec] = {}
+        self._codecs: dict[tuple[str, bool, str], LSTMCodec] = {}
 
-    def get(self, model_id: str, path: str, entropy: bool) -> LSTMCodec:
+    def get(self, model_id: str, path: str, entropy: bool, encoder: str) -> LSTMCodec:
         with self._lock:
-            codec = self._codecs.get((model_id, entropy))
-            if codec is None:
-                codec = self._codecs[(model_id, entropy)] = LSTMCodec(load_model(path), entropy=entropy)
-            return codec
+            key = (model_id, entropy, encoder)
+            if key not in self._codecs:
+                self._codecs[key] = LSTMCodec(load_model(path), entropy=entropy, refine=ENCODERS[encoder])
+            return self._codecs[key]
 
 
 class Scheduler(QObject):
     # results, on the GUI thread, once stored in their session
     loaded = Signal(object)                     # entry: its session, thumbnail or error set
     encoding_changed = Signal(object)           # the session being encoded (None: none)
-    lstm_preview = Signal(object, int, object)  # session, iteration, reconstruction (metrics to follow)
+    lstm_preview = Signal(object, int, object, bool)  # session, iteration, reconstruction, a draft (refinement to follow)
     lstm_iteration = Signal(object, object)     # session, RDPoint
     lstm_done = Signal(object, bool)            # session, complete
     curve_ready = Signal(object, str)           # session, codec key / "lstm:<model id>" / "ssimulacra2"
@@ -83,7 +83,7 @@ class Scheduler(QObject):
 
     # from the worker threads (queued to the GUI thread: this object lives there)
     _got_load = Signal(object, object, str)                 # entry, (pixels, notes, region, thumbnail) or None, error
-    _got_preview = Signal(object, object, int, object)      # ticket, session, k, image
+    _got_preview = Signal(object, object, int, object, bool)  # ticket, session, k, image, a draft
     _got_iteration = Signal(object, object, object)         # ticket, session, (point, block, codes)
     _got_lstm_end = Signal(object, object)                  # ticket, session
     _got_curve = Signal(object, object, str, object, str)   # visit, session, key, points or None, error
@@ -237,9 +237,12 @@ class Scheduler(QObject):
 
         def run(t: Ticket):
             def preview(k, image):
-                self._got_preview.emit(t, s, k, image)
+                self._got_preview.emit(t, s, k, image, False)
 
-            for item in s.encode_lstm(total, should_stop=lambda: t.cancelled, preview=preview):
+            def draft(k, image):
+                self._got_preview.emit(t, s, k, image, True)
+
+            for item in s.encode_lstm(total, should_stop=lambda: t.cancelled, preview=preview, draft=draft):
                 self._got_iteration.emit(t, s, item)
             self._got_lstm_end.emit(t, s)
 
@@ -260,10 +263,10 @@ class Scheduler(QObject):
             self._start_classical()
         return True
 
-    def _store_preview(self, t: Ticket, s: ImageSession, k: int, image):
+    def _store_preview(self, t: Ticket, s: ImageSession, k: int, image, draft: bool):
         if t is self._lstm_ticket and k == 1 and not s.lstm:
             self.previewed = s
-            self.lstm_preview.emit(s, k, image)
+            self.lstm_preview.emit(s, k, image, draft)
             self._start_classical()
 
     def _store_iteration(self, t: Ticket, s: ImageSession, item):
@@ -408,14 +411,14 @@ class Scheduler(QObject):
         s = e.session if e is not None else None
         if s is None or not s.lstm_complete:
             return
-        entropy = self.state.entropy
+        entropy, encoder = self.state.entropy, self.state.others_encoder()
         for mid, name, path in self.state.plot_models():
             if mid in s.model_curves or ("lstm:" + mid) in visit.curves:
                 continue
             visit.curves.add("lstm:" + mid)
 
             def run(t, mid=mid, path=path):
-                pts = s.model_points(self.others.get(mid, path, entropy), should_stop=lambda: t.cancelled)
+                pts = s.model_points(self.others.get(mid, path, entropy, encoder), should_stop=lambda: t.cancelled)
                 if pts is not None:
                     self._got_model.emit(visit, s, mid, pts)
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from codec.classical import CODECS
+from codec.encoders import DEFAULT_ENCODER, ENCODERS
 from codec.region import Region
 from codec.zoo import SHIPPED
 
@@ -33,7 +34,7 @@ METRICS = {"ms-ssim": ("MS-SSIM", "ms-ssim-rgb", "ms-ssim-db"),
            "psnr": ("PSNR (dB)", "psnr-rgb", "psnr"),
            "ssim": ("SSIM", "ssim-rgb", "ssim"),
            "ssimulacra2": ("SSIMULACRA2", "ssimulacra2", "ssimulacra2")}
-OPTIONS = ("entropy", "refine", "all_models")  # the LSTM's on/off options, saved by these names
+OPTIONS = ("entropy", "all_models")  # the LSTM's on/off options, saved by these names
 
 
 class Event:
@@ -76,7 +77,8 @@ class ViewState:
         self.entries: list[Entry] = []
         self.current: Entry | None = None
         self.model = model
-        self.entropy, self.refine, self.all_models = True, False, False
+        self.entropy, self.all_models = True, False
+        self.encoder = DEFAULT_ENCODER  # which bits to send (codec.refine.ENCODERS)
         self.iteration = 2
         self.classical = self.classical_codecs[0]
         self.mode = "side"
@@ -103,11 +105,9 @@ class ViewState:
     def iterations(self) -> int:
         return self.model.config.iterations if self.model is not None else 16
 
-    def make_codec(self, model: LoadedModel, refine: bool | None = None) -> LSTMCodec:
+    def make_codec(self, model: LoadedModel, encoder: str | None = None) -> LSTMCodec:
         from codec.coder import LSTMCodec
-        from codec.refine import RefineSettings
-        refine = self.refine if refine is None else refine
-        return LSTMCodec(model, entropy=self.entropy, refine=RefineSettings() if refine else None)
+        return LSTMCodec(model, entropy=self.entropy, refine=ENCODERS[encoder or self.encoder])
 
     def _note_checkpoint(self, model):
         if model is not None and model.model_id not in {m.model_id for m in SHIPPED}:
@@ -120,7 +120,7 @@ class ViewState:
         self._use_codec()
 
     def set_option(self, name: str, on: bool):
-        """entropy / refine / all_models on or off; the first two re-encode the open images."""
+        """entropy / all_models on or off; entropy re-encodes the open images."""
         if name not in OPTIONS:
             raise ValueError(f"unknown option {name!r}")
         if getattr(self, name) == on:
@@ -129,6 +129,16 @@ class ViewState:
         if name != "all_models" and self.model is not None:
             self._use_codec()
         self.option_changed.emit(name, on)
+
+    def set_encoder(self, name: str):
+        """Which bits the LSTM sends (codec.refine.ENCODERS): the open images are re-encoded."""
+        if name not in ENCODERS:
+            raise ValueError(f"the encoder is one of {', '.join(ENCODERS)}, not {name!r}")
+        if name != self.encoder:
+            self.encoder = name
+            if self.model is not None:
+                self._use_codec()
+            self.option_changed.emit("encoder", name)
 
     def _use_codec(self):
         from codec.session import ImageSession
@@ -141,6 +151,11 @@ class ViewState:
                 e.session.curves = old.curves
         self.iteration = min(self.iteration, self.iterations)
         self.codec_changed.emit()
+
+    def others_encoder(self) -> str:
+        """The encoder of the models drawn besides the one in use: the same, unless it is
+        the thorough search (minutes per model and image), then the default."""
+        return DEFAULT_ENCODER if self.encoder == "thorough" else self.encoder
 
     def plot_models(self) -> list[tuple[str, str, str]]:
         """(model id, name, checkpoint path) of every model whose curve is drawn besides the
@@ -230,6 +245,8 @@ class ViewState:
         """Read the saved choices (QSettings or anything with value(key, default, type=))."""
         for name in OPTIONS:
             setattr(self, name, settings.value(name, getattr(self, name), type=bool))
+        encoder = settings.value("encoder", self.encoder)
+        self.encoder = encoder if encoder in ENCODERS else DEFAULT_ENCODER
         if self.model is not None:
             self.codec = self.make_codec(self.model)
         codec = settings.value("codec", self.classical)
@@ -245,7 +262,8 @@ class ViewState:
     def save(self, settings):
         for name in OPTIONS:
             settings.setValue(name, getattr(self, name))
-        for key, value in (("codec", self.classical), ("iteration", self.iteration), ("mode", self.mode),
+        for key, value in (("encoder", self.encoder), ("codec", self.classical), ("iteration", self.iteration),
+                           ("mode", self.mode),
                            ("metric", self.metric), ("gain", self.gain), ("signed", self.signed)):
             settings.setValue(key, value)
 

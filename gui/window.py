@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QHBoxLayout, 
 from codec.classical import CODECS, available_codecs
 from codec.checkpoint import LoadedModel
 from codec.plugins import problems as plugin_problems
+from codec.encoders import DEFAULT_ENCODER, ENCODER_LABELS
 from codec.session import ImageSession
 from codec.zoo import SHIPPED
 
@@ -266,10 +267,15 @@ class MainWindow(WindowActions, QMainWindow):
             mm, "&Entropy-code the LSTM bits", "entropy",
             "Lossless range coding of the code bits: 9-17% fewer bytes on Kodak. "
             "Off: the paper's plain bits, 0.125 bpp per iteration.")
-        self._switch(
-            mm, "&Refine the LSTM bits (slow encoder)", "refine",
-            "Search for better bits while encoding (codec/refine.py): higher MS-SSIM at the same rate, "
-            "about 70x slower to encode; files decode as usual.")
+        em = mm.addMenu("E&ncoder")  # which bits to send: the decoder and the files' format stay
+        self.encoder_actions = QActionGroup(self)
+        for name, label in ENCODER_LABELS.items():
+            a = QAction(label, self, checkable=True, data=name,
+                        statusTip=f"{label} (codec/refine.py); files decode as usual"
+                                  + (" · the default" if name == DEFAULT_ENCODER else ""))
+            self.encoder_actions.addAction(a)
+            em.addAction(a)
+        self.encoder_actions.triggered.connect(lambda a: self.state.set_encoder(a.data()))
         mm.addSeparator()
         self._switch(
             mm, "Plot &every model's curve (Figure 5)", "all_models",
@@ -361,6 +367,8 @@ class MainWindow(WindowActions, QMainWindow):
             self.views.set_mode(st.mode)
         for name, action in self.option_actions.items():
             action.setChecked(getattr(st, name))
+        for action in self.encoder_actions.actions():
+            action.setChecked(action.data() == st.encoder)
 
     # ================================================================ opening
     @property
@@ -586,10 +594,11 @@ class MainWindow(WindowActions, QMainWindow):
         self.progress.setVisible(shown)
         self.cancel_btn.setVisible(shown)
 
-    def _lstm_preview(self, s: ImageSession, k: int, image):
-        """The first reconstruction goes on screen before its metrics are computed."""
+    def _lstm_preview(self, s: ImageSession, k: int, image, draft: bool):
+        """The first reconstruction goes on screen before its metrics are computed (and,
+        with a refining encoder, the encoder network's own before the search)."""
         if s is self._session():
-            self.views.set_lstm(image, "1 it. · computing metrics…")
+            self.views.set_lstm(image, "1 it. · refining the bits…" if draft else "1 it. · computing metrics…")
             self._show_iteration()
 
     def _lstm_iteration(self, s: ImageSession, point):
@@ -676,8 +685,8 @@ class MainWindow(WindowActions, QMainWindow):
         model = f"{st.model.name}, model {st.model.model_id}" if st.model else "no model"
         if st.model and not st.entropy:
             model += ", plain bits"
-        if st.model and st.refine:
-            model += ", refined bits"
+        if st.model:
+            model += f", {st.encoder} encoder"
         self.setWindowTitle(f"{name + ' — ' if name else ''}lstm-compare ({model})")
 
     # ================================================================ exports
@@ -704,23 +713,23 @@ class MainWindow(WindowActions, QMainWindow):
     OPTION_MESSAGES = {
         ("entropy", True): "LSTM bits entropy-coded (lossless).",
         ("entropy", False): "LSTM bits stored plain, as in the paper: 0.125 bpp per iteration.",
-        ("refine", True): "Refining the LSTM bits while encoding: better images, about 70x slower encoding.",
-        ("refine", False): "LSTM bits as the encoder network predicts them (fast).",
     }
 
     def set_option(self, name: str, on: bool):
-        """One of the LSTM's switches (entropy, refine, all_models): the open images are
+        """One of the LSTM's switches (entropy, all_models): the open images are
         re-encoded when the bits change; the classical curves stay."""
         self.state.set_option(name, on)
 
-    def _option_changed(self, name: str, on: bool):
-        self.settings.setValue(name, on)
+    def _option_changed(self, name: str, value):
+        self.settings.setValue(name, value)
         self._show_controls()
         if name == "all_models":
             self.plot.set_model_names(self._model_names(), self._lstm_name())
             self._draw_plot()
+        elif name == "encoder":
+            self.status(f"LSTM encoder: {ENCODER_LABELS[value]}; re-encoding the open images.")
         else:
-            self.status(self.OPTION_MESSAGES[(name, on)])
+            self.status(self.OPTION_MESSAGES[(name, value)])
 
     def _codec_changed(self):
         self._check_model_action()

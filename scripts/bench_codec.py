@@ -31,7 +31,7 @@ import torch  # noqa: E402
 from codec.checkpoint import load_model  # noqa: E402
 from codec.coder import LSTMCodec  # noqa: E402
 from codec.imageio import load_rgb, save_rgb  # noqa: E402
-from codec.refine import RefineSettings  # noqa: E402
+from codec.encoders import RefineSettings  # noqa: E402
 from codec.zoo import DEFAULT, shipped  # noqa: E402
 
 KODIM23 = ROOT.parent / "shared" / "data" / "kodak" / "kodim23.png"

@@ -350,22 +350,26 @@ def test_entropy_toggle_reencodes_with_plain_bits_and_keeps_curves(qtbot, window
 
 
 @pytest.mark.slow
-def test_refine_toggle_reencodes_with_refined_bits_that_decode(qtbot, window, photos):
+def test_encoder_menu_reencodes_with_other_bits_that_decode(qtbot, window, photos):
     from codec.coder import LSTMCodec
+    from codec.encoders import DEFAULT_ENCODER, ENCODERS
+    assert window.state.encoder == DEFAULT_ENCODER
+    actions = {a.data(): a for a in window.encoder_actions.actions()}
+    assert set(actions) == set(ENCODERS) and actions[DEFAULT_ENCODER].isChecked()
+    actions["fast"].trigger()
     window.open_paths([photos[0]])
     _wait_encoded(qtbot, window)
     s = window.state.current.session
-    window.option_actions["refine"].trigger()
-    assert window.state.refine and window.state.codec.refine is not None
-    assert window.settings.value("refine", type=bool) is True and "refined bits" in window.windowTitle()
+    assert s.codec.refine is None and "fast encoder" in window.windowTitle()
+    actions["thorough"].trigger()
+    assert window.state.codec.refine == ENCODERS["thorough"] and actions["thorough"].isChecked()
+    assert window.settings.value("encoder") == "thorough" and "thorough encoder" in window.windowTitle()
     _wait_encoded(qtbot, window)
     t = window.state.current.session
     assert t is not s
     # other bits than the fast encoder's, read back by a plain decoder to the same image
     assert t.lstm_file() != s.lstm_file()
     assert np.array_equal(LSTMCodec(window.model).decode(t.lstm_file()), t.lstm[-1].reconstruction)
-    window.option_actions["refine"].trigger()
-    assert not window.state.refine and window.state.codec.refine is None
 
 
 def test_signals_keep_the_reference_count_of_true():

@@ -6,7 +6,8 @@ import torch
 from codec import refine
 from codec.coder import LSTMCodec
 from codec.metrics import msssim
-from codec.refine import RefineSettings, distortion, refine_bits
+from codec.encoders import RefineSettings
+from codec.refine import distortion, refine_bits
 from codec.cli import main
 
 
@@ -113,6 +114,8 @@ def test_near_ties_are_judged_as_the_evaluation_scores_them(monkeypatch):
     assert refine._Judge(prev, None).improvements([a]) == [False]  # a tie, not an improvement
     assert refine._Judge(prev, None).improvements([b, a]) == [True, False]
     assert refine._Judge(None, None).improvements([a, b]) == [True, True]
+    asked.clear()
+    assert refine._Judge(None, None).improvements([a]) == [True] and asked == []  # nothing to score
 
 
 def test_msssim_against_a_fixed_target_equals_pytorch_msssim_in_value_and_gradient():

@@ -106,9 +106,9 @@ def _abuse(qtbot, tiny_model, tiny_model_path, photos, tmp_path) -> RSS:
         if i % 19 == 9:
             w.export_comparison(tmp_path / f"export{i}.png")  # may say "still being computed"
         if i == 50:
-            w.set_option("refine", True)
+            w.state.set_encoder("thorough")
         if i == 56:
-            w.set_option("refine", False)
+            w.state.set_encoder("fast")
     # it still works: the image last chosen encodes completely and its JPEG match appears
     w.reencode()
     qtbot.waitUntil(lambda: bool(w.state.current.session and w.state.current.session.lstm_complete), timeout=60000)

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from codec.session import ImageSession
+from codec.encoders import DEFAULT_ENCODER
 from gui.state import METRICS, MODES, ViewState
 
 
@@ -54,17 +55,18 @@ def test_settings_round_trip_and_bad_saved_values_fall_back(tiny_model):
     st.set_mode(MODES[2])
     st.set_metric("psnr")
     st.set_option("entropy", False)
+    st.set_encoder("fast")
     saved = Settings()
     st.save(saved)
     again = ViewState(tiny_model, ["jpeg", "webp"])
     again.load(saved)
-    assert (again.classical, again.iteration, again.mode, again.metric, again.entropy) == \
-        ("webp", 3, MODES[2], "psnr", False)
-    assert again.codec.entropy is False
-    junk = Settings(codec="avif", iteration=400, mode="x", metric="y", gain=0)
+    assert (again.classical, again.iteration, again.mode, again.metric, again.entropy, again.encoder) == \
+        ("webp", 3, MODES[2], "psnr", False, "fast")
+    assert again.codec.entropy is False and again.codec.refine is None
+    junk = Settings(codec="avif", iteration=400, mode="x", metric="y", gain=0, encoder="z")
     again.load(junk)
-    assert (again.classical, again.iteration, again.mode, again.metric, again.gain) == \
-        ("jpeg", tiny_model.config.iterations, "side", "ms-ssim", 1)
+    assert (again.classical, again.iteration, again.mode, again.metric, again.gain, again.encoder) == \
+        ("jpeg", tiny_model.config.iterations, "side", "ms-ssim", 1, DEFAULT_ENCODER)
     assert set(METRICS) >= {"ms-ssim", "psnr", "ssimulacra2"}
 
 
@@ -90,7 +92,7 @@ def test_an_encoder_option_gives_the_open_images_new_sessions_keeping_classical_
     e.session.curves["jpeg"] = ["a point"]
     old = e.session
     changed = recorder(st.codec_changed)
-    st.set_option("refine", True)
+    st.set_encoder("thorough")
     assert e.session is not old and e.session.codec.refine is not None
     assert e.session.curves == {"jpeg": ["a point"]} and changed == [()]
     st.set_option("all_models", True)  # draws more curves; the bits stay
