@@ -25,7 +25,6 @@ from .checkpoint import LoadedModel
 from .errors import BitstreamError, CodecError, ModelError
 from .imageio import pad_to_multiple, tile_grid
 from .encoders import RefineSettings
-from .refine import refine_bits
 from .pixels import to_tensor, to_uint8
 from .runtime import tune_allocator
 from .units import bpp
@@ -128,6 +127,7 @@ class LSTMCodec:
             residual = st.x if st.recon is None else st.x - st.recon
             y, st.enc = self.net.code_values(residual, st.enc, t=st.t)
             if self.refine and self.refine.refines(st.t):
+                from .refine import refine_bits  # here: decoding need not import MS-SSIM and scipy
                 codes = refine_bits(self.net, st.x, y, st.recon, st.enc, st.dec, st.t,
                                     iterations - 1 - st.t, self.refine, should_stop, draft)
             else:

@@ -13,10 +13,10 @@ STYLE = {"lstm": ("LSTM", "tab:red", "o-"), "jpeg": ("JPEG 4:2:0", "tab:orange",
          "lstm-proposed": ("LSTM proposed (paper)", "tab:red", "o-"),
          "lstm-baseline-plain": ("LSTM baseline, plain bits (no entropy coding)", "tab:gray", "o:"),
          "lstm-proposed-plain": ("LSTM proposed, plain bits (no entropy coding)", "tab:red", "o:"),
-         "lstm-baseline-msssim": ("LSTM baseline tuned for MS-SSIM (ours)", "black", "o-"),
+         "lstm-baseline-msssim": ("LSTM baseline tuned for MS-SSIM (ours), fast encoder", "black", "o-"),
          "lstm-baseline-msssim-plain": ("LSTM baseline tuned for MS-SSIM, plain bits", "black", "o:"),
-         "lstm-baseline-msssim-refined": ("LSTM baseline tuned for MS-SSIM, refined bits (--refine 10)",
-                                          "tab:cyan", "o-")}
+         "lstm-baseline-msssim-quick": ("LSTM baseline tuned for MS-SSIM, quick encoder", "tab:olive", "o-"),
+         "lstm-baseline-msssim-refined": ("LSTM baseline tuned for MS-SSIM, thorough encoder", "tab:cyan", "o-")}
 
 
 def _plt():

@@ -31,7 +31,7 @@ import torch  # noqa: E402
 from codec.checkpoint import load_model  # noqa: E402
 from codec.coder import LSTMCodec  # noqa: E402
 from codec.imageio import load_rgb, save_rgb  # noqa: E402
-from codec.encoders import RefineSettings  # noqa: E402
+from codec.encoders import ENCODERS  # noqa: E402
 from codec.zoo import DEFAULT, shipped  # noqa: E402
 
 KODIM23 = ROOT.parent / "shared" / "data" / "kodak" / "kodim23.png"
@@ -99,6 +99,23 @@ def cli_seconds(args: list[str], repeat: int) -> float:
         if r.returncode:
             raise SystemExit(f"lstm-codec {' '.join(args)} failed: {r.stderr.strip()}")
     return best_of(repeat, run)[0]
+
+
+def torch_import_seconds(repeat: int) -> float:
+    """A new Python process that imports torch and exits: what every CLI run that touches
+    the network pays before its first convolution."""
+    return best_of(repeat, lambda: subprocess.run([sys.executable, "-c", "import torch"], check=True))[0]
+
+
+def conv_share(codec, data: bytes) -> tuple[float, float]:
+    """(seconds in convolutions, seconds in all) of one decode, from torch's profiler."""
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        codec.decode(data)
+    events = prof.key_averages()
+    conv = sum(e.self_cpu_time_total for e in events if "conv" in e.key) / 1e6
+    total = sum(e.self_cpu_time_total for e in events) / 1e6
+    return conv, total
 
 
 def training_step_seconds(steps: int = 8) -> float:
@@ -175,6 +192,13 @@ def main(argv=None) -> int:
         print(f"library, bf16: encode {fig['bf16_encode_s']:.2f} s ({fig['encode_s'] / fig['bf16_encode_s']:.2f}x "
               f"fp32), decode {fig['bf16_decode_s']:.2f} s ({fig['decode_s'] / fig['bf16_decode_s']:.2f}x), "
               f"first iteration {fig['bf16_first_iteration_s']:.3f} s; file {len(bdata) / len(data) - 1:+.2%} bytes")
+        (c32, t32), (c16, t16) = conv_share(codec, data), conv_share(bf, bdata)
+        fig["bf16_decode_conv_s"], fig["bf16_decode_rest_s"] = c16, t16 - c16
+        print(f"  why: a decode's convolutions take {c32:.2f} s in fp32 and {c16:.2f} s in bf16 "
+              f"({c32 / c16:.1f}x faster); everything else (the LSTM gates' arithmetic, kept in float32 "
+              f"for the cell state, casts, pixel shuffles) {t32 - c32:.2f} s and {t16 - c16:.2f} s (CPU time, "
+              f"profiled): the bf16 decode target of 1.30 s would need that rest under "
+              f"{max(0.0, 1.3 * t16 / fig['bf16_decode_s'] - c16):.2f} s")
     except CodecError as e:
         print(f"bf16: not measured: {e}")
 
@@ -186,21 +210,39 @@ def main(argv=None) -> int:
                                                "--model", a.model], a.repeat)
             fig["cli_decode_s"] = cli_seconds(["decode", str(lstm), str(out), "--force"], a.repeat)
             fig["cli_info_s"] = cli_seconds(["info", str(lstm)], a.repeat)
-        print(f"whole process: lstm-codec encode {fig['cli_encode_s']:.2f} s, decode {fig['cli_decode_s']:.2f} s "
-              f"({fig['cli_decode_s'] - fig['decode_s']:+.2f} s over the library), info {fig['cli_info_s']:.2f} s")
+            fig["torch_import_s"] = torch_import_seconds(a.repeat)
+        print(f"whole process: lstm-codec encode {fig['cli_encode_s']:.2f} s (the default encoder), decode "
+              f"{fig['cli_decode_s']:.2f} s ({fig['cli_decode_s'] - fig['decode_s']:+.2f} s over the library, of which "
+              f"{fig['torch_import_s']:.2f} s is a process that imports torch and nothing else), "
+              f"info {fig['cli_info_s']:.2f} s")
 
+    # the encoders besides the fast one (codec/encoders.py): quick on the whole image (issue 20:
+    # at most 2x the fast encoder), thorough on a crop, with its floor at the measured peak
+    quick = LSTMCodec(model, refine=ENCODERS["quick"])
+    fig["quick_encode_s"], _ = best_of(a.repeat, lambda: quick.encode(px, k))
+    fig["quick_ratio"] = fig["quick_encode_s"] / fig["encode_s"]
+    print(f"library, quick encoder ({ENCODERS['quick']}): encode {fig['quick_encode_s']:.2f} s, "
+          f"{fig['quick_ratio']:.2f}x the fast encoder (issue 20: at most 2x: "
+          f"{'met' if fig['quick_ratio'] <= 2 else 'NOT met'})")
     if a.refine_crop:
         s = a.refine_crop
         top, left = max(0, (h - s) // 2), max(0, (w - s) // 2)
         crop = np.ascontiguousarray(px[top:top + s, left:left + s])
         fast, _ = best_of(1, lambda: codec.encode(crop, k))
-        refined = LSTMCodec(model, refine=RefineSettings(steps=10))
+        th = ENCODERS["thorough"]
+        refined = LSTMCodec(model, refine=th)
         fig["refine_crop_s"], _ = best_of(1, lambda: refined.encode(crop, k))
         fig["refine_ratio"] = fig["refine_crop_s"] / fast
         fig["refine_image_s_estimate"] = fig["refine_ratio"] * fig["encode_s"]
-        print(f"--refine 10 on a {crop.shape[1]}x{crop.shape[0]} crop: {fig['refine_crop_s']:.1f} s, "
+        # each search step runs 1 + lookahead decoder iterations and lookahead encoder ones
+        # forwards, then backwards (twice the forward's multiply-adds): a floor on its cost
+        per_step = (1 + th.lookahead) * dec_macs + th.lookahead * enc_macs
+        floor_macs = k * ((3 * th.steps + 1) * per_step + enc_macs + dec_macs)
+        fig["refine_floor_s"] = 2 * floor_macs / peak
+        print(f"thorough encoder on a {crop.shape[1]}x{crop.shape[0]} crop: {fig['refine_crop_s']:.1f} s, "
               f"{fig['refine_ratio']:.0f}x the fast encoder; for the whole image about "
-              f"{fig['refine_image_s_estimate']:.0f} s (target 45 s)")
+              f"{fig['refine_image_s_estimate']:.0f} s (target 45 s; its network passes alone need "
+              f"{fig['refine_floor_s']:.0f} s at the measured fp32 peak)")
 
     if not a.no_train:
         fig["train_step_s"] = training_step_seconds()

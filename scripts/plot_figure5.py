@@ -25,13 +25,14 @@ from codec.figures import rd_plot  # noqa: E402
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--baseline", required=True, help="kodak_bars output folder of the baseline model")
-    p.add_argument("--proposed", required=True, help="kodak_bars output folder of the proposed model")
+    p.add_argument("--baseline", default="", help="kodak_bars output folder of the baseline model")
+    p.add_argument("--proposed", default="", help="kodak_bars output folder of the proposed model")
     p.add_argument("--baseline-plain", default="", help="the baseline evaluated with --no-entropy (optional)")
     p.add_argument("--proposed-plain", default="", help="the proposed model evaluated with --no-entropy (optional)")
     p.add_argument("--msssim", default="", help="the baseline tuned for MS-SSIM (optional)")
     p.add_argument("--msssim-plain", default="", help="the same with --no-entropy (optional)")
-    p.add_argument("--msssim-refined", default="", help="the same with --refine (optional)")
+    p.add_argument("--msssim-quick", default="", help="the same with --encoder quick (optional)")
+    p.add_argument("--msssim-refined", default="", help="the same with --encoder thorough (optional)")
     p.add_argument("--classical", default=",".join(FIGURE_CODECS))
     p.add_argument("--classical-dir", default="docs/results/classical", help="folder of the classical codecs' JSON")
     p.add_argument("--out", required=True)
@@ -44,6 +45,7 @@ def main():
     for name, folder in (("lstm-baseline", a.baseline), ("lstm-proposed", a.proposed),
                          ("lstm-baseline-plain", a.baseline_plain), ("lstm-proposed-plain", a.proposed_plain),
                          ("lstm-baseline-msssim", a.msssim), ("lstm-baseline-msssim-plain", a.msssim_plain),
+                         ("lstm-baseline-msssim-quick", a.msssim_quick),
                          ("lstm-baseline-msssim-refined", a.msssim_refined)):
         if folder:
             curves[name] = json.loads((Path(folder) / "lstm.json").read_text())["results"]
