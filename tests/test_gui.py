@@ -142,9 +142,9 @@ def test_cancel_mid_encode(qtbot, window, photos, monkeypatch):
     import codec.session as session_mod
     original_run = session_mod.ImageSession.encode_lstm
 
-    def slow_run(self, iterations, should_stop=None, preview=None):
+    def slow_run(self, iterations, should_stop=None, preview=None, draft=None):
         import time
-        for s in original_run(self, iterations, should_stop, preview):
+        for s in original_run(self, iterations, should_stop, preview, draft):
             time.sleep(0.3)
             yield s
     monkeypatch.setattr(session_mod.ImageSession, "encode_lstm", slow_run)
