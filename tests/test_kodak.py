@@ -6,6 +6,7 @@ from codec.checkpoint import load_model
 from codec.zoo import default_model_path
 from codec.cli import main
 from codec.coder import LSTMCodec
+from codec.encoders import DEFAULT_ENCODER, ENCODERS
 from codec.imageio import load_rgb
 from conftest import kodak_dir, needs_shared
 
@@ -20,7 +21,7 @@ def test_kodak_round_trip_prefix_and_size(tmp_path, capsys):
     assert 0.8 * plain < len(data) < plain  # entropy-coded: a few percent below the plain bits
     assert main(["info", str(out)]) == 0
     assert "768" in capsys.readouterr().out
-    codec = LSTMCodec(load_model(default_model_path()))
+    codec = LSTMCodec(load_model(default_model_path()), refine=ENCODERS[DEFAULT_ENCODER])  # the CLI's default
     full = codec.decode(data)
     _, rec = codec.encode(load_rgb(src).pixels, 3)
     assert np.array_equal(full, rec)
