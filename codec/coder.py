@@ -128,8 +128,11 @@ class LSTMCodec:
             y, st.enc = self.net.code_values(residual, st.enc, t=st.t)
             if self.refine and self.refine.refines(st.t):
                 from .refine import refine_bits  # here: decoding need not import MS-SSIM and scipy
+                if draft is not None:  # the network's own bits first (a decode without autograd: fast)
+                    draft(self.net.decode_step(self.net.binarizer.binarize(y, stochastic=False),
+                                               st.recon, st.dec, st.t)[0])
                 codes = refine_bits(self.net, st.x, y, st.recon, st.enc, st.dec, st.t,
-                                    iterations - 1 - st.t, self.refine, should_stop, draft)
+                                    iterations - 1 - st.t, self.refine, should_stop)
             else:
                 codes = self.net.binarizer.binarize(y, stochastic=False)
         st.recon, st.dec = self.net.decode_step(codes, st.recon, st.dec, st.t)

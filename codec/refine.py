@@ -93,14 +93,13 @@ class _Judge:
 
 
 def refine_bits(net, x, y, prev_recon, enc_state, dec_state, t: int, later: int,
-                s: RefineSettings, should_stop=None, draft=None) -> torch.Tensor:
+                s: RefineSettings, should_stop=None) -> torch.Tensor:
     """Bits (1, C, h, w) of +-1 to send at iteration t (0-based).
 
     x: the tile; y: the encoder's values for iteration t; prev_recon, dec_state: the
     decoder before iteration t; enc_state: the encoder after iteration t; later: how many
     iterations the file holds after this one (the lookahead stops there); should_stop():
-    return the best bits so far now (a cancelled encode need not finish the search);
-    draft(recon): sees the reconstruction of the encoder's own bits before the search.
+    return the best bits so far now (a cancelled encode need not finish the search).
 
     Which bits: the lowest loss among candidates whose 8-bit reconstruction improves on
     iteration t - 1 *and* whose lookahead iterations each improve on the one before
@@ -130,8 +129,6 @@ def refine_bits(net, x, y, prev_recon, enc_state, dec_state, t: int, later: int,
                 recons.append(recon)
             if k == 0:
                 own_bits = bits.detach()  # exactly +-1: the STE term is 0
-                if draft is not None:
-                    draft(recon.detach())
             # the monotone tier's best loss is never below the other's, so a candidate that
             # does not beat it cannot win either: skip its 8-bit scoring
             value = loss.item()

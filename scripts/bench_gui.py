@@ -70,6 +70,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("image", nargs="?", default=str(ROOT.parent / "shared/data/kodak/kodim23.png"))
     p.add_argument("--model", default=None, help="a shipped model's name or a checkpoint; default: the default model")
+    p.add_argument("--encoder", default=None, help="the LSTM's encoder (codec/encoders.py); default: the default one")
     a = p.parse_args()
     if not Path(a.image).exists():
         a.image = str(ROOT / "resources/samples/coffee.png")
@@ -91,6 +92,8 @@ def main():
             win.close()
             app.processEvents()
         win = MainWindow(model, QSettings(str(Path(tempfile.mkdtemp()) / "b.ini"), QSettings.IniFormat))
+        if a.encoder:
+            win.state.set_encoder(a.encoder)
         win.resize(1500, 900)
         win.show()
         app.processEvents()
