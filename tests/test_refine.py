@@ -133,3 +133,18 @@ def test_msssim_against_a_fixed_target_equals_pytorch_msssim_in_value_and_gradie
         assert (ga - gb).abs().max() <= 1e-3 * gb.abs().max()  # float32 summation order
     with pytest.raises(ValueError):
         MSSSIMTo(x, 15)  # too small for five scales with that window
+
+
+def test_a_refining_encoder_shows_the_networks_own_bits_as_a_draft_first(tiny_model, small_image):
+    drafts = []
+    codec = LSTMCodec(tiny_model, refine=RefineSettings(steps=2, lookahead=0, first=2))
+    own = [r.reconstruction for r in LSTMCodec(tiny_model).encode_progressive(small_image, 1)]
+    results = list(codec.encode_progressive(small_image, 3, draft=lambda k, img: drafts.append((k, img))))
+    assert [k for k, _ in drafts] == [1, 2]  # the refined iterations only
+    assert np.array_equal(drafts[0][1], own[0])  # iteration 1's draft: the fast encoder's picture
+    assert drafts[0][1].shape == results[0].reconstruction.shape
+    data, _ = codec.encode(small_image, 3)  # the same bits without drafts
+    assert np.array_equal(codec.decode(data), results[-1].reconstruction)
+    tiled = LSTMCodec(tiny_model, tile=32, refine=RefineSettings(steps=1, first=1))
+    list(tiled.encode_progressive(small_image, 1, draft=lambda k, img: drafts.append(k)))
+    assert len(drafts) == 2  # several tiles: no whole picture to show before each is refined
