@@ -300,8 +300,10 @@ class ComparisonViews(QStackedWidget):
         self.mode = mode
         self.setCurrentIndex(MODES.index(mode))
         self._refresh()
-        if self.original is None or self._shows_whole_image(rect):
-            self.fit()  # the user was looking at the whole image: keep doing so
+        if self.original is None or any(old.autoRangeEnabled()) or self._shows_whole_image(rect):
+            # the user was looking at the whole image (or the pane had none yet: a difference
+            # pane before the first reconstruction): keep doing so
+            self.fit()
         else:
             self.current_view_box().setRange(rect, padding=0)  # keep the zoomed-in region
 

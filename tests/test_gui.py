@@ -10,7 +10,7 @@ from codec.classical import get_codec
 
 pytest.importorskip("pytestqt")
 import shiboken6  # noqa: E402
-from PySide6.QtCore import QSettings  # noqa: E402
+from PySide6.QtCore import QRectF, QSettings  # noqa: E402
 from PySide6.QtGui import QImage  # noqa: E402
 
 from gui.window import MainWindow  # noqa: E402
@@ -673,3 +673,17 @@ def test_sessions_are_written_on_the_gui_thread_only(qtbot, window, photos, monk
     window.open_paths([photos[1]])
     qtbot.waitUntil(lambda: window.ready(curves=True), timeout=60000)
     assert writers == {threading.main_thread().name}
+
+
+def test_a_view_switched_before_its_first_picture_still_fits_the_image(qtbot):
+    """The difference panes have no picture until the first reconstruction: leaving that
+    view then must fit the image, not keep the empty pane's meaningless range."""
+    from gui.views import ComparisonViews
+    v = ComparisonViews()
+    qtbot.addWidget(v)
+    v.resize(900, 500)
+    v.show()
+    v.set_mode("diff")
+    v.set_original(np.zeros((73, 143, 3), np.uint8))
+    v.set_mode("side")
+    qtbot.waitUntil(lambda: v.current_view_box().viewRect().contains(QRectF(0.5, 0.5, 142, 72)), timeout=3000)
