@@ -114,30 +114,39 @@ class LSTMCodec:
     @torch.no_grad()
     def _step(self, st: _TileState, codes: torch.Tensor | None = None, iterations: int = 0,
               should_stop: Callable[[], bool] | None = None, precision: str | None = None,
-              draft: Callable[[torch.Tensor], None] | None = None) -> torch.Tensor:
+              values: torch.Tensor | None = None) -> torch.Tensor:
         """Advance one tile by one iteration; encodes if codes is None (`iterations`: how
         many the file will hold, for refinement's lookahead). Returns the codes.
-        `precision`: the file's, when decoding (the encoder's own otherwise). `draft(recon)`:
-        sees the reconstruction of the encoder's own bits before refinement searches."""
+        `precision`: the file's, when decoding (the encoder's own otherwise). `values`: the
+        encoder's values for this iteration if _draft computed them already."""
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=(precision or self.precision) == "bf16"):
-            return self._advance(st, codes, iterations, should_stop, draft)
+            if codes is None:
+                y = self._values(st) if values is None else values
+                if self.refine and self.refine.refines(st.t):
+                    from .refine import refine_bits  # here: decoding need not import MS-SSIM and scipy
+                    codes = refine_bits(self.net, st.x, y, st.recon, st.enc, st.dec, st.t,
+                                        iterations - 1 - st.t, self.refine, should_stop)
+                else:
+                    codes = self.net.binarizer.binarize(y, stochastic=False)
+            st.recon, st.dec = self.net.decode_step(codes, st.recon, st.dec, st.t)
+            st.t += 1
+            return codes
 
-    def _advance(self, st, codes, iterations, should_stop, draft=None):
-        if codes is None:
-            residual = st.x if st.recon is None else st.x - st.recon
-            y, st.enc = self.net.code_values(residual, st.enc, t=st.t)
-            if self.refine and self.refine.refines(st.t):
-                from .refine import refine_bits  # here: decoding need not import MS-SSIM and scipy
-                if draft is not None:  # the network's own bits first (a decode without autograd: fast)
-                    draft(self.net.decode_step(self.net.binarizer.binarize(y, stochastic=False),
-                                               st.recon, st.dec, st.t)[0])
-                codes = refine_bits(self.net, st.x, y, st.recon, st.enc, st.dec, st.t,
-                                    iterations - 1 - st.t, self.refine, should_stop)
-            else:
-                codes = self.net.binarizer.binarize(y, stochastic=False)
-        st.recon, st.dec = self.net.decode_step(codes, st.recon, st.dec, st.t)
-        st.t += 1
-        return codes
+    def _values(self, st: _TileState) -> torch.Tensor:
+        """The encoder's values for the tile's next iteration (its state moves on)."""
+        residual = st.x if st.recon is None else st.x - st.recon
+        y, st.enc = self.net.code_values(residual, st.enc, t=st.t)
+        return y
+
+    @torch.no_grad()
+    def _draft(self, st: _TileState) -> tuple[torch.Tensor, torch.Tensor]:
+        """The encoder's values for the tile's next iteration and the reconstruction its own
+        bits would give (the decoder's state stays): what a viewer shows while refinement
+        searches. _step(values=...) then carries on from the same values."""
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+            y = self._values(st)
+            return y, self.net.decode_step(self.net.binarizer.binarize(y, stochastic=False),
+                                           st.recon, st.dec, st.t)[0]
 
     # -- encoding -------------------------------------------------------------------
     def encode_progressive(self, pixels: np.ndarray, iterations: int | None = None,
@@ -147,8 +156,8 @@ class LSTMCodec:
 
         Stops early (between iterations, or between tiles of a large image) when
         should_stop() returns True; the caller keeps whatever was yielded. `draft(k, image)`:
-        for an image of one tile, while refinement searches iteration k, the reconstruction
-        of the encoder's own bits (a viewer can show it meanwhile)."""
+        before refinement searches iteration k, the reconstruction of the encoder network's
+        own bits (a viewer can show it meanwhile)."""
         k = self._check_iterations(iterations)
         h, w = pixels.shape[:2]
         padded, tiles = self._tiles(pixels)
@@ -161,12 +170,18 @@ class LSTMCodec:
             t0 = time.perf_counter()
             codes = np.empty((self.cfg.bits, bh, bw), np.float32)
             recon = np.empty(padded.shape, np.uint8)
-            show = (None if draft is None or len(tiles) > 1 else
-                    lambda recon, k=t + 1: draft(k, to_uint8(recon)[:h, :w]))
-            for (y, xx, th, tw), st in zip(tiles, states):
+            values = [None] * len(tiles)
+            if draft is not None and self.refine and self.refine.refines(t):
+                for i, ((y, xx, th, tw), st) in enumerate(zip(tiles, states)):
+                    if should_stop and should_stop():
+                        return
+                    values[i], own = self._draft(st)
+                    recon[y:y + th, xx:xx + tw] = to_uint8(own)
+                draft(t + 1, recon[:h, :w].copy())
+            for (y, xx, th, tw), st, v in zip(tiles, states, values):
                 if should_stop and should_stop():
                     return
-                c = self._step(st, iterations=k, should_stop=should_stop, draft=show)
+                c = self._step(st, iterations=k, should_stop=should_stop, values=v)
                 codes[:, y // 16:(y + th) // 16, xx // 16:(xx + tw) // 16] = c[0].numpy()
                 recon[y:y + th, xx:xx + tw] = to_uint8(st.recon)
             block = bitstream.iteration_block(header, codes, prev)

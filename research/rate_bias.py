@@ -36,18 +36,16 @@ class BiasedCodec(LSTMCodec):
         super().__init__(model)
         self.tau, self.first = tau, first
 
-    def _advance(self, st, codes, iterations, should_stop):
+    @torch.no_grad()
+    def _step(self, st, codes=None, iterations=0, should_stop=None, precision=None, values=None):
         if codes is None:
-            residual = st.x if st.recon is None else st.x - st.recon
-            y, st.enc = self.net.code_values(residual, st.enc, t=st.t)
+            y = self._values(st)
             codes = self.net.binarizer.binarize(y, stochastic=False)
             prev = getattr(st, "prev_codes", None)
             if self.tau > 0 and prev is not None and st.t + 1 >= self.first:
                 codes = torch.where(y.abs() < self.tau, prev, codes)
             st.prev_codes = codes
-        st.recon, st.dec = self.net.decode_step(codes, st.recon, st.dec, st.t)
-        st.t += 1
-        return codes
+        return super()._step(st, codes, iterations, should_stop, precision)
 
 
 def main(argv=None) -> int:

@@ -145,6 +145,11 @@ def test_a_refining_encoder_shows_the_networks_own_bits_as_a_draft_first(tiny_mo
     assert drafts[0][1].shape == results[0].reconstruction.shape
     data, _ = codec.encode(small_image, 3)  # the same bits without drafts
     assert np.array_equal(codec.decode(data), results[-1].reconstruction)
+    # several tiles: every tile's draft first, then the search; the same bits as without drafts
     tiled = LSTMCodec(tiny_model, tile=32, refine=RefineSettings(steps=1, first=1))
-    list(tiled.encode_progressive(small_image, 1, draft=lambda k, img: drafts.append(k)))
-    assert len(drafts) == 2  # several tiles: no whole picture to show before each is refined
+    shown = []
+    with_drafts = list(tiled.encode_progressive(small_image, 2, draft=lambda k, img: shown.append((k, img))))
+    plain = list(tiled.encode_progressive(small_image, 2))
+    assert [k for k, _ in shown] == [1] and shown[0][1].shape == small_image.shape
+    assert np.array_equal(shown[0][1], LSTMCodec(tiny_model, tile=32).encode(small_image, 1)[1])
+    assert all(np.array_equal(a.codes, b.codes) for a, b in zip(with_drafts, plain))
