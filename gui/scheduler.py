@@ -71,7 +71,6 @@ class OtherCodecs:
 
 class Scheduler(QObject):
     # results, on the GUI thread, once stored in their session
-    loaded = Signal(object)                     # entry: its session, thumbnail or error set
     encoding_changed = Signal(object)           # the session being encoded (None: none)
     lstm_preview = Signal(object, int, object, bool)  # session, iteration, reconstruction, a draft (refinement to follow)
     lstm_iteration = Signal(object, object)     # session, RDPoint
@@ -159,7 +158,6 @@ class Scheduler(QObject):
             entry.session = ImageSession(pixels, entry.name, self.state.codec, notes, runner=CLASSICAL_RUNNER,
                                          region=region)
             entry.thumbnail = thumb
-        self.loaded.emit(entry)
         self.state.updated(entry)
 
     def reload(self, entry: Entry):

@@ -213,25 +213,21 @@ class ViewState:
             self.iteration_changed.emit(k)
 
     def set_classical(self, key: str):
-        if key not in self.classical_codecs:
-            raise ValueError(f"{key!r} is not one of the codecs available here: {', '.join(self.classical_codecs)}")
-        if key != self.classical:
-            self.classical = key
-            self.classical_changed.emit(key)
+        self._choose("classical", key, self.classical_codecs, "classical codec available here", self.classical_changed)
 
     def set_mode(self, mode: str):
-        if mode not in MODES:
-            raise ValueError(f"the view is one of {', '.join(MODES)}, not {mode!r}")
-        if mode != self.mode:
-            self.mode = mode
-            self.mode_changed.emit(mode)
+        self._choose("mode", mode, MODES, "view", self.mode_changed)
 
     def set_metric(self, metric: str):
-        if metric not in METRICS:
-            raise ValueError(f"the plot's metric is one of {', '.join(METRICS)}, not {metric!r}")
-        if metric != self.metric:
-            self.metric = metric
-            self.metric_changed.emit(metric)
+        self._choose("metric", metric, METRICS, "plot's metric", self.metric_changed)
+
+    def _choose(self, name: str, value: str, allowed, what: str, event: Event):
+        """Set one of the state's choices to `value`, one of `allowed`; `event` on change."""
+        if value not in allowed:
+            raise ValueError(f"the {what} is one of {', '.join(allowed)}, not {value!r}")
+        if value != getattr(self, name):
+            setattr(self, name, value)
+            event.emit(value)
 
     def set_diff(self, gain: int | None = None, signed: bool | None = None):
         gain = self.gain if gain is None else max(1, min(int(gain), 64))

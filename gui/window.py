@@ -65,7 +65,7 @@ class MainWindow(WindowActions, QMainWindow):
         st.entries_changed.connect(self._fill_list)
         st.entry_changed.connect(self._entry_changed)
         st.current_changed.connect(lambda _: self._show_entry())
-        st.iteration_changed.connect(lambda _: (self._show_controls(), self._show_iteration()))
+        st.iteration_changed.connect(lambda _: (self._show_slider(), self._show_iteration()))
         st.classical_changed.connect(self._classical_changed)
         st.mode_changed.connect(self._mode_changed)
         st.metric_changed.connect(self._metric_changed)
@@ -344,31 +344,50 @@ class MainWindow(WindowActions, QMainWindow):
         super().closeEvent(event)
 
     def _show_controls(self):
-        """The controls as the state says (their signals held: they only echo it)."""
+        """Every control as the state says (at start, and when the codec changes)."""
+        for show in (self._show_slider, self._show_classical, self._show_mode, self._show_metric,
+                     self._show_diff, self._show_options):
+            show()
+
+    @staticmethod
+    def _echo(widget, set_value):
+        """Set a control from the state with its signals held: it only echoes the state."""
+        blocked = widget.blockSignals(True)
+        set_value()
+        widget.blockSignals(blocked)
+
+    def _show_slider(self):
         st = self.state
-        for widget, set_value in ((self.slider, lambda: (self.slider.setMaximum(st.iterations),
-                                                          self.slider.setValue(st.iteration))),
-                                  (self.codec_box, lambda: self.codec_box.setCurrentIndex(
-                                      max(0, self.codec_box.findData(st.classical)))),
-                                  (self.metric_box, lambda: self.metric_box.setCurrentIndex(
-                                      max(0, self.metric_box.findData(st.metric)))),
-                                  (self.gain, lambda: self.gain.setValue(st.gain)),
-                                  (self.signed, lambda: self.signed.setChecked(st.signed))):
-            blocked = widget.blockSignals(True)
-            set_value()
-            widget.blockSignals(blocked)
-        self.mode_group.button(MODES.index(st.mode)).setChecked(True)
-        diff = st.mode == "diff"
-        self.gain.setEnabled(diff)
-        self.signed.setEnabled(diff)
+        self._echo(self.slider, lambda: (self.slider.setMaximum(st.iterations), self.slider.setValue(st.iteration)))
+
+    def _show_classical(self):
+        self._echo(self.codec_box, lambda: self.codec_box.setCurrentIndex(
+            max(0, self.codec_box.findData(self.state.classical))))
+        self.views.set_codec_label(self.state.codec_label())
+
+    def _show_mode(self):
+        mode = self.state.mode
+        self.mode_group.button(MODES.index(mode)).setChecked(True)
+        self.gain.setEnabled(mode == "diff")
+        self.signed.setEnabled(mode == "diff")
+        if self.views.mode != mode:
+            self.views.set_mode(mode)
+
+    def _show_metric(self):
+        self._echo(self.metric_box, lambda: self.metric_box.setCurrentIndex(
+            max(0, self.metric_box.findData(self.state.metric))))
+
+    def _show_diff(self):
+        st = self.state
+        self._echo(self.gain, lambda: self.gain.setValue(st.gain))
+        self._echo(self.signed, lambda: self.signed.setChecked(st.signed))
         self.views.set_diff_options(gain=float(st.gain), signed=st.signed)
-        self.views.set_codec_label(st.codec_label())
-        if self.views.mode != st.mode:
-            self.views.set_mode(st.mode)
+
+    def _show_options(self):
         for name, action in self.option_actions.items():
-            action.setChecked(getattr(st, name))
+            action.setChecked(getattr(self.state, name))
         for action in self.encoder_actions.actions():
-            action.setChecked(action.data() == st.encoder)
+            action.setChecked(action.data() == self.state.encoder)
 
     # ================================================================ opening
     @property
@@ -551,24 +570,24 @@ class MainWindow(WindowActions, QMainWindow):
         self.views.warm(recs)
 
     def _classical_changed(self, key: str):
-        self._show_controls()
+        self._show_classical()
         self._show_iteration()
         self._draw_plot()
 
     def _mode_changed(self, mode: str):
-        self._show_controls()
+        self._show_mode()
         if mode == "diff":
             self._warm_timer.start()
         self._show_iteration()
 
     def _metric_changed(self, metric: str):
-        self._show_controls()
+        self._show_metric()
         self.plot.set_metric(metric)
         if metric == "ssimulacra2" and self._session() is not None:
             self.status(f"Measuring SSIMULACRA2 for {self._session().name}'s samples (about 0.3 s each)…")
 
     def _diff_changed(self):
-        self._show_controls()
+        self._show_diff()
 
     def _hovered(self, x: int, y: int):
         e = self.state.current
@@ -653,9 +672,6 @@ class MainWindow(WindowActions, QMainWindow):
             self._draw_plot()
             self._show_iteration()
 
-    def set_mode(self, mode: str):
-        self.state.set_mode(mode)
-
     # ================================================================ events
     def eventFilter(self, obj, event):
         # Space held: flip the reconstructions to the original (A/B flicker)
@@ -722,7 +738,7 @@ class MainWindow(WindowActions, QMainWindow):
 
     def _option_changed(self, name: str, value):
         self.settings.setValue(name, value)
-        self._show_controls()
+        self._show_options()
         if name == "all_models":
             self.plot.set_model_names(self._model_names(), self._lstm_name())
             self._draw_plot()

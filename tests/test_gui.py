@@ -80,7 +80,7 @@ def test_difference_and_split_views(qtbot, window, photos):
     window.open_paths([photos[0]])
     _wait_encoded(qtbot, window)
     qtbot.waitUntil(lambda: window.ready(), timeout=20000)
-    window.set_mode("diff")
+    window.state.set_mode("diff")
     v = window.views
     shown = v.p_dl.image.image
     err = np.abs(v.lstm.astype(np.float64) - v.original.astype(np.float64)).sum(axis=2) / 3.0
@@ -96,7 +96,7 @@ def test_difference_and_split_views(qtbot, window, photos):
     signed = (v.lstm.astype(np.float64) - v.original.astype(np.float64)).sum(axis=2) / 3.0
     idx = np.clip(np.rint((0.5 + 0.5 * signed * 16 / 255) * 255), 0, 255).astype(int)
     assert np.array_equal(v.p_dl.image.image[..., :3], v._lut[idx])
-    window.set_mode("split")
+    window.state.set_mode("split")
     window.views.set_split_position(0.25)
     right = window.views.split_right.image
     w = window.views.original.shape[1]
@@ -237,7 +237,7 @@ def test_settings_persist(qtbot, tiny_model, tmp_path):
     settings = QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat)
     w = MainWindow(tiny_model, settings)  # closed here: a closed window deletes itself, so not qtbot's
     w.codec_box.setCurrentIndex(w.codec_box.findData("webp"))
-    w.set_mode("diff")
+    w.state.set_mode("diff")
     w.slider.setValue(3)
     w.close()
     w2 = MainWindow(tiny_model, QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat))
@@ -288,7 +288,7 @@ def test_difference_view_prefetches_neighbouring_error_maps(qtbot, window, photo
     qtbot.waitUntil(lambda: window.ready(1) and window.ready(3), timeout=20000)  # matches at 1 and 3
     window.slider.setValue(2)
     qtbot.waitUntil(lambda: window.ready(2), timeout=20000)
-    window.set_mode("diff")
+    window.state.set_mode("diff")
     v, s = window.views, window.state.current.session
     cached = lambda rec: bool(v._errors.derived_from(rec))  # noqa: E731
     neighbours = [s.lstm[0].reconstruction, s.lstm[2].reconstruction,
@@ -486,7 +486,7 @@ def test_where_the_bits_go_view(qtbot, window, photos):
     window.open_paths([photos[0]])
     _wait_encoded(qtbot, window)
     window.slider.setValue(2)
-    window.set_mode("bits")
+    window.state.set_mode("bits")
     qtbot.waitUntil(lambda: window.views.block_maps is not None, timeout=10000)
     spent, removed = window.views.block_maps
     assert spent.shape == removed.shape == (6, 8)  # the 96x128 photo's blocks
