@@ -34,8 +34,10 @@ from codec.session import run_each, run_here
 
 
 def _child_init(parent_pid: int):
+    import cv2
     import torch
     torch.set_num_threads(1)  # one core for the child, the other for the GUI and the LSTM
+    cv2.setNumThreads(1)  # the metrics' filtering, likewise
     if hasattr(os, "nice"):
         os.nice(10)  # background work: the GUI (and the X server) come first when they need a core
     threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
