@@ -118,6 +118,7 @@ def main(argv=None) -> int:
 
     win.show()
     _close_on_signals(app, win)
+    win.scheduler.warm_up()  # after the handlers: a signal meanwhile still closes the app cleanly
     if model is None:
         QMessageBox.warning(win, "No model", f"{model_error}\n\nUse the Model menu to pick a shipped model or load a checkpoint.")
     else:

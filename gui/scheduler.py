@@ -117,6 +117,11 @@ class Scheduler(QObject):
         state.codec_changed.connect(self._codec_changed)
 
     # ================================================================ lifetime
+    def warm_up(self):
+        """Start the classical codecs' child processes now, e.g. while the user picks a file."""
+        self.workers.submit("classic", lambda _: CLASSICAL_RUNNER.warm_up(), priority=-1,
+                            what="starting the classical codecs' processes")
+
     def busy(self) -> bool:
         return self.workers.busy()
 

@@ -50,6 +50,14 @@ def _exit_with_parent(parent_pid: int):
     os._exit(0)
 
 
+def _ready() -> None:
+    """Nothing, in a child: its start-up (Python, torch, the codecs and their plugins) is
+    paid before the first image needs it."""
+    import importlib
+    importlib.import_module("codec.session")  # what every classical job unpickles into
+    importlib.import_module("codec.classical").available_codecs()
+
+
 class ChildProcessRunner:
     """runner(fn, *args): fn(*args) computed in a shared child process, started on first use;
     runner.map(fn, argument tuples): the calls spread over both children (a curve's points:
@@ -121,6 +129,10 @@ class ChildProcessRunner:
                     out.append(self._child_died(fn, args))
                     break
         return out
+
+    def warm_up(self) -> None:
+        """Start both children now (about 1.5 s of CPU each), e.g. while the user picks a file."""
+        self.map(_ready, [()] * self.CHILDREN)
 
     def _child_died(self, fn, args):
         self._pool = None
