@@ -29,8 +29,11 @@ def _pool(t: torch.Tensor) -> torch.Tensor:
 
 
 class MSSSIMTo:
-    """1 − MS-SSIM of (1, C, H, W) images in [0, 1] against `target`, differentiable in
-    the image; `win`: the window size (pytorch-msssim's condition on the size holds)."""
+    """1 − MS-SSIM of (N, C, H, W) images in [0, 1] against `target` ((1, C, H, W): every
+    image is compared with it), differentiable in the image; `win`: the window size
+    (pytorch-msssim's condition on the size holds). Training compares a batch of B patches
+    after each of T iterations with the same B patches: as (T, B·C, H, W) against
+    (1, B·C, H, W), since every channel is filtered on its own."""
 
     def __init__(self, target: torch.Tensor, win: int):
         if min(target.shape[-2:]) <= (win - 1) * 16:
@@ -54,6 +57,10 @@ class MSSSIMTo:
         return F.conv2d(F.conv2d(t, across, groups=c), down, groups=c)
 
     def __call__(self, image: torch.Tensor) -> torch.Tensor:
+        return 1 - self.similarity(image).mean()
+
+    def similarity(self, image: torch.Tensor) -> torch.Tensor:
+        """MS-SSIM per image and channel, (N, C): pytorch-msssim's before its mean over channels."""
         c1, c2 = K1 ** 2, K2 ** 2
         c = image.shape[1]
         factors = []
@@ -68,7 +75,7 @@ class MSSSIMTo:
             else:
                 ssim_map = (2 * mu * mu_x + c1) / (mu_sq + mu_x * mu_x + c1) * cs_map
                 factors.append(torch.relu(ssim_map.flatten(2).mean(-1)))
-        return 1 - torch.prod(torch.stack(factors) ** self.weights, dim=0).mean()
+        return torch.prod(torch.stack(factors) ** self.weights, dim=0)
 
 
 def _compare(height: int = 512, width: int = 768, repeats: int = 5) -> None:

@@ -86,11 +86,12 @@ def reconstruction_loss(outs, x, s: TrainSettings):
     elif s.loss == "smoothl1":
         per = F.smooth_l1_loss(y, x.expand_as(y), beta=s.smoothl1_beta, reduction="none").mean((1, 2, 3, 4))
     elif s.loss == "l1+ms-ssim":
-        from pytorch_msssim import ms_ssim
-        t, b = y.shape[:2]
-        # One MS-SSIM call for all iterations; images in [0, 1] as the metric sees them.
-        q = ms_ssim((y.flatten(0, 1) + 0.5).clamp(0, 1), (x + 0.5).expand(t, *x.shape).flatten(0, 1),
-                    data_range=1.0, win_size=s.msssim_win, size_average=False).view(t, b, -1).mean((1, 2))
+        from .msssim import MSSSIMTo
+        t, b, c, h, w = y.shape
+        # pytorch-msssim's MS-SSIM per image, images in [0, 1] as the metric sees them; every
+        # iteration is compared with the same patches, whose statistics are computed once
+        target = MSSSIMTo((x + 0.5).reshape(1, b * c, h, w), s.msssim_win)
+        q = target.similarity((y + 0.5).clamp(0, 1).reshape(t, b * c, h, w)).view(t, b, c).mean((1, 2))
         per = (1 - s.msssim_weight) * l1 + s.msssim_weight * (1 - q)
     else:
         raise SettingsError(f"loss must be one of {LOSSES}, not {s.loss!r}")
@@ -156,6 +157,7 @@ def train(s: TrainSettings, cfg: ModelConfig | None = None, log=print) -> Path:
             p.requires_grad_(False)
     if device.type == "cpu":
         net = net.to(memory_format=torch.channels_last)  # weights too (checkpoints store them plainly)
+
     model = net
     if world > 1:
         model = torch.nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +37,8 @@ from codec.zoo import DEFAULT, shipped  # noqa: E402
 
 KODIM23 = ROOT.parent / "shared" / "data" / "kodak" / "kodim23.png"
 SAMPLE = ROOT / "resources" / "samples" / "coffee.png"
+
+TRAIN_BEFORE_S = 0.92  # a training step before the speed work (issue 19; 0.90-1.00 s measured back to back since)
 
 # (figure, target in seconds or None, what the target is): issue 19's fp32 targets
 TARGETS = {"decode_s": 2.7, "encode_s": 3.8, "first_iteration_s": 0.25, "cli_info_s": 0.3,
@@ -118,11 +121,12 @@ def conv_share(codec, data: bytes) -> tuple[float, float]:
     return conv, total
 
 
-def training_step_seconds(steps: int = 8) -> float:
-    """Median seconds per step of the real training loop at the shipped recipe's shape,
-    continuing the default model (so its architecture) for a few steps."""
+def _train_sample(steps: int, profiled: bool = False):
+    """The real training loop at the shipped recipe's shape, continuing the default model
+    (so its architecture) for a few steps: (median seconds per step, torch's profile or None)."""
     from codec.train import train
     from codec.train_settings import TrainSettings
+    from torch.profiler import ProfilerActivity, profile
     with tempfile.TemporaryDirectory() as d:
         data = Path(d) / "data"
         data.mkdir()
@@ -131,9 +135,25 @@ def training_step_seconds(steps: int = 8) -> float:
         s = TrainSettings(data=str(data), out=str(Path(d) / "run"), steps=init + steps, batch=8, patch=64,
                           init=str(shipped(DEFAULT).path),
                           loss="l1+ms-ssim", msssim_win=3, binarizer="deterministic", progress=False)
-        train(s, log=lambda *_: None)
+        prof = profile(activities=[ProfilerActivity.CPU]) if profiled else None
+        with prof or nullcontext():
+            train(s, log=lambda *_: None)
         rows = (Path(d) / "run" / "log.csv").read_text().splitlines()[2:]  # the first step warms up
-    return statistics.median(float(r.split(",")[4]) for r in rows)
+    return statistics.median(float(r.split(",")[4]) for r in rows), prof
+
+
+def training_step_seconds(steps: int = 8) -> float:
+    """Median seconds per step of the real training loop at the shipped recipe."""
+    return _train_sample(steps)[0]
+
+
+def training_conv_share(steps: int = 6) -> tuple[float, float]:
+    """(seconds in convolutions, forwards and backwards, seconds in everything else) per
+    training step, from torch's profiler (CPU time, the first step included)."""
+    events = _train_sample(steps, profiled=True)[1].key_averages()
+    conv = sum(e.self_cpu_time_total for e in events if "convolution" in e.key) / 1e6
+    total = sum(e.self_cpu_time_total for e in events) / 1e6
+    return conv / steps, (total - conv) / steps
 
 
 def main(argv=None) -> int:
@@ -211,9 +231,12 @@ def main(argv=None) -> int:
             fig["cli_decode_s"] = cli_seconds(["decode", str(lstm), str(out), "--force"], a.repeat)
             fig["cli_info_s"] = cli_seconds(["info", str(lstm)], a.repeat)
             fig["torch_import_s"] = torch_import_seconds(a.repeat)
+            fig["png_write_s"], _ = best_of(a.repeat, lambda: save_rgb(dec, Path(d) / "w.png"))
+        over = fig["cli_decode_s"] - fig["decode_s"]
         print(f"whole process: lstm-codec encode {fig['cli_encode_s']:.2f} s (the default encoder), decode "
-              f"{fig['cli_decode_s']:.2f} s ({fig['cli_decode_s'] - fig['decode_s']:+.2f} s over the library, of which "
-              f"{fig['torch_import_s']:.2f} s is a process that imports torch and nothing else), "
+              f"{fig['cli_decode_s']:.2f} s ({over:+.2f} s over the library: a process that imports torch and "
+              f"nothing else {fig['torch_import_s']:.2f} s, writing the PNG {fig['png_write_s']:.2f} s, the rest "
+              f"(numpy, Pillow, the codec's modules, reading the model) {over - fig['torch_import_s'] - fig['png_write_s']:.2f} s), "
               f"info {fig['cli_info_s']:.2f} s")
 
     # the encoders besides the fast one (codec/encoders.py): quick on the whole image (issue 20:
@@ -246,7 +269,16 @@ def main(argv=None) -> int:
 
     if not a.no_train:
         fig["train_step_s"] = training_step_seconds()
-        print(f"training step (batch 8 of 64x64, L1 + MS-SSIM, bf16 autocast): {fig['train_step_s']:.3f} s")
+        print(f"training step (batch 8 of 64x64, L1 + MS-SSIM, bf16 autocast): {fig['train_step_s']:.3f} s "
+              f"({TRAIN_BEFORE_S / fig['train_step_s']:.2f}x the {TRAIN_BEFORE_S} s before the speed work; target 1.3x)")
+        conv, rest = training_conv_share()
+        # forwards, then backwards: twice the forward's multiply-adds (input and weight gradients)
+        step_macs = 3 * 8 * 64 * 64 * (enc_macs + dec_macs) / (h * w) * k
+        fig["train_conv_s"], fig["train_rest_s"] = conv, rest
+        print(f"  why: its convolutions take {conv:.2f} s a step ({2 * step_macs / conv / 1e9:.0f} GFLOP/s, "
+              f"{2 * step_macs / conv / fig['peak_bf16_gflops'] / 1e9:.0%} of the bf16 matmul peak), everything "
+              f"else (the cells' arithmetic under autograd, bf16 casts, the loss, Adam) {rest:.2f} s (CPU time, "
+              f"profiled); 1.3x is {TRAIN_BEFORE_S / 1.3:.3f} s a step")
 
     print("targets (issue 19):")
     for key, target in TARGETS.items():

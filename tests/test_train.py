@@ -129,6 +129,14 @@ def test_l1_msssim_loss_matches_the_metric():
     loss, _ = reconstruction_loss([y], x, s)
     want = 1 - ms_ssim(y + 0.5, x + 0.5, data_range=1.0, win_size=3)
     assert float(loss) == pytest.approx(float(want), rel=1e-5)
+    # several iterations, each compared with the same patches (in training's channels_last
+    # layout): the mean of the library's per-iteration values, gradients included
+    ys = [(x + a * torch.randn(2, 3, 64, 64, generator=g)).clamp(-0.5, 0.5).requires_grad_(True) for a in (0.2, 0.1, 0.05)]
+    ours = reconstruction_loss(ys, x.contiguous(memory_format=torch.channels_last), s)[0]
+    theirs = torch.stack([1 - ms_ssim(v + 0.5, x + 0.5, data_range=1.0, win_size=3) for v in ys]).mean()
+    assert float(ours.detach()) == pytest.approx(float(theirs.detach()), rel=1e-5)
+    for a, b in zip(torch.autograd.grad(ours, ys), torch.autograd.grad(theirs, ys)):
+        assert float((a - b).abs().max()) < 1e-3 * float(b.abs().max())  # float32 rounding
     # its gradient leads towards the original: one small step raises MS-SSIM
     y.requires_grad_(True)
     s = TrainSettings(data="", loss="l1+ms-ssim", patch=64)
