@@ -1,10 +1,12 @@
 """GUI latency: time to the first LSTM reconstruction on screen, and cached slider redraws.
 
-    python scripts/bench_gui.py [IMAGE] [--model PATH]
+    python scripts/bench_gui.py [IMAGE] [--model PATH] [--encoder fast|quick|thorough]
 
 Runs the real window offscreen (QT_QPA_PLATFORM=offscreen unless a display is set).
 Stop other CPU work first (a training run: `kill -STOP PID`, then `kill -CONT PID`, with
 the PID of the Python process itself): on 2 cores it doubles every figure.
+Each window is shown and left until it is idle (its classical codecs' child processes
+started, as main.py starts them while the user picks a file); then the image is opened.
 The image is opened twice, each time in a new window: first with an empty classical cache
 (a temporary folder), then again with the cache the first opening filled (what a user sees
 reopening a photo). "everything in place" = all 16 iterations, the JPEG match for each and
