@@ -28,9 +28,10 @@ class RefineSettings:
 
 
 # The encoders of the LSTM codec by name (the one place the names live): which bits to send
-# for the same decoder. Chosen on training photos (research/refine_budget.py, docs/encoders.md),
-# never on Kodak: the first two iterations carry most of a BD-rate's weight, and a few steps
-# there buy most of what the thorough search buys at a thirtieth of its cost.
+# for the same decoder. Chosen on training photos (research/refine_budget.md; docs/model.md,
+# "What the encoder buys"), never on Kodak: the first two iterations carry most of a
+# BD-rate's weight, and a few steps there buy most of what the thorough search buys at a
+# thirtieth of its cost.
 ENCODERS: dict[str, RefineSettings | None] = {
     "fast": None,  # the encoder network's own bits
     "quick": RefineSettings(steps=3, lookahead=0, lr=0.05, first=2),  # 1.6x the fast encoder's time

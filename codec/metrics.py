@@ -29,10 +29,11 @@ import torch
 from pytorch_msssim import ssim
 
 from .imageio import content_key
+from .msssim import WEIGHTS, gaussian
 
 WIN = 11
 SIGMA = 1.5
-SCALE_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)  # pytorch-msssim's (Wang et al. 2003)
+SCALE_WEIGHTS = WEIGHTS  # pytorch-msssim's (Wang et al. 2003)
 
 
 def _check(a: np.ndarray, b: np.ndarray) -> None:
@@ -72,9 +73,7 @@ def _global_ssim(a: torch.Tensor, b: torch.Tensor) -> float:
 @lru_cache(maxsize=8)
 def _gauss_window(size: int) -> np.ndarray:
     """The library's window: built in float32, used in float64."""
-    c = torch.arange(size, dtype=torch.float) - size // 2
-    g = torch.exp(-(c ** 2) / (2 * SIGMA ** 2))
-    return (g / g.sum()).double().numpy()
+    return gaussian(size, SIGMA).double().numpy()
 
 
 def _blur(x: np.ndarray, w: np.ndarray) -> np.ndarray:

@@ -1,6 +1,7 @@
-"""Differentiable MS-SSIM against a fixed target, for encoder-side refinement.
+"""Differentiable MS-SSIM against a fixed target, for encoder-side refinement and training.
 
-Refinement scores hundreds of candidate reconstructions of one image: the target's half
+Refinement scores hundreds of candidate reconstructions of one image, training each
+iteration's reconstructions of the same patches: the target's half
 of every SSIM statistic (its Gaussian-blurred mean and variance at each scale) is the same
 each time, so it is computed once here, and the candidate's three blurred maps (R, R², R·X)
 go through one depthwise convolution per direction instead of pytorch-msssim's ten.

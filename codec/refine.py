@@ -49,10 +49,6 @@ class Distortion:
         return self._msssim((recon + 0.5).clamp(0, 1))
 
 
-def distortion(recon: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    return Distortion(x)(recon)
-
-
 _TIE = 1e-5  # float32 MS-SSIM strays from float64 by far less; closer calls are rescored exactly
 
 

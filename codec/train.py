@@ -157,7 +157,6 @@ def train(s: TrainSettings, cfg: ModelConfig | None = None, log=print) -> Path:
             p.requires_grad_(False)
     if device.type == "cpu":
         net = net.to(memory_format=torch.channels_last)  # weights too (checkpoints store them plainly)
-
     model = net
     if world > 1:
         model = torch.nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)

@@ -7,7 +7,7 @@ from codec import refine
 from codec.coder import LSTMCodec
 from codec.metrics import msssim
 from codec.encoders import RefineSettings
-from codec.refine import distortion, refine_bits
+from codec.refine import Distortion, refine_bits
 from codec.cli import main
 
 
@@ -28,7 +28,7 @@ def test_refined_bits_never_score_worse_than_the_encoders(tiny_model, sample_pix
         own = torch.where(y >= 0, 1.0, -1.0)
         bits = refine_bits(net, x, y, None, enc, dec, 0, 0, RefineSettings(steps=4, lookahead=0, lr=0.2))
         assert set(bits.unique().tolist()) <= {-1.0, 1.0} and bits.shape == own.shape
-        score = lambda b: distortion(net.decode_step(b, None, dec, 0)[0], x).item()  # noqa: E731
+        score = lambda b: Distortion(x)(net.decode_step(b, None, dec, 0)[0]).item()  # noqa: E731
         assert score(bits) <= score(own)
         # a cancelled encode stops the search at once, with the encoder's own bits
         stopped = refine_bits(net, x, y, None, enc, dec, 0, 0, RefineSettings(steps=50), should_stop=lambda: True)
