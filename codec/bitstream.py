@@ -184,6 +184,12 @@ def iteration_block(header: Header, codes: np.ndarray, prev: np.ndarray | None =
     return _LEN.pack(len(chunk)) + chunk
 
 
+def block_chunk(header: Header, block: bytes) -> bytes | None:
+    """The entropy coder's chunk (mode byte first) of a block iteration_block made; None in
+    the plain layout."""
+    return bytes(block[_LEN.size:]) if header.entropy_coded else None
+
+
 def write(header: Header, iterations: list[np.ndarray]) -> bytes:
     if len(iterations) != header.iterations:
         raise ValueError("header iteration count and the codes given differ")

@@ -207,13 +207,15 @@ def decode_iteration(chunk: bytes, shape: tuple, prev: np.ndarray | None = None)
     return (np.asarray(bits, np.float32) * 2 - 1).reshape(shape)
 
 
-def block_bits(codes: np.ndarray, prev: np.ndarray | None = None) -> np.ndarray:
+def block_bits(codes: np.ndarray, prev: np.ndarray | None = None, chunk: bytes | None = None) -> np.ndarray:
     """(h, w): the bits the entropy coder spends on each block's code vector, in the mode
     encode_iteration picks: the ideal code lengths, -log2 of each bit's probability under
-    the same adaptive model (the range coder adds a few bytes per iteration on top)."""
+    the same adaptive model (the range coder adds a few bytes per iteration on top).
+    `chunk`: the one encode_iteration made of these codes, if at hand (not coded again)."""
     bits = np.asarray(codes) > 0
     c, h, w = bits.shape
-    chunk = encode_iteration(bits, prev)
+    if chunk is None:
+        chunk = encode_iteration(bits, prev)
     mode = chunk[0]
     if mode == RAW:
         return np.full((h, w), float(c))

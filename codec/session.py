@@ -112,13 +112,15 @@ def block_mse(original: np.ndarray, reconstruction: np.ndarray, block: int = BLO
     return total.reshape(fold).sum(axis=(1, 3)) / count.reshape(fold).sum(axis=(1, 3))
 
 
-def measure_blocks(original: np.ndarray, entropy: bool, codes: np.ndarray, prev: np.ndarray | None,
+def measure_blocks(original: np.ndarray, chunk: bytes | None, codes: np.ndarray, prev: np.ndarray | None,
                    before: np.ndarray, after: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Where one iteration's bits went, per 16x16 block: the bits the file spends on it (the
-    entropy coder's ideal code lengths; the plain layout's C bits) and the squared error it
-    removed (MSE per sample of `before` less that of `after`). Both (H/16, W/16)."""
+    entropy coder's ideal code lengths under its `chunk`; the plain layout's (None) C bits)
+    and the squared error it removed (MSE per sample of `before` less that of `after`).
+    Both (H/16, W/16)."""
     from .entropy import block_bits
-    spent = block_bits(codes, prev) if entropy else np.full(codes.shape[1:], float(codes.shape[0]))
+    spent = (block_bits(codes, prev, chunk) if chunk is not None
+             else np.full(codes.shape[1:], float(codes.shape[0])))
     return spent, block_mse(original, before) - block_mse(original, after)
 
 
@@ -242,14 +244,16 @@ class ImageSession:
         return self._block_costs.get(iteration)
 
     def block_cost_inputs(self, iteration: int) -> tuple:
-        """What measure_blocks needs for LSTM iteration `iteration` (1-based): its codes, the
-        previous iteration's, and the reconstructions before and after it (iteration 1
-        starts from the decoder's mid-grey). IndexError if it is not encoded."""
+        """What measure_blocks needs for LSTM iteration `iteration` (1-based): its entropy-coded
+        chunk, its codes, the previous iteration's, and the reconstructions before and after
+        it (iteration 1 starts from the decoder's mid-grey). IndexError if it is not encoded."""
         if not 1 <= iteration <= len(self.lstm):
             raise IndexError(f"LSTM iteration {iteration} is not encoded")
         before = (self.lstm[iteration - 2].reconstruction if iteration > 1
                   else np.full_like(self.original, 128))
-        return (self._codes[iteration - 1], self._codes[iteration - 2] if iteration > 1 else None,
+        header = self.codec.header(self.height, self.width, iteration)
+        return (bitstream.block_chunk(header, self._blocks[iteration - 1]), self._codes[iteration - 1],
+                self._codes[iteration - 2] if iteration > 1 else None,
                 before, self.lstm[iteration - 1].reconstruction)
 
     def set_block_costs(self, iteration: int, costs: tuple[np.ndarray, np.ndarray]):
@@ -260,7 +264,7 @@ class ImageSession:
         unless cached."""
         hit = self._block_costs.get(iteration)
         if hit is None:
-            hit = measure_blocks(self.original, self.codec.entropy, *self.block_cost_inputs(iteration))
+            hit = measure_blocks(self.original, *self.block_cost_inputs(iteration))
             self.set_block_costs(iteration, hit)
         return hit
 

@@ -368,10 +368,10 @@ class Scheduler(QObject):
         if k > len(s.lstm) or s.cached_block_costs(k) is not None or k in visit.blocks:
             return
         visit.blocks.add(k)
-        inputs, point, entropy = s.block_cost_inputs(k), s.lstm[k - 1], s.codec.entropy
+        inputs, point = s.block_cost_inputs(k), s.lstm[k - 1]
 
         def run(t):
-            self._got_blocks.emit(visit, s, k, point, measure_blocks(s.original, entropy, *inputs))
+            self._got_blocks.emit(visit, s, k, point, measure_blocks(s.original, *inputs))
 
         self.workers.submit("classic", run, visit.ticket, priority=-1, what=f"measuring iteration {k}'s blocks")
 

@@ -335,11 +335,15 @@ def test_block_bits_add_up_to_the_coded_size(tiny_model, sample_pixels):
     from codec.coder import LSTMCodec
     from codec.entropy import block_bits, encode_iteration
     img = np.ascontiguousarray(sample_pixels[:160, :192])
-    prev = None
-    for r in LSTMCodec(tiny_model).encode_progressive(img, 3):
+    prev, codec = None, LSTMCodec(tiny_model)
+    header = codec.header(160, 192, 3)
+    for r in codec.encode_progressive(img, 3):
         per_block = block_bits(r.codes, prev)
         assert per_block.shape == r.codes.shape[1:] and (per_block > 0).all()
         coded = 8 * (len(encode_iteration(r.codes, prev)) - 1)  # less the mode byte
         # the table mode also sends its 64 probability bytes; the range coder ends on a word
         assert coded - 8 * (64 + 8) <= per_block.sum() <= coded + 1e-6
+        # the chunk the encoder wrote into the file gives the same costs, without coding again
+        chunk = bitstream.block_chunk(header, r.block)
+        assert np.array_equal(block_bits(r.codes, prev, chunk), per_block)
         prev = r.codes
