@@ -16,9 +16,9 @@ import json
 import sys
 from pathlib import Path
 
-from . import atomic
-from .errors import CodecError
-from .zoo import model_help
+from codec.base import atomic
+from codec.base.errors import CodecError
+from codec.lstm.zoo import model_help
 
 EXIT_USER_ERROR = 2
 
@@ -28,14 +28,14 @@ class UserError(CodecError):
 
 
 def _load(model_path):
-    from .checkpoint import load_model
-    from .zoo import resolve_model
+    from codec.lstm.checkpoint import load_model
+    from codec.lstm.zoo import resolve_model
     return load_model(resolve_model(model_path))
 
 
 def _refine(args):
     """The encoder's settings: --refine STEPS (a search of your own) or --encoder NAME."""
-    from .encoders import ENCODERS, RefineSettings
+    from codec.lstm.encoders import ENCODERS, RefineSettings
     steps, ahead = getattr(args, "refine", 0), getattr(args, "refine_lookahead", 1)
     if steps < 0 or ahead < 0:
         raise UserError("--refine and --refine-lookahead take a number of steps (0 or more).")
@@ -45,7 +45,7 @@ def _refine(args):
 
 
 def _codec(args, model=None):
-    from .coder import DEFAULT_TILE, LSTMCodec
+    from codec.lstm.coder import DEFAULT_TILE, LSTMCodec
     return LSTMCodec(model or _load(args.model), getattr(args, "tile", None) or DEFAULT_TILE,
                      entropy=not getattr(args, "no_entropy", False), refine=_refine(args),
                      precision=getattr(args, "precision", "fp32"))
@@ -79,7 +79,7 @@ def _tile_progress(what: str, always: bool = False):
 
 
 def cmd_encode(a):
-    from .imageio import load_rgb
+    from codec.imaging.imageio import load_rgb
     out = _writable(a.output, a.force)
     img = load_rgb(a.input)
     codec = _codec(a)
@@ -90,14 +90,14 @@ def cmd_encode(a):
     atomic.write_bytes(out, data)
     for note in img.notes:
         print(f"note: {note}", file=sys.stderr)
-    from .units import bpp
+    from codec.imaging.units import bpp
     print(f"{out}: {img.width}x{img.height}, {len(data)} bytes, {bpp(len(data), img.height, img.width):.4f} bpp, "
           f"model {codec.model.model_id}")
 
 
 def cmd_decode(a):
-    from .imageio import save_rgb
-    from .lstm_file import decode_file
+    from codec.imaging.imageio import save_rgb
+    from codec.lstm.lstm_file import decode_file
     out = _writable(a.output, a.force)
     model = _load(a.model) if a.model else None  # by default, the shipped model the file names
     decoded = decode_file(_read_bytes(a.input), model, a.iterations, salvage=a.salvage,
@@ -113,7 +113,7 @@ def cmd_decode(a):
 
 
 def cmd_info(a):
-    from .bitstream import file_info
+    from codec.lstm.bitstream import file_info
     info = file_info(_read_bytes(a.input))
     if a.json:
         print(json.dumps(info, indent=2))
@@ -123,8 +123,8 @@ def cmd_info(a):
 
 
 def cmd_eval(a):
-    from .classical import get_codec
-    from .evaluate import FIGURE_CODECS, evaluate, summary_lines
+    from codec.classical import get_codec
+    from codec.rd.evaluate import FIGURE_CODECS, evaluate, summary_lines
     classical = a.classical.split(",") if a.classical else list(FIGURE_CODECS)
     for key in classical:
         get_codec(key)  # an unknown key: a sentence listing the known ones
@@ -137,17 +137,17 @@ def cmd_eval(a):
 
 
 def cmd_train(a):
-    from .train import train
-    from .train_settings import from_args
+    from codec.train.trainer import train
+    from codec.train.settings import from_args
     s, cfg = from_args(a)
     train(s, cfg)
 
 
 def cmd_compare(a):
-    from .classical import get_codec
-    from .figures import comparison_figure
-    from .imageio import load_rgb
-    from .session import ImageSession
+    from codec.classical import get_codec
+    from codec.rd.figures import comparison_figure
+    from codec.imaging.imageio import load_rgb
+    from codec.rd.session import ImageSession
     get_codec(a.codec)  # an unknown key: a sentence listing the known ones
     out = _writable(a.out, a.force)
     img = load_rgb(a.input)
@@ -168,7 +168,7 @@ def cmd_compare(a):
 
 
 def cmd_export_model(a):
-    from .checkpoint import export_model
+    from codec.lstm.checkpoint import export_model
     out = _writable(a.output, a.force)
     meta = {"name": a.name} if a.name else {}
     for item in a.set:
@@ -181,7 +181,7 @@ def cmd_export_model(a):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .encoders import DEFAULT_ENCODER, ENCODER_LABELS, ENCODERS
+    from codec.lstm.encoders import DEFAULT_ENCODER, ENCODER_LABELS, ENCODERS
     p = argparse.ArgumentParser(prog="lstm-codec", description="Progressive LSTM image codec (Toderici et al. "
                                 "2017 with hard-sigmoid gates and an image recovery block).")
     sub = p.add_subparsers(dest="command", required=True)
@@ -243,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.set_defaults(func=cmd_eval)
 
     t = sub.add_parser("train", help="train a model")
-    from .train_settings import add_arguments
+    from codec.train.settings import add_arguments
     add_arguments(t)
     t.set_defaults(func=cmd_train)
 

@@ -9,13 +9,13 @@ from pathlib import Path
 from PySide6.QtGui import QGuiApplication, QImage
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from codec.checkpoint import load_model
+from codec.lstm.checkpoint import load_model
 from codec.classical import CODECS
-from codec.data import find_images
-from codec.errors import CodecError
-from codec.imageio import IMAGE_SUFFIXES
-from codec.lstm_file import LSTM_SUFFIX
-from codec.zoo import MODELS_DIR, SHIPPED
+from codec.imaging.imageio import find_images
+from codec.base.errors import CodecError
+from codec.imaging.imageio import IMAGE_SUFFIXES
+from codec.lstm.lstm_file import LSTM_SUFFIX
+from codec.lstm.zoo import MODELS_DIR, SHIPPED
 
 from . import export
 from .state import Entry

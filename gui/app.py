@@ -8,8 +8,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from codec.paths import SAMPLES_DIR
-from codec.zoo import model_help  # light: paths only, no torch
+from codec.base.paths import SAMPLES_DIR
+from codec.lstm.zoo import model_help  # light: paths only, no torch
 
 SAMPLE = SAMPLES_DIR / "coffee.png"
 
@@ -71,9 +71,9 @@ def main(argv=None) -> int:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication, QMessageBox
 
-    from codec.checkpoint import load_model
-    from codec.errors import CodecError
-    from codec.zoo import resolve_model
+    from codec.lstm.checkpoint import load_model
+    from codec.base.errors import CodecError
+    from codec.lstm.zoo import resolve_model
 
     from .window import MainWindow
 

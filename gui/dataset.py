@@ -3,7 +3,7 @@
 Mean RD curves of the LSTM and every classical codec, a table of each codec's BD-rate
 against the chosen anchor, and one row per image (the LSTM's BD-rate against the anchor,
 worst first; sortable by any column; a double-click opens the image in the main window).
-Computed image by image in a background thread (codec/dataset.py, cached on disk), with a
+Computed image by image in a background thread (codec/rd/dataset.py, cached on disk), with a
 progress bar and a Cancel button; the tables (CSV, CompressAI JSON) and the plot (PNG, SVG)
 export from the buttons."""
 from __future__ import annotations
@@ -19,12 +19,13 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSplitter,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
-from codec.atomic import atomic_path, write_text
+from codec.base.atomic import atomic_path, write_text
 from codec.classical import get_codec
-from codec.dataset import DatasetSummary, image_points, model_points, summarize
-from codec.errors import CodecError
-from codec.rd import BD_LABELS, compressai_json
-from codec.imageio import load_rgb
+from codec.rd.dataset import DatasetSummary, image_points, model_points, summarize
+from codec.base.errors import CodecError
+from codec.rd.bd import BD_LABELS
+from codec.rd.points import compressai_json
+from codec.imaging.imageio import load_rgb
 
 from .export import ExportError, export_plot
 from .rdplot import COLORS, MODEL_COLORS

@@ -9,7 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import QPoint, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter
 
-from codec.atomic import atomic_path, write_bytes, write_text
+from codec.base.atomic import atomic_path, write_bytes, write_text
 from codec.classical import get_codec
 
 

@@ -9,8 +9,9 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QGraphicsItem
 
 from codec.classical import get_codec
-from codec.metrics import msssim_db
-from codec.rd import BD_LABELS, BD_METRICS, RDPoint, image_bd_rate
+from codec.quality.metrics import msssim_db
+from codec.rd.bd import BD_LABELS, BD_METRICS, image_bd_rate
+from codec.rd.points import RDPoint
 
 from .state import METRICS
 COLORS = {"lstm": (230, 60, 60), "jpeg": (255, 160, 40), "jpeg444": (170, 110, 60),
@@ -46,7 +47,7 @@ class Curves:
 
     @classmethod
     def of(cls, session) -> "Curves":
-        """The curves of an ImageSession (codec/session.py) as they stand."""
+        """The curves of an ImageSession (codec/rd/session.py) as they stand."""
         if session is None:
             return cls()
         return cls(list(session.lstm), session.lstm_complete, dict(session.curves), dict(session.failures),

@@ -20,15 +20,15 @@ from dataclasses import dataclass, field
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from codec.checkpoint import load_model
+from codec.lstm.checkpoint import load_model
 from codec.classical import CODECS
-from codec.coder import LSTMCodec
-from codec.errors import CodecError
-from codec.lstm_file import load_picture
-from codec.encoders import ENCODERS
-from codec.region import region_for
-from codec.runtime import release_free_memory
-from codec.session import ImageSession, measure_blocks, ssimulacra2_of
+from codec.lstm.coder import LSTMCodec
+from codec.base.errors import CodecError
+from codec.lstm.lstm_file import load_picture
+from codec.lstm.encoders import ENCODERS
+from codec.imaging.region import region_for
+from codec.base.runtime import release_free_memory
+from codec.rd.session import ImageSession, measure_blocks, ssimulacra2_of
 
 from .state import Entry, ViewState
 from .worker import CLASSICAL_RUNNER, Ticket, Workers

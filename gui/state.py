@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from codec.classical import CODECS
-from codec.encoders import DEFAULT_ENCODER, ENCODERS
-from codec.region import Region
-from codec.zoo import SHIPPED
+from codec.lstm.encoders import DEFAULT_ENCODER, ENCODERS
+from codec.imaging.region import Region
+from codec.lstm.zoo import SHIPPED
 
 if TYPE_CHECKING:  # torch's modules: imported when a model is used, not to parse a command line
-    from codec.checkpoint import LoadedModel
-    from codec.coder import LSTMCodec
-    from codec.session import ImageSession
+    from codec.lstm.checkpoint import LoadedModel
+    from codec.lstm.coder import LSTMCodec
+    from codec.rd.session import ImageSession
 
 MODES = ("side", "split", "diff", "bits")
 MODE_LABELS = {"side": "Side by side", "split": "Split", "diff": "Difference", "bits": "Where the bits go"}
@@ -78,7 +78,7 @@ class ViewState:
         self.current: Entry | None = None
         self.model = model
         self.entropy, self.all_models = True, False
-        self.encoder = DEFAULT_ENCODER  # which bits to send (codec.refine.ENCODERS)
+        self.encoder = DEFAULT_ENCODER  # which bits to send (codec.lstm.encoders.ENCODERS)
         self.iteration = 2
         self.classical = self.classical_codecs[0]
         self.mode = "side"
@@ -106,7 +106,7 @@ class ViewState:
         return self.model.config.iterations if self.model is not None else 16
 
     def make_codec(self, model: LoadedModel, encoder: str | None = None) -> LSTMCodec:
-        from codec.coder import LSTMCodec
+        from codec.lstm.coder import LSTMCodec
         return LSTMCodec(model, entropy=self.entropy, refine=ENCODERS[encoder or self.encoder])
 
     def _note_checkpoint(self, model):
@@ -131,7 +131,7 @@ class ViewState:
         self.option_changed.emit(name, on)
 
     def set_encoder(self, name: str):
-        """Which bits the LSTM sends (codec.refine.ENCODERS): the open images are re-encoded."""
+        """Which bits the LSTM sends (codec.lstm.encoders.ENCODERS): the open images are re-encoded."""
         if name not in ENCODERS:
             raise ValueError(f"the encoder is one of {', '.join(ENCODERS)}, not {name!r}")
         if name != self.encoder:
@@ -141,7 +141,7 @@ class ViewState:
             self.option_changed.emit("encoder", name)
 
     def _use_codec(self):
-        from codec.session import ImageSession
+        from codec.rd.session import ImageSession
         self.codec = self.make_codec(self.model)
         for e in self.entries:
             if e.session is not None:

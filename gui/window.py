@@ -13,11 +13,11 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QHBoxLayout, 
                                QPushButton, QSlider, QSpinBox, QSplitter, QToolButton, QVBoxLayout, QWidget)
 
 from codec.classical import CODECS, available_codecs
-from codec.checkpoint import LoadedModel
-from codec.plugins import problems as plugin_problems
-from codec.encoders import DEFAULT_ENCODER, ENCODER_LABELS
-from codec.session import ImageSession
-from codec.zoo import SHIPPED
+from codec.lstm.checkpoint import LoadedModel
+from codec.classical.plugins import problems as plugin_problems
+from codec.lstm.encoders import DEFAULT_ENCODER, ENCODER_LABELS
+from codec.rd.session import ImageSession
+from codec.lstm.zoo import SHIPPED
 
 from .actions import WindowActions
 from .rdplot import Curves, RDPlot
@@ -271,7 +271,7 @@ class MainWindow(WindowActions, QMainWindow):
         self.encoder_actions = QActionGroup(self)
         for name, label in ENCODER_LABELS.items():
             a = QAction(label, self, checkable=True, data=name,
-                        statusTip=f"{label} (codec/refine.py); files decode as usual"
+                        statusTip=f"{label} (codec/lstm/refine.py); files decode as usual"
                                   + (" · the default" if name == DEFAULT_ENCODER else ""))
             self.encoder_actions.addAction(a)
             em.addAction(a)

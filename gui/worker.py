@@ -29,8 +29,8 @@ from typing import Callable
 
 from PySide6.QtCore import QObject, QThread, Signal
 
-from codec.errors import CodecError
-from codec.session import run_each, run_here
+from codec.base.errors import CodecError
+from codec.rd.session import run_each, run_here
 
 
 def _child_init(parent_pid: int):
@@ -54,7 +54,7 @@ def _ready() -> None:
     """Nothing, in a child: its start-up (Python, torch, the codecs and their plugins) is
     paid before the first image needs it."""
     import importlib
-    importlib.import_module("codec.session")  # what every classical job unpickles into
+    importlib.import_module("codec.rd.session")  # what every classical job unpickles into
     importlib.import_module("codec.classical").available_codecs()
 
 

@@ -36,16 +36,18 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from codec.checkpoint import load_model, read_checkpoint  # noqa: E402
-from codec.coder import LSTMCodec  # noqa: E402
-from codec.config import ModelConfig  # noqa: E402
-from codec.data import PatchSampler, find_images  # noqa: E402
-from codec.evaluate import classical_points  # noqa: E402
-from codec.rd import bd_rate, mean_curve  # noqa: E402
-from codec.imageio import load_rgb  # noqa: E402
-from codec.metrics import msssim  # noqa: E402
-from codec.model import LSTMCodecNet  # noqa: E402
-from codec.train import TrainSettings, reconstruction_loss, train  # noqa: E402
+from codec.lstm.checkpoint import load_model, read_checkpoint  # noqa: E402
+from codec.lstm.coder import LSTMCodec  # noqa: E402
+from codec.lstm.config import ModelConfig  # noqa: E402
+from codec.train.data import PatchSampler
+from codec.imaging.imageio import find_images  # noqa: E402
+from codec.rd.points import classical_points  # noqa: E402
+from codec.rd.bd import bd_rate
+from codec.rd.points import mean_curve  # noqa: E402
+from codec.imaging.imageio import load_rgb  # noqa: E402
+from codec.quality.metrics import msssim  # noqa: E402
+from codec.lstm.model import LSTMCodecNet  # noqa: E402
+from codec.train.trainer import TrainSettings, reconstruction_loss, train  # noqa: E402
 
 BASELINE = dict(gate="sigmoid", upsampler="depth_to_space")
 PROPOSED = dict(gate="hard_sigmoid", upsampler="recovery")

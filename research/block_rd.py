@@ -5,7 +5,7 @@ spends and the distortion they remove (issue 20, step 1). Training photos only, 
 
 Default photos: wikipedia_photos 001-004 and BSDS500 train 100075, 100080 from ../shared/data/train
 (centre crops). For each iteration t it prints:
-- bpp of the iteration (real coded bits, from codec.entropy.block_bits);
+- bpp of the iteration (real coded bits, from codec.lstm.entropy.block_bits);
 - the share of that rate spent on blocks whose MSE falls by less than 1% of their own error
   ("idle" blocks), and on blocks whose MSE rises;
 - how concentrated the gain is: the fewest blocks holding 90% of the MSE removed, and the
@@ -25,12 +25,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from codec.checkpoint import load_model  # noqa: E402
-from codec.coder import LSTMCodec  # noqa: E402
-from codec.entropy import block_bits  # noqa: E402
-from codec.imageio import load_rgb  # noqa: E402
-from codec.metrics import msssim, psnr  # noqa: E402
-from codec.zoo import DEFAULT, shipped  # noqa: E402
+from codec.lstm.checkpoint import load_model  # noqa: E402
+from codec.lstm.coder import LSTMCodec  # noqa: E402
+from codec.lstm.entropy import block_bits  # noqa: E402
+from codec.imaging.imageio import load_rgb  # noqa: E402
+from codec.quality.metrics import msssim, psnr  # noqa: E402
+from codec.lstm.zoo import DEFAULT, shipped  # noqa: E402
 
 TRAIN = ROOT.parent / "shared" / "data" / "train"
 DEFAULT_PHOTOS = [TRAIN / "wikipedia_photos" / f"{i:03d}.png" for i in range(1, 5)] + \

@@ -3,13 +3,13 @@
 Encodes Kodak images (the test set) and crops of training photos (to fit static tables),
 then prints, per iteration, the ideal code length per code bit (1.0 = raw) of:
   adaptive  per-image counts over (channel, previous iteration's bit), 8-bit probabilities
-            sent as side info (codec/entropy.py's TABLE mode; ideal length);
+            sent as side info (codec/lstm/entropy.py's TABLE mode; ideal length);
   static X  one table per iteration, fitted on the training crops, no side info, context X:
             c (channel), cp (+ previous bit), cpp (+ the bit two iterations back), cpn
             (+ ones among its 4 neighbours in the previous iteration), cpx (+ ones among all
             channels there, 5 buckets), cps (+ left and upper neighbours in this iteration,
             which would need sequential or checkerboard decoding).
-Then real chunk sizes of codec/entropy.py (bytes x 8 / bits, mode byte included):
+Then real chunk sizes of codec/lstm/entropy.py (bytes x 8 / bits, mode byte included):
   table     min(RAW, TABLE): the coder shipped until session 10;
   spatialN  SPATIAL mode N alone (adaptive counts over this iteration's neighbours);
   shipped   encode_iteration: the smallest of all modes.
@@ -27,11 +27,11 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from codec.checkpoint import load_model  # noqa: E402
-from codec import entropy  # noqa: E402
-from codec.coder import LSTMCodec  # noqa: E402
-from codec.imageio import load_rgb  # noqa: E402
-from codec.zoo import resolve_model  # noqa: E402
+from codec.lstm.checkpoint import load_model  # noqa: E402
+from codec.lstm import entropy  # noqa: E402
+from codec.lstm.coder import LSTMCodec  # noqa: E402
+from codec.imaging.imageio import load_rgb  # noqa: E402
+from codec.lstm.zoo import resolve_model  # noqa: E402
 
 KINDS = ["c", "cp", "cpp", "cpn", "cpx", "cps"]
 

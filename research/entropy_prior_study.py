@@ -27,12 +27,12 @@ import torch
 from scipy.special import betaln
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from codec.checkpoint import load_model  # noqa: E402
-from codec import entropy  # noqa: E402
-from codec.coder import LSTMCodec  # noqa: E402
-from codec.rd import bd_rate  # noqa: E402
-from codec.imageio import load_rgb  # noqa: E402
-from codec.zoo import resolve_model  # noqa: E402
+from codec.lstm.checkpoint import load_model  # noqa: E402
+from codec.lstm import entropy  # noqa: E402
+from codec.lstm.coder import LSTMCodec  # noqa: E402
+from codec.rd.bd import bd_rate  # noqa: E402
+from codec.imaging.imageio import load_rgb  # noqa: E402
+from codec.lstm.zoo import resolve_model  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # this iteration's neighbours (dy, dx) and the previous iteration's (tag "p")

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from codec.checkpoint import load_model
-from codec.imageio import load_rgb
-from codec.zoo import resolve_model
+from codec.lstm.checkpoint import load_model
+from codec.imaging.imageio import load_rgb
+from codec.lstm.zoo import resolve_model
 
 
 def crops(folder: Path, names, size: int) -> torch.Tensor:

@@ -25,13 +25,13 @@ sys.path.insert(0, str(ROOT / "research"))
 
 from block_rd import DEFAULT_PHOTOS, centre_crop  # noqa: E402
 
-from codec.checkpoint import load_model  # noqa: E402
-from codec.coder import LSTMCodec  # noqa: E402
-from codec.imageio import load_rgb  # noqa: E402
-from codec.metrics import msssim  # noqa: E402
-from codec.rd import bd_rate  # noqa: E402
-from codec.encoders import RefineSettings  # noqa: E402
-from codec.zoo import DEFAULT, shipped  # noqa: E402
+from codec.lstm.checkpoint import load_model  # noqa: E402
+from codec.lstm.coder import LSTMCodec  # noqa: E402
+from codec.imaging.imageio import load_rgb  # noqa: E402
+from codec.quality.metrics import msssim  # noqa: E402
+from codec.rd.bd import bd_rate  # noqa: E402
+from codec.lstm.encoders import RefineSettings  # noqa: E402
+from codec.lstm.zoo import DEFAULT, shipped  # noqa: E402
 
 # name -> (steps, lookahead, refine iterations 1..until; 0: all)
 BUDGETS = {

@@ -13,10 +13,10 @@ import time
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from codec import coder, refine  # noqa: E402
-from codec.checkpoint import load_model  # noqa: E402
-from codec.imageio import load_rgb  # noqa: E402
-from codec.zoo import resolve_model  # noqa: E402
+from codec.lstm import coder, refine  # noqa: E402
+from codec.lstm.checkpoint import load_model  # noqa: E402
+from codec.imaging.imageio import load_rgb  # noqa: E402
+from codec.lstm.zoo import resolve_model  # noqa: E402
 
 _refine_bits = refine.refine_bits
 

@@ -29,11 +29,11 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from codec.checkpoint import load_model  # noqa: E402
-from codec.coder import LSTMCodec  # noqa: E402
-from codec.imageio import load_rgb, save_rgb  # noqa: E402
-from codec.encoders import ENCODERS  # noqa: E402
-from codec.zoo import DEFAULT, shipped  # noqa: E402
+from codec.lstm.checkpoint import load_model  # noqa: E402
+from codec.lstm.coder import LSTMCodec  # noqa: E402
+from codec.imaging.imageio import load_rgb, save_rgb  # noqa: E402
+from codec.lstm.encoders import ENCODERS  # noqa: E402
+from codec.lstm.zoo import DEFAULT, shipped  # noqa: E402
 
 KODIM23 = ROOT.parent / "shared" / "data" / "kodak" / "kodim23.png"
 SAMPLE = ROOT / "resources" / "samples" / "coffee.png"
@@ -125,8 +125,8 @@ def conv_share(codec, data: bytes) -> tuple[float, float]:
 def _train_sample(steps: int, profiled: bool = False):
     """The real training loop at the shipped recipe's shape, continuing the default model
     (so its architecture) for a few steps: (median seconds per step, torch's profile or None)."""
-    from codec.train import train
-    from codec.train_settings import TrainSettings
+    from codec.train.trainer import train
+    from codec.train.settings import TrainSettings
     from torch.profiler import ProfilerActivity, profile
     with tempfile.TemporaryDirectory() as d:
         data = Path(d) / "data"
@@ -200,8 +200,8 @@ def main(argv=None) -> int:
           f"fp32 peak), decode {fig['decode_s']:.2f} s ({fig['decode_peak_fraction']:.0%}); "
           f"first iteration {fig['first_iteration_s']:.3f} s")
 
-    from codec.coder import check_bf16
-    from codec.errors import CodecError
+    from codec.lstm.coder import check_bf16
+    from codec.base.errors import CodecError
     try:
         check_bf16()
         bf = LSTMCodec(model, precision="bf16")
@@ -240,7 +240,7 @@ def main(argv=None) -> int:
               f"(numpy, Pillow, the codec's modules, reading the model) {over - fig['torch_import_s'] - fig['png_write_s']:.2f} s), "
               f"info {fig['cli_info_s']:.2f} s")
 
-    # the encoders besides the fast one (codec/encoders.py): quick on the whole image (issue 20:
+    # the encoders besides the fast one (codec/lstm/encoders.py): quick on the whole image (issue 20:
     # at most 2x the fast encoder), thorough on a crop, with its floor at the measured peak
     quick = LSTMCodec(model, refine=ENCODERS["quick"])
     fig["quick_encode_s"], _ = best_of(a.repeat, lambda: quick.encode(px, k))

@@ -88,7 +88,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("image", nargs="?", default=str(ROOT.parent / "shared/data/kodak/kodim23.png"))
     p.add_argument("--model", default=None, help="a shipped model's name or a checkpoint; default: the default model")
-    p.add_argument("--encoder", default=None, help="the LSTM's encoder (codec/encoders.py); default: the default one")
+    p.add_argument("--encoder", default=None, help="the LSTM's encoder (codec/lstm/encoders.py); default: the default one")
     a = p.parse_args()
     if not Path(a.image).exists():
         a.image = str(ROOT / "resources/samples/coffee.png")
@@ -97,8 +97,8 @@ def main():
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
-    from codec.checkpoint import load_model
-    from codec.zoo import resolve_model
+    from codec.lstm.checkpoint import load_model
+    from codec.lstm.zoo import resolve_model
     from gui.app import apply_dark_theme
     from gui.window import MainWindow
     os.environ["LSTM_COMPARE_CACHE"] = tempfile.mkdtemp(prefix="bench-gui-cache-")

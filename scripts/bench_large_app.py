@@ -4,7 +4,7 @@
 
 Waits until the LSTM has encoded all its iterations and the JPEG match of the slider's
 iteration is shown, then closes the window. A photo above 1 MP is compared on a region
-(codec/region.py). Peak RSS of this process and of the classical codecs' child processes
+(codec/imaging/region.py). Peak RSS of this process and of the classical codecs' child processes
 comes from the kernel (ru_maxrss); /usr/bin/time reports the largest of them.
 """
 import argparse
@@ -38,8 +38,8 @@ def main():
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
-    from codec.checkpoint import load_model
-    from codec.zoo import resolve_model
+    from codec.lstm.checkpoint import load_model
+    from codec.lstm.zoo import resolve_model
     from gui.window import MainWindow
     app = QApplication([])
     win = MainWindow(load_model(resolve_model(a.model)),

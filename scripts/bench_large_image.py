@@ -16,10 +16,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from codec.checkpoint import load_model  # noqa: E402
-from codec.coder import LSTMCodec  # noqa: E402
-from codec.imageio import load_rgb  # noqa: E402
-from codec.zoo import model_help, resolve_model  # noqa: E402
+from codec.lstm.checkpoint import load_model  # noqa: E402
+from codec.lstm.coder import LSTMCodec  # noqa: E402
+from codec.imaging.imageio import load_rgb  # noqa: E402
+from codec.lstm.zoo import model_help, resolve_model  # noqa: E402
 
 
 def peak_mb() -> float:

@@ -21,12 +21,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from codec.checkpoint import load_model  # noqa: E402
-from codec.coder import LSTMCodec  # noqa: E402
-from codec.evaluate import FIGURE_CODECS, evaluate, summary_lines  # noqa: E402
-from codec.rd import not_progressive  # noqa: E402
-from codec.encoders import DEFAULT_ENCODER, ENCODERS, RefineSettings, encoder_name  # noqa: E402
-from codec.zoo import model_help, resolve_model  # noqa: E402
+from codec.lstm.checkpoint import load_model  # noqa: E402
+from codec.lstm.coder import LSTMCodec  # noqa: E402
+from codec.rd.evaluate import FIGURE_CODECS, evaluate, summary_lines  # noqa: E402
+from codec.rd.points import not_progressive  # noqa: E402
+from codec.lstm.encoders import DEFAULT_ENCODER, ENCODERS, RefineSettings, encoder_name  # noqa: E402
+from codec.lstm.zoo import model_help, resolve_model  # noqa: E402
 
 
 def main():
@@ -41,7 +41,7 @@ def main():
                    "the classical curves not computed now from (docs/results/classical)")
     p.add_argument("--no-entropy", action="store_true", help="uncompressed code bits (the paper's setting)")
     p.add_argument("--encoder", choices=list(ENCODERS), default=DEFAULT_ENCODER,
-                   help=f"which bits to send (codec/encoders.py; default {DEFAULT_ENCODER})")
+                   help=f"which bits to send (codec/lstm/encoders.py; default {DEFAULT_ENCODER})")
     p.add_argument("--refine", type=int, default=0, metavar="STEPS",
                    help="instead of --encoder, a refinement of your own: STEPS per iteration")
     p.add_argument("--refine-lookahead", type=int, default=1)

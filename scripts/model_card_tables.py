@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from codec.rd import not_progressive  # noqa: E402
+from codec.rd.points import not_progressive  # noqa: E402
 
 LABELS = {"jpeg": "JPEG 4:2:0 (Pillow, libjpeg-turbo)", "webp": "WebP", "jpeg2000": "JPEG 2000 (OpenJPEG)",
           "avif": "AVIF (libavif, speed 6)"}

@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from codec.evaluate import FIGURE_CODECS  # noqa: E402
-from codec.figures import rd_plot  # noqa: E402
+from codec.rd.evaluate import FIGURE_CODECS  # noqa: E402
+from codec.rd.figures import rd_plot  # noqa: E402
 
 
 def main():

@@ -21,9 +21,9 @@ torch.set_num_threads(min(2, torch.get_num_threads()))
 @pytest.fixture(scope="session")
 def tiny_model_path(tmp_path_factory):
     """A small random-weights model: the codec's plumbing does not need a trained one."""
-    from codec.checkpoint import save_checkpoint
-    from codec.config import ModelConfig
-    from codec.model import LSTMCodecNet
+    from codec.lstm.checkpoint import save_checkpoint
+    from codec.lstm.config import ModelConfig
+    from codec.lstm.model import LSTMCodecNet
     torch.manual_seed(0)
     net = LSTMCodecNet(ModelConfig(width=0.0625, iterations=4))
     path = tmp_path_factory.mktemp("models") / "tiny.pt"
@@ -33,13 +33,13 @@ def tiny_model_path(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_model(tiny_model_path):
-    from codec.checkpoint import load_model
+    from codec.lstm.checkpoint import load_model
     return load_model(tiny_model_path)
 
 
 @pytest.fixture(scope="session")
 def sample_pixels():
-    from codec.imageio import load_rgb
+    from codec.imaging.imageio import load_rgb
     return load_rgb(ROOT / "resources" / "samples" / "coffee.png").pixels
 
 

@@ -6,13 +6,13 @@ import sys
 
 import pytest
 
-from codec.atomic import atomic_path, write_bytes
+from codec.base.atomic import atomic_path, write_bytes
 from conftest import ROOT
 
 WRITER = """
 import sys, time
 sys.path.insert(0, {root!r})
-from codec.atomic import atomic_path
+from codec.base.atomic import atomic_path
 with atomic_path(sys.argv[1]) as tmp:
     with open(tmp, "wb") as f:
         f.write(b"partial " * 1000)
@@ -63,16 +63,16 @@ def test_the_cli_writes_its_outputs_atomically(tmp_path, tiny_model_path, small_
     exports and the evaluation do too)."""
     from PIL import Image
 
-    import codec.atomic
+    import codec.base.atomic
     from codec.cli import main
     seen = []
-    real = codec.atomic.atomic_path
+    real = codec.base.atomic.atomic_path
 
     def spy(path):
         seen.append(os.path.basename(path))
         return real(path)
-    monkeypatch.setattr(codec.atomic, "atomic_path", spy)
-    monkeypatch.setattr("codec.imageio.atomic_path", spy)
+    monkeypatch.setattr(codec.base.atomic, "atomic_path", spy)
+    monkeypatch.setattr("codec.imaging.imageio.atomic_path", spy)
     photo = tmp_path / "p.png"
     Image.fromarray(small_image).save(photo)
     assert main(["encode", str(photo), str(tmp_path / "p.lstm"), "-k", "1", "--model", str(tiny_model_path)]) == 0

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from codec import bitstream
-from codec.bitstream import HEADER_BYTES, Header
-from codec.coder import LSTMCodec
-from codec.errors import BitstreamError, CodecError, ModelError
+from codec.lstm import bitstream
+from codec.lstm.bitstream import HEADER_BYTES, Header
+from codec.lstm.coder import LSTMCodec
+from codec.base.errors import BitstreamError, CodecError, ModelError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "fuzz"))
 from targets import with_checksums  # noqa: E402  (a file with its CRCs recomputed, as the fuzzer makes)
@@ -180,7 +180,7 @@ def test_entropy_coded_roundtrip_prefix_and_size():
 
 
 def test_entropy_coding_stores_incompressible_iterations_raw():
-    from codec import entropy
+    from codec.lstm import entropy
     header, codes, data = _file(flags=bitstream.ENTROPY)  # fair coin bits, 12 blocks: raw is smaller
     assert len(data) == HEADER_BYTES + 3 * (4 + 1 + header.iteration_bytes + 4)
     assert entropy.encode_iteration(codes[0])[0] == entropy.RAW
@@ -287,7 +287,7 @@ def test_tiny_chunks_are_padded_and_smaller_ones_refused():
 
 
 def test_spatial_modes_roundtrip_on_any_shape():
-    from codec import entropy
+    from codec.lstm import entropy
     rng = np.random.default_rng(2)
     for shape in [(1, 1, 1), (3, 1, 5), (3, 5, 1), (32, 3, 7), (32, 10, 12)]:
         prev = np.where(rng.random(shape) < 0.5, 1.0, -1.0)
@@ -300,7 +300,7 @@ def test_spatial_modes_roundtrip_on_any_shape():
 
 
 def test_smooth_codes_are_stored_in_a_spatial_mode_and_much_smaller():
-    from codec import entropy
+    from codec.lstm import entropy
     header, codes, data = _smooth_file()
     chunk = entropy.encode_iteration(codes[0])
     assert chunk[0] in entropy.SPATIAL_MODES
@@ -332,8 +332,8 @@ def test_fuzz_entropy_coded_chunks(data, kind):
 def test_block_bits_add_up_to_the_coded_size(tiny_model, sample_pixels):
     """Per-block costs (for the rate-distortion studies and the bits view) must account for
     what the coder really spends: within the range coder's few bytes of overhead."""
-    from codec.coder import LSTMCodec
-    from codec.entropy import block_bits, encode_iteration
+    from codec.lstm.coder import LSTMCodec
+    from codec.lstm.entropy import block_bits, encode_iteration
     img = np.ascontiguousarray(sample_pixels[:160, :192])
     prev, codec = None, LSTMCodec(tiny_model)
     header = codec.header(160, 192, 3)

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from codec.classical import CODECS, available_codecs, match_bpp, rd_curve
-from codec.errors import CodecError
+from codec.base.errors import CodecError
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,7 @@ def test_unknown_codec():
 @pytest.mark.parametrize("key, suffix", [("heic", ".heic"), ("jxl", ".jxl")])
 def test_plugin_anchors_write_files_the_loader_opens(img, key, suffix, tmp_path):
     """HEIC and JPEG XL come from Pillow plugins: their files open like any other image."""
-    from codec.imageio import IMAGE_SUFFIXES, load_rgb
+    from codec.imaging.imageio import IMAGE_SUFFIXES, load_rgb
     if key not in available_codecs():
         pytest.skip(f"{key}'s plugin is not installed")
     r = CODECS[key].encode(img, 50)
@@ -66,7 +66,7 @@ def test_plugin_anchors_write_files_the_loader_opens(img, key, suffix, tmp_path)
 
 
 def test_a_missing_plugin_is_a_sentence(img, monkeypatch):
-    from codec import pillow_plugins
+    from codec.imaging import pillow_plugins
     monkeypatch.setitem(pillow_plugins._LOADED, "pillow-heif", False)
     assert "heic" not in available_codecs()
     with pytest.raises(CodecError, match="needs the pillow-heif package; install it"):

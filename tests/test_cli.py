@@ -100,7 +100,7 @@ def test_user_errors(tmp_path, photo, tiny_model_path, capsys):
 
 
 def test_export_model_writes_notes(tmp_path, tiny_model_path, capsys):
-    from codec.checkpoint import load_model
+    from codec.lstm.checkpoint import load_model
     out = tmp_path / "shipped.pt"
     assert run("export-model", tiny_model_path, out, "--name", "tiny", "--set", "data_description=a few photos") == 0
     meta = load_model(out).meta

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from codec import bitstream
-from codec.bitstream import file_info
-from codec.coder import LSTMCodec
-from codec.errors import BitstreamError, CodecError
+from codec.lstm import bitstream
+from codec.lstm.bitstream import file_info
+from codec.lstm.coder import LSTMCodec
+from codec.base.errors import BitstreamError, CodecError
 
 
 def test_encode_decode_roundtrip_is_bit_exact(tiny_model, small_image):
@@ -94,15 +94,15 @@ def test_odd_and_tiny_images(tiny_model):
 
 
 def test_checkpoint_id_is_stable_and_config_travels(tiny_model_path, tiny_model):
-    from codec.checkpoint import load_model
+    from codec.lstm.checkpoint import load_model
     again = load_model(tiny_model_path)
     assert again.model_id == tiny_model.model_id and len(again.model_id) == 16
     assert again.config.width == 0.0625 and again.config.iterations == 4
 
 
 def test_bad_checkpoints(tmp_path):
-    from codec.checkpoint import load_model
-    from codec.errors import ModelError
+    from codec.lstm.checkpoint import load_model
+    from codec.base.errors import ModelError
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a checkpoint")
     with pytest.raises(ModelError, match="not a readable model checkpoint"):

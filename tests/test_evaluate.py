@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from codec.coder import LSTMCodec
-from codec.evaluate import evaluate
-from codec.rd import bd_rate, not_progressive
+from codec.lstm.coder import LSTMCodec
+from codec.rd.evaluate import evaluate
+from codec.rd.bd import bd_rate
+from codec.rd.points import not_progressive
 
 
 def test_bd_rate_of_a_curve_at_half_the_rate_is_minus_50_percent():
@@ -72,8 +73,9 @@ def test_evaluate_reuses_stored_classical_curves(tmp_path, tiny_model, sample_pi
 
 
 def test_interrupted_evaluation_resumes_where_it_stopped(tmp_path, tiny_model, sample_pixels, monkeypatch):
-    import codec.evaluate as ev
-    from codec.errors import CodecError
+    import codec.rd.dataset as ds
+    import codec.rd.evaluate as ev
+    from codec.base.errors import CodecError
     src = tmp_path / "imgs"
     src.mkdir()
     for i, name in enumerate(["a.png", "b.png", "c.png"]):
@@ -81,7 +83,7 @@ def test_interrupted_evaluation_resumes_where_it_stopped(tmp_path, tiny_model, s
     full = evaluate(src, tmp_path / "full", LSTMCodec(tiny_model), classical=("jpeg",), iterations=2,
                     progress=False, plot=False)
     assert not (tmp_path / "full" / ev.PARTIAL).exists()
-    real, encoded = ev.lstm_points, []
+    real, encoded = ds.lstm_points, []
     monkeypatch.setenv("LSTM_COMPARE_CACHE", "off")  # every image computed, not read back
 
     def dies_on_c(codec, pixels, name, iterations, **options):
@@ -89,7 +91,7 @@ def test_interrupted_evaluation_resumes_where_it_stopped(tmp_path, tiny_model, s
             raise KeyboardInterrupt  # the session is cut off here
         encoded.append(name)
         return real(codec, pixels, name, iterations, **options)
-    monkeypatch.setattr(ev, "lstm_points", dies_on_c)
+    monkeypatch.setattr(ds, "lstm_points", dies_on_c)
     out = tmp_path / "cut"
     with pytest.raises(KeyboardInterrupt):
         evaluate(src, out, LSTMCodec(tiny_model), classical=("jpeg",), iterations=2, progress=False, plot=False)
@@ -108,7 +110,7 @@ def test_interrupted_evaluation_resumes_where_it_stopped(tmp_path, tiny_model, s
     with pytest.raises(CodecError, match="other settings"):
         evaluate(src, out, LSTMCodec(tiny_model), classical=("jpeg",), iterations=3, progress=False, plot=False,
                  resume=True)
-    monkeypatch.setattr(ev, "lstm_points", real)
+    monkeypatch.setattr(ds, "lstm_points", real)
     encoded.clear()
     resumed = evaluate(src, out, LSTMCodec(tiny_model), classical=("jpeg",), iterations=2, progress=False,
                        plot=False, resume=True)
@@ -130,11 +132,10 @@ def test_not_progressive_names_the_iterations_that_do_not_improve():
 
 
 def test_a_second_evaluation_reads_every_curve_from_the_cache(tmp_path, tiny_model, sample_pixels, monkeypatch):
-    """Data sets are cached per image and curve (codec/dataset.py): a rerun encodes nothing,
+    """Data sets are cached per image and curve (codec/rd/dataset.py): a rerun encodes nothing,
     gives the same numbers, and a change to the codec's source recomputes the LSTM."""
-    from codec import dataset
-    from codec import evaluate as ev
-    from codec.sample_cache import SampleCache
+    from codec.rd import dataset
+    from codec.rd.sample_cache import SampleCache
     monkeypatch.setenv("LSTM_COMPARE_CACHE", str(tmp_path / "cache"))
     src = tmp_path / "imgs"
     src.mkdir()
@@ -144,8 +145,8 @@ def test_a_second_evaluation_reads_every_curve_from_the_cache(tmp_path, tiny_mod
                      progress=False, plot=False)
     calls = []
     for name in ("lstm_points", "classical_points"):
-        real = getattr(ev, name)
-        monkeypatch.setattr(ev, name, lambda *a, real=real, name=name, **k: calls.append(name) or real(*a, **k))
+        real = getattr(dataset, name)
+        monkeypatch.setattr(dataset, name, lambda *a, real=real, name=name, **k: calls.append(name) or real(*a, **k))
     second = evaluate(src, tmp_path / "b", LSTMCodec(tiny_model), classical=("jpeg",), iterations=2,
                       progress=False, plot=False)
     assert calls == [] and second.bd == first.bd

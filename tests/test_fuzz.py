@@ -29,7 +29,7 @@ def test_seed_and_regression_inputs_pass_the_targets(kind, path):
 
 
 def test_the_corpus_holds_every_layout_and_format():
-    from codec import bitstream
+    from codec.lstm import bitstream
     versions = {bitstream.parse_header(p.read_bytes()).version for p in (FUZZ / "corpus" / "lstm").glob("*.lstm")}
     assert versions == set(bitstream.READABLE)
     assert len(list((FUZZ / "corpus" / "image").glob("seed.*"))) >= 10

@@ -23,11 +23,11 @@ import os
 import numpy as np
 import pytest
 
-from codec import zoo
-from codec.checkpoint import load_model
-from codec.coder import LSTMCodec
-from codec.imageio import load_rgb, save_rgb
-from codec.metrics import msssim, psnr
+from codec.lstm import zoo
+from codec.lstm.checkpoint import load_model
+from codec.lstm.coder import LSTMCodec
+from codec.imaging.imageio import load_rgb, save_rgb
+from codec.quality.metrics import msssim, psnr
 from conftest import ROOT
 
 GOLDEN = ROOT / "tests" / "golden"

@@ -139,7 +139,7 @@ def test_export_png_has_the_views_and_plot(qtbot, window, photos, tmp_path):
 
 
 def test_cancel_mid_encode(qtbot, window, photos, monkeypatch):
-    import codec.session as session_mod
+    import codec.rd.session as session_mod
     original_run = session_mod.ImageSession.encode_lstm
 
     def slow_run(self, iterations, should_stop=None, preview=None, draft=None):
@@ -198,9 +198,9 @@ def test_corrupt_and_mixed_files_keep_the_app_running(qtbot, window, photos, tmp
 
 
 def test_opening_a_damaged_lstm_file_shows_its_intact_iterations(qtbot, window, photos, tmp_path, tiny_model):
-    from codec import bitstream
-    from codec.coder import LSTMCodec
-    from codec.imageio import load_rgb
+    from codec.lstm import bitstream
+    from codec.lstm.coder import LSTMCodec
+    from codec.imaging.imageio import load_rgb
     pixels = load_rgb(photos[0]).pixels
     codec = LSTMCodec(tiny_model)
     data, _ = codec.encode(pixels, 4)
@@ -310,7 +310,7 @@ def test_difference_view_prefetches_neighbouring_error_maps(qtbot, window, photo
 def test_model_menu_switches_between_shipped_models(qtbot, window, photos, tmp_path, monkeypatch):
     from PySide6.QtWidgets import QMessageBox
 
-    from codec.zoo import SHIPPED
+    from codec.lstm.zoo import SHIPPED
     actions = {a.text(): a for a in window.model_actions.actions()}
     assert sorted(actions) == sorted(m.label for m in SHIPPED)
     assert not any(a.isChecked() for a in actions.values())  # the tiny test model is not a shipped one
@@ -331,7 +331,7 @@ def test_model_menu_switches_between_shipped_models(qtbot, window, photos, tmp_p
 
 
 def test_entropy_toggle_reencodes_with_plain_bits_and_keeps_curves(qtbot, window, photos):
-    from codec import bitstream
+    from codec.lstm import bitstream
     window.open_paths([photos[0]])
     _wait_encoded(qtbot, window)
     s = window.state.current.session
@@ -351,8 +351,8 @@ def test_entropy_toggle_reencodes_with_plain_bits_and_keeps_curves(qtbot, window
 
 @pytest.mark.slow
 def test_encoder_menu_reencodes_with_other_bits_that_decode(qtbot, window, photos):
-    from codec.coder import LSTMCodec
-    from codec.encoders import DEFAULT_ENCODER, ENCODERS
+    from codec.lstm.coder import LSTMCodec
+    from codec.lstm.encoders import DEFAULT_ENCODER, ENCODERS
     assert window.state.encoder == DEFAULT_ENCODER
     actions = {a.data(): a for a in window.encoder_actions.actions()}
     assert set(actions) == set(ENCODERS) and actions[DEFAULT_ENCODER].isChecked()
@@ -392,7 +392,7 @@ def test_signals_keep_the_reference_count_of_true():
 
 
 def test_child_process_runner_gives_the_same_samples(small_image):
-    from codec.session import classical_sample, matched_sample
+    from codec.rd.session import classical_sample, matched_sample
     from gui.worker import ChildProcessRunner
 
     runner = ChildProcessRunner()
@@ -408,7 +408,7 @@ def test_child_process_runner_gives_the_same_samples(small_image):
 def test_child_process_runner_falls_back_to_this_process(small_image, monkeypatch):
     from concurrent.futures.process import BrokenProcessPool
 
-    from codec.session import classical_sample
+    from codec.rd.session import classical_sample
     from gui.worker import ChildProcessRunner
 
     class Broken:
@@ -461,7 +461,7 @@ def test_views_fit_the_image_until_the_user_zooms(qtbot, tiny_model, tmp_path, p
 
 
 def test_a_large_photo_is_compared_on_a_region_the_user_moves(qtbot, window, photos, monkeypatch):
-    from codec import region
+    from codec.imaging import region
     monkeypatch.setattr(region, "REGION_SIDE", 64)  # the 96x128 photo counts as large
     window.open_paths([photos[0]])
     qtbot.waitUntil(lambda: bool(window.state.current.session), timeout=10000)
@@ -505,7 +505,7 @@ def test_where_the_bits_go_view(qtbot, window, photos):
 def test_figure5_live_draws_every_shipped_model(qtbot, window, photos):
     """With the option on, the image is also encoded with each shipped model, whose curves
     join the plot (dashed), one legend entry each; off, they go."""
-    from codec.zoo import SHIPPED
+    from codec.lstm.zoo import SHIPPED
     window.open_paths([photos[0]])
     _wait_encoded(qtbot, window)
     window.set_option("all_models", True)
@@ -551,7 +551,7 @@ def test_ssim_and_ssimulacra2_on_the_plot(qtbot, window, photos):
 def test_dataset_window_tables_plot_exports_and_cache(qtbot, window, photos, tmp_path_factory, monkeypatch):
     import json as _json
 
-    from codec import evaluate
+    from codec.rd import dataset
     folder = photos[0].parent
     out = tmp_path_factory.mktemp("exports")  # not under the data set's folder
     w = window.open_dataset([folder])
@@ -579,7 +579,7 @@ def test_dataset_window_tables_plot_exports_and_cache(qtbot, window, photos, tmp
     w.close()
     # reopened: everything comes from the cache, nothing is encoded again
     calls = []
-    monkeypatch.setattr(evaluate, "lstm_points", lambda *a, **k: calls.append(a) or [])
+    monkeypatch.setattr(dataset, "lstm_points", lambda *a, **k: calls.append(a) or [])
     w2 = window.open_dataset([folder])
     qtbot.waitUntil(lambda: not w2.cancel_btn.isEnabled(), timeout=60000)
     assert not calls and w2.summary.bd == s.bd
@@ -590,7 +590,7 @@ def test_dataset_window_tables_plot_exports_and_cache(qtbot, window, photos, tmp
 def test_dataset_window_draws_every_models_mean_curve(qtbot, window, photos):
     """Figure 5 over a data set: with every model's curve on, the window adds each shipped
     model's mean curve and its BD-rate row."""
-    from codec.zoo import SHIPPED
+    from codec.lstm.zoo import SHIPPED
     window.set_option("all_models", True)
     w = window.open_dataset([photos[0]])
     qtbot.waitUntil(lambda: not w.cancel_btn.isEnabled(), timeout=180000)
@@ -616,7 +616,7 @@ def test_dataset_window_measures_ssimulacra2_when_it_is_the_plotted_metric(qtbot
 
 
 def test_figure5_also_draws_a_checkpoint_loaded_earlier(qtbot, window, photos, tiny_model):
-    from codec.zoo import SHIPPED, shipped
+    from codec.lstm.zoo import SHIPPED, shipped
     window.set_option("all_models", True)
     assert window.use_model(shipped("baseline").path)  # the tiny checkpoint is no longer in use
     names = {mid for mid, _, _ in window.state.plot_models()}
@@ -649,7 +649,7 @@ def test_sessions_are_written_on_the_gui_thread_only(qtbot, window, photos, monk
     shared mutable data between threads)."""
     import threading
 
-    import codec.session as session_mod
+    import codec.rd.session as session_mod
     writers = set()
 
     class Recorded(dict):

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from codec.errors import ImageReadError
-from codec.imageio import load_rgb, pad_to_multiple, tile_grid
+from codec.base.errors import ImageReadError
+from codec.imaging.imageio import load_rgb, pad_to_multiple, tile_grid
 
 
 def _png(img: Image.Image, fmt="PNG", **kw) -> bytes:
@@ -133,7 +133,7 @@ def test_a_small_file_claiming_a_large_picture_is_refused_before_decoding(data, 
 
 @pytest.mark.parametrize("orientation", [1, 6])
 def test_loading_a_region_gives_that_part_of_the_displayed_picture(orientation):
-    from codec.region import region_for
+    from codec.imaging.region import region_for
     rng = np.random.default_rng(3)
     img = Image.fromarray(rng.integers(0, 256, (120, 200, 3), dtype=np.uint8))
     exif = Image.Exif()

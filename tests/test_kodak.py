@@ -1,13 +1,13 @@
 """Smoke tests on the real benchmark images with the shipped model (skipped without ../shared)."""
 import numpy as np
 
-from codec import bitstream
-from codec.checkpoint import load_model
-from codec.zoo import default_model_path
+from codec.lstm import bitstream
+from codec.lstm.checkpoint import load_model
+from codec.lstm.zoo import default_model_path
 from codec.cli import main
-from codec.coder import LSTMCodec
-from codec.encoders import DEFAULT_ENCODER, ENCODERS
-from codec.imageio import load_rgb
+from codec.lstm.coder import LSTMCodec
+from codec.lstm.encoders import DEFAULT_ENCODER, ENCODERS
+from codec.imaging.imageio import load_rgb
 from conftest import kodak_dir, needs_shared
 
 

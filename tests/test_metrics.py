@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from codec.metrics import msssim, msssim_db, msssim_window, psnr
+from codec.quality.metrics import msssim, msssim_db, msssim_window, psnr
 
 
 def _noisy(a, amount, seed=0):
@@ -51,7 +51,7 @@ def test_shape_mismatch_is_an_error():
 
 @pytest.mark.parametrize("shape,amount", [((400, 600), 3), ((161, 203), 20), ((300, 451), 1), ((512, 768), 8)])
 def test_msssim_is_pytorch_msssims_value(sample_pixels, shape, amount):
-    """codec.metrics computes MS-SSIM itself, faster; it must stay the library's number
+    """codec.quality.metrics computes MS-SSIM itself, faster; it must stay the library's number
     (every committed result and the progressive checks, with gains of 1e-8, use it)."""
     import torch
     from pytorch_msssim import ms_ssim
@@ -72,7 +72,7 @@ def test_ssim_is_pytorch_msssims_ssim(shape):
     import torch
     from pytorch_msssim import ssim as library_ssim
 
-    from codec.metrics import msssim, msssim_and_ssim
+    from codec.quality.metrics import msssim, msssim_and_ssim
     rng = np.random.default_rng(5)
     a = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
     b = np.clip(a.astype(int) + rng.integers(-30, 31, a.shape), 0, 255).astype(np.uint8)
@@ -85,7 +85,7 @@ def test_ssim_is_pytorch_msssims_ssim(shape):
 
 
 def test_ssimulacra2_orders_qualities():
-    from codec.metrics import ssimulacra2
+    from codec.quality.metrics import ssimulacra2
     rng = np.random.default_rng(6)
     a = (np.add.outer(np.arange(64), np.arange(80))[..., None] * np.array([1, 2, 3]) % 256).astype(np.uint8)
     mild = np.clip(a.astype(int) + rng.integers(-4, 5, a.shape), 0, 255).astype(np.uint8)

@@ -1,11 +1,11 @@
 import pytest
 import torch
 
-from codec.config import ModelConfig
-from codec.model import LSTMCodecNet
-from codec.model.binarizer import Binarizer
-from codec.model.cells import ConvLSTMCell, hard_sigmoid
-from codec.model.recovery import ImageRecoveryBlock
+from codec.lstm.config import ModelConfig
+from codec.lstm.model import LSTMCodecNet
+from codec.lstm.model.binarizer import Binarizer
+from codec.lstm.model.cells import ConvLSTMCell, hard_sigmoid
+from codec.lstm.model.recovery import ImageRecoveryBlock
 
 
 def test_reference_width_matches_the_reference_implementation():

@@ -13,10 +13,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from codec import classical, plugins
+from codec import classical
+from codec.classical import plugins
 from codec.classical import CODECS, get_codec, match_bpp
-from codec.command_codec import CommandCodec
-from codec.errors import CodecError
+from codec.classical.command import CommandCodec
+from codec.base.errors import CodecError
 
 HERE = Path(__file__).resolve().parent / "plugins"
 ROOT = HERE.parent.parent

@@ -1,13 +1,13 @@
-"""Encoder-side bit refinement (codec/refine.py): better bits, same decoder."""
+"""Encoder-side bit refinement (codec/lstm/refine.py): better bits, same decoder."""
 import numpy as np
 import pytest
 import torch
 
-from codec import refine
-from codec.coder import LSTMCodec
-from codec.metrics import msssim
-from codec.encoders import RefineSettings
-from codec.refine import Distortion, refine_bits
+from codec.lstm import refine
+from codec.lstm.coder import LSTMCodec
+from codec.quality.metrics import msssim
+from codec.lstm.encoders import RefineSettings
+from codec.lstm.refine import Distortion, refine_bits
 from codec.cli import main
 
 
@@ -60,8 +60,8 @@ def test_search_goes_on_until_a_candidate_keeps_the_stream_progressive(tiny_mode
 
 
 def test_refinement_lifts_the_shipped_models_first_iterations(sample_pixels):
-    from codec.checkpoint import load_model
-    from codec.zoo import resolve_model
+    from codec.lstm.checkpoint import load_model
+    from codec.lstm.zoo import resolve_model
     model = load_model(resolve_model(None))  # the default shipped model
     img = np.ascontiguousarray(sample_pixels[:96, :96])
     plain = [r.reconstruction for r in LSTMCodec(model).encode_progressive(img, 2)]
@@ -92,8 +92,8 @@ def test_settings_are_checked(bad):
 def test_refined_streams_stay_progressive_in_8_bits(sample_pixels):
     # the acceptance rule scores candidates as the decoder's 8-bit output: each iteration the
     # refined encoder sends must improve the image the reader sees (the last one included)
-    from codec.checkpoint import load_model
-    from codec.zoo import resolve_model
+    from codec.lstm.checkpoint import load_model
+    from codec.lstm.zoo import resolve_model
     model = load_model(resolve_model(None))
     img = np.ascontiguousarray(sample_pixels[:96, :96])
     codec = LSTMCodec(model, refine=RefineSettings(steps=4))
@@ -121,7 +121,7 @@ def test_near_ties_are_judged_as_the_evaluation_scores_them(monkeypatch):
 def test_msssim_against_a_fixed_target_equals_pytorch_msssim_in_value_and_gradient():
     from pytorch_msssim import ms_ssim
 
-    from codec.msssim import MSSSIMTo
+    from codec.quality.msssim import MSSSIMTo
     g = torch.Generator().manual_seed(0)
     x = torch.rand(1, 3, 200, 170, generator=g)  # odd sizes: the pooling pads
     y = (x + 0.1 * torch.randn(x.shape, generator=g)).clamp(0, 1)

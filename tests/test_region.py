@@ -1,4 +1,4 @@
-from codec.region import REGION_SIDE, region_for
+from codec.imaging.region import REGION_SIDE, region_for
 
 
 def test_small_images_are_compared_whole():

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from codec import classical
-from codec.imageio import content_key
-from codec.sample_cache import SampleCache
-from codec.session import classical_sample, matched_sample
+from codec.imaging.imageio import content_key
+from codec.rd.sample_cache import SampleCache
+from codec.rd.session import classical_sample, matched_sample
 
 
 @pytest.fixture

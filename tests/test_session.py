@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from codec.classical import get_codec
-from codec.coder import LSTMCodec
-from codec.session import ImageSession
+from codec.lstm.coder import LSTMCodec
+from codec.rd.session import ImageSession
 
 
 def test_session_runs_caches_and_matches(tiny_model, sample_pixels):
@@ -59,9 +59,9 @@ def test_classical_work_goes_through_the_runner(tiny_model, small_image):
 def test_block_costs_account_for_the_bits_and_the_error(tiny_model, sample_pixels):
     """The bits view's numbers: per block, what the entropy coder spends (adding up to the
     coded size) and the squared error removed (adding up to the image's)."""
-    from codec.coder import LSTMCodec
-    from codec.entropy import encode_iteration
-    from codec.session import ImageSession, block_mse
+    from codec.lstm.coder import LSTMCodec
+    from codec.lstm.entropy import encode_iteration
+    from codec.rd.session import ImageSession, block_mse
     img = np.ascontiguousarray(sample_pixels[:72, :100])  # edge blocks are partial
     s = ImageSession(img, "x", LSTMCodec(tiny_model))
     list(s.run_lstm(3))

@@ -20,7 +20,7 @@ pytest.importorskip("pytestqt")
 from PySide6.QtCore import QSettings  # noqa: E402
 
 from gui.window import MainWindow  # noqa: E402
-from codec.runtime import release_free_memory  # noqa: E402
+from codec.base.runtime import release_free_memory  # noqa: E402
 from gui.worker import CLASSICAL_RUNNER  # noqa: E402
 
 pytestmark = pytest.mark.slow

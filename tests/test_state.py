@@ -4,8 +4,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from codec.session import ImageSession
-from codec.encoders import DEFAULT_ENCODER
+from codec.rd.session import ImageSession
+from codec.lstm.encoders import DEFAULT_ENCODER
 from gui.state import METRICS, MODES, ViewState
 
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from codec.checkpoint import load_model, read_checkpoint
-from codec.config import ModelConfig
-from codec.train import TrainSettings, train
+from codec.lstm.checkpoint import load_model, read_checkpoint
+from codec.lstm.config import ModelConfig
+from codec.train.trainer import TrainSettings, train
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ModelConfig(width=0.0625, iterations=3)
@@ -72,7 +72,7 @@ def test_ddp_two_gloo_processes(tmp_path, data_dir):
 
 
 def test_continue_from_a_shipped_model(tmp_path, data_dir):
-    from codec.checkpoint import export_model
+    from codec.lstm.checkpoint import export_model
     first = train(_settings(data_dir, tmp_path / "a", steps=3), TINY, log=lambda *_: None)
     shipped = tmp_path / "shipped.pt"
     export_model(first, shipped)  # float16, no optimizer: what resources/models holds
@@ -105,7 +105,7 @@ def test_sigterm_stops_with_a_checkpoint(tmp_path, data_dir):
 def test_l1_msssim_loss_trains_and_refuses_small_patches(tmp_path, data_dir):
     """The MS-SSIM mix trains end to end on 64x64 patches (finite losses, a checkpoint that
     records the loss); too-small patches are refused with a sentence before any work starts."""
-    from codec.errors import SettingsError
+    from codec.base.errors import SettingsError
     out = tmp_path / "ms"
     last = train(_settings(data_dir, out, steps=4, patch=64, batch=2, loss="l1+ms-ssim"), TINY, log=lambda *_: None)
     loss = [float(r["loss"]) for r in csv.DictReader(open(out / "log.csv"))]
@@ -119,7 +119,7 @@ def test_l1_msssim_loss_matches_the_metric():
     """Perfect reconstructions cost nothing; the MS-SSIM part agrees with pytorch-msssim."""
     import torch
     from pytorch_msssim import ms_ssim
-    from codec.train import reconstruction_loss
+    from codec.train.trainer import reconstruction_loss
     s = TrainSettings(data="", loss="l1+ms-ssim", patch=64, msssim_weight=1.0)
     g = torch.Generator().manual_seed(0)
     x = torch.rand(2, 3, 64, 64, generator=g) - 0.5
@@ -151,8 +151,8 @@ def test_late_weight_counts_late_iterations_more():
     sum; 1 makes an error at the last iteration cost 2T/(T+1) times what it cost before,
     and the same error at the first iteration 2/(T+1) times; bad values are refused."""
     import torch
-    from codec.errors import SettingsError
-    from codec.train import check_loss_settings, iteration_weights, reconstruction_loss
+    from codec.base.errors import SettingsError
+    from codec.train.trainer import check_loss_settings, iteration_weights, reconstruction_loss
     assert torch.equal(iteration_weights(16, 0.0), torch.ones(16))
     w = iteration_weights(16, 1.0)
     assert float(w.mean()) == pytest.approx(1.0) and bool((w[1:] > w[:-1]).all())
@@ -176,7 +176,7 @@ def test_log_loss_counts_relative_improvement():
     import math
 
     import torch
-    from codec.train import reconstruction_loss
+    from codec.train.trainer import reconstruction_loss
     x = torch.zeros(1, 3, 8, 8)
     outs = [torch.full_like(x, 0.2), torch.full_like(x, 0.02)]
     s = TrainSettings(data="", loss="l1", log_loss=True)
@@ -193,7 +193,7 @@ def test_log_loss_counts_relative_improvement():
 
 
 def test_residual_gain_added_to_a_model_trained_without(tmp_path, data_dir):
-    from codec.checkpoint import export_model
+    from codec.lstm.checkpoint import export_model
     first = train(_settings(data_dir, tmp_path / "a", steps=2), TINY, log=lambda *_: None)
     shipped = tmp_path / "shipped.pt"
     export_model(first, shipped)
@@ -210,8 +210,8 @@ def test_residual_gain_added_to_a_model_trained_without(tmp_path, data_dir):
 
 def test_deterministic_binarizer_trains_as_the_codec_binarizes(tmp_path, data_dir):
     import torch
-    from codec.errors import SettingsError
-    from codec.model import LSTMCodecNet
+    from codec.base.errors import SettingsError
+    from codec.lstm.model import LSTMCodecNet
     net = LSTMCodecNet(TINY).train()
     x = torch.rand(1, 3, 32, 32) - 0.5
     torch.manual_seed(0)

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from codec.checkpoint import load_model
-from codec.zoo import DEFAULT, SHIPPED, default_model_path, resolve_model, shipped
+from codec.lstm.checkpoint import load_model
+from codec.lstm.zoo import DEFAULT, SHIPPED, default_model_path, resolve_model, shipped
 
 EXPECTED = {  # what each name promises: the architecture in the file must match it
     "baseline": dict(gate="sigmoid", upsampler="depth_to_space", gamma=1.0),

@@ -15,10 +15,11 @@ from PIL import Image
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
-from codec import bitstream, pillow_plugins  # noqa: E402
+from codec.lstm import bitstream
+from codec.imaging import pillow_plugins  # noqa: E402
 
 pillow_plugins.suffixes()  # registers the HEIF and JPEG XL plugins
-from codec.bitstream import Header  # noqa: E402
+from codec.lstm.bitstream import Header  # noqa: E402
 
 CORPUS = HERE / "corpus"
 

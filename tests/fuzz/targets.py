@@ -10,9 +10,9 @@ import struct
 import tracemalloc
 import zlib
 
-from codec import bitstream
-from codec.errors import BitstreamError, ImageReadError
-from codec.imageio import load_rgb
+from codec.lstm import bitstream
+from codec.base.errors import BitstreamError, ImageReadError
+from codec.imaging.imageio import load_rgb
 
 # Each byte of an entropy-coded chunk may stand for up to 512 code bits
 # (bitstream.MAX_EXPANSION), which the decoder holds as float32 with an int8 working copy:

@@ -1,0 +1,1 @@
+"""Process plumbing every layer uses: the errors users see, atomic writes, where shipped files live, the allocator."""

@@ -1,4 +1,0 @@
-"""The recurrent LSTM codec network (Toderici et al. 2017, with the paper's changes)."""
-from .network import BLOCK, LSTMCodecNet
-
-__all__ = ["BLOCK", "LSTMCodecNet"]

@@ -1,0 +1,127 @@
+"""A data set as a whole: every image's RD points for the LSTM and the classical codecs,
+cached on disk, their mean curves, the BD-rate of every codec against an anchor and each
+image's LSTM BD-rate. `lstm-codec eval` and the app's data set window share it.
+
+The cache (codec/rd/sample_cache.py, one entry per image and curve) is keyed by the image's
+content, and for the LSTM by the model id, the encoder's options and a hash of the codec's
+own source (a change to the network code or the bitstream recomputes); for a classical
+codec by its library, settings and the metrics' definition. Entries are written atomically,
+so two app instances sharing the cache corrupt nothing; reopening a data set is instant.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from codec.classical import get_codec
+from codec.lstm.coder import LSTMCodec
+from codec.rd.points import RDPoint, classical_points, lstm_points, mean_curve
+from codec.rd.bd import bd_rates
+from codec.imaging.imageio import content_key
+from codec.rd.sample_cache import METRICS_VERSION, SampleCache
+
+_CODE = ("lstm/coder.py", "lstm/bitstream.py", "lstm/entropy.py", "lstm/refine.py", "quality/metrics.py", "lstm/model")
+
+
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """A hash of the LSTM codec's source: cached LSTM results are recomputed after any change."""
+    root = Path(__file__).resolve().parent.parent  # codec/
+    h = hashlib.sha256()
+    for name in _CODE:
+        for f in sorted((root / name).rglob("*.py")) if (root / name).is_dir() else [root / name]:
+            h.update(f.name.encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def lstm_spec(codec: LSTMCodec, iterations: int | None) -> dict:
+    return {"model": codec.model.model_id, "entropy": codec.entropy, "refine": repr(codec.refine),
+            "tile": codec.tile, "precision": codec.precision, "iterations": iterations or codec.cfg.iterations,
+            "code": code_version(), "metrics": METRICS_VERSION}
+
+
+def classical_spec(key: str) -> dict:
+    c = get_codec(key)
+    return {"library": c.library(), "settings": [c.cache_key(s) for s in c.curve_settings],
+            "metrics": METRICS_VERSION}
+
+
+def _cached(cache: SampleCache, image: str, key: str, spec: dict, name: str, compute, with_ssimulacra2: bool):
+    hit = cache.get_points(image, key, spec)
+    if hit is not None:
+        points = [RDPoint(**{**p, "image": name}) for p in hit]
+        if not with_ssimulacra2 or all(p.ssimulacra2 is not None for p in points):
+            return points
+    points = compute()
+    cache.put_points(image, key, spec, [p.record() for p in points])
+    return points
+
+
+def image_points(pixels: np.ndarray, name: str, codec: LSTMCodec, keys, iterations: int | None = None,
+                 with_ssimulacra2: bool = False, cache: SampleCache | None = None,
+                 should_stop: Callable[[], bool] | None = None) -> list[RDPoint] | None:
+    """One image's RD points: the LSTM's per iteration, then each classical codec's curve,
+    from the cache where it has them. None when stopped."""
+    cache = cache or SampleCache.default()
+    image = content_key(pixels)
+    points = _cached(cache, image, "lstm", lstm_spec(codec, iterations), name,
+                     lambda: lstm_points(codec, pixels, name, iterations, with_ssimulacra2=with_ssimulacra2),
+                     with_ssimulacra2)
+    for key in keys:
+        if should_stop and should_stop():
+            return None
+        points += _cached(cache, image, key, classical_spec(key), name,
+                          lambda key=key: classical_points(key, pixels, name, with_ssimulacra2),
+                          with_ssimulacra2)
+    return points
+
+
+def model_points(pixels: np.ndarray, name: str, codec: LSTMCodec, label: str, iterations: int | None = None,
+                 with_ssimulacra2: bool = False, cache: SampleCache | None = None) -> list[RDPoint]:
+    """Another LSTM model's points on an image (Figure 5 over a data set), as codec
+    "lstm:<label>"; cached like the model in use's."""
+    cache = cache or SampleCache.default()
+    points = _cached(cache, content_key(pixels), "lstm", lstm_spec(codec, iterations), name,
+                     lambda: lstm_points(codec, pixels, name, iterations, with_ssimulacra2=with_ssimulacra2),
+                     with_ssimulacra2)
+    return [dataclasses.replace(p, codec="lstm:" + label) for p in points]
+
+
+@dataclass
+class DatasetSummary:
+    """Mean curves, BD-rates against an anchor, and each image's LSTM BD-rate."""
+    images: list[str]
+    curves: dict[str, dict] = field(default_factory=dict)  # codec key -> CompressAI-shaped mean curve
+    bd: dict[str, dict[str, float]] = field(default_factory=dict)  # codec key -> {metric: % vs anchor}
+    per_image: dict[str, dict[str, float]] = field(default_factory=dict)  # image -> {metric: LSTM % vs anchor}
+    anchor: str = "jpeg"
+
+
+def summarize(points: list[RDPoint], anchor: str = "jpeg", known: dict | None = None) -> DatasetSummary:
+    """From the points of complete images (each with every codec's curve). `known`: a dict
+    kept by the caller across calls, so each image's BD-rates against an anchor are computed
+    once (a data set window summarizes again after every image)."""
+    known = {} if known is None else known
+    images = list(dict.fromkeys(p.image for p in points))
+    keys = list(dict.fromkeys(p.codec for p in points))
+    out = DatasetSummary(images, anchor=anchor)
+    for k in keys:
+        out.curves[k] = mean_curve([p for p in points if p.codec == k])
+    if anchor in out.curves:
+        for k in keys:
+            if k != anchor:
+                out.bd[k] = bd_rates(out.curves[anchor], out.curves[k])
+        for image in images:
+            if (image, anchor) not in known:
+                mine = [p for p in points if p.image == image]
+                known[image, anchor] = bd_rates(mean_curve([p for p in mine if p.codec == anchor]),
+                                                mean_curve([p for p in mine if p.codec == "lstm"]))
+            out.per_image[image] = known[image, anchor]
+    return out

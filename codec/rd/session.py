@@ -1,0 +1,347 @@
+"""One image under comparison: the LSTM's progressive results and the classical codecs'.
+
+This is what the GUI (and the CLI's comparison) drive: plain Python, no Qt. Every result
+is cached on the session, so going back to an image or moving the slider again costs
+nothing. Each kind of result has two halves: one that computes it from values that never
+change (the pixels, the codec, a size captured when the work was asked for) and can run
+on any thread, and one that stores it. The app runs the first on its worker threads and
+the second on the GUI thread (gui/scheduler.py), so a session has one writer; run_lstm,
+classical_curve, match and block_costs do both, here, for scripts and tests.
+
+The classical work goes through a *runner*, `runner(fn, *args) -> fn(*args)`: by default
+it runs here; the GUI passes one that runs it in a child process, because that work is
+mostly Python-level glue that would hold the GIL the GUI thread needs to paint.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from codec.lstm import bitstream
+from codec.classical import ClassicalResult, get_codec, match_bpp
+from codec.lstm.coder import LSTMCodec
+from codec.base.errors import CodecError
+from codec.quality.metrics import ssimulacra2
+from codec.rd.points import RDPoint, curve_of, encode_lstm, measure
+from codec.rd.bd import image_bd_rate
+from codec.imaging.units import BLOCK, bpp
+from codec.imaging.region import Region
+from codec.imaging.imageio import content_key
+from codec.rd.sample_cache import SampleCache
+
+
+class NotEncodedYet(ValueError):
+    """A match asked for before its LSTM iteration exists (or after a re-encode dropped it)."""
+
+
+Runner = Callable[..., Any]  # runner(fn, *args) -> fn(*args), wherever it runs
+
+
+def run_here(fn, *args):
+    return fn(*args)
+
+
+def run_each(runner: Runner, fn, calls, should_stop: Callable[[], bool] | None = None) -> list:
+    """[runner(fn, *args) for args in calls], one at a time, stopping early (with the
+    results so far) once should_stop() turns True."""
+    out = []
+    for args in calls:
+        if should_stop and should_stop():
+            break
+        out.append(runner(fn, *args))
+    return out
+
+
+def _measured(original: np.ndarray, r: ClassicalResult) -> RDPoint:
+    p = measure(original, r.codec, r.setting, r.setting_label, r.reconstruction, r.num_bytes, r.encode_seconds)
+    p.decode_seconds = r.decode_seconds
+    return p
+
+
+def classical_sample(key: str, original: np.ndarray, setting, cache: SampleCache | None = None,
+                     image: str | None = None) -> RDPoint:
+    """One classical encode at `setting`, measured, through the on-disk cache
+    (codec/rd/sample_cache.py). A module-level function, so a runner can send it to another
+    process."""
+    cache = cache or SampleCache.default()
+    image = image or content_key(original)
+    c = get_codec(key)
+    spec = (image, key, c.cache_key(setting), c.library())
+    hit = cache.get_sample(*spec)
+    if hit is not None:
+        meta, data = hit
+        return RDPoint(key, setting, len(data), bpp(len(data), *original.shape[:2]), meta["psnr"], meta["ms_ssim"],
+                       meta["ssim"], label=c.setting_label(setting), encode_seconds=meta["seconds"],
+                       reconstruction=c.decode(data))
+    return _measured_and_cached(cache, image, original, c.encode(original, setting))
+
+
+def _measured_and_cached(cache: SampleCache, image: str, original: np.ndarray, r: ClassicalResult) -> RDPoint:
+    s = _measured(original, r)
+    c = get_codec(r.codec)
+    cache.put_sample(image, r.codec, c.cache_key(r.setting), c.library(),
+                     {"psnr": s.psnr, "ms_ssim": s.ms_ssim, "ssim": s.ssim, "seconds": s.encode_seconds}, r.data)
+    return s
+
+
+def matched_sample(key: str, original: np.ndarray, target_bpp: float) -> RDPoint:
+    """The classical codec at `target_bpp` (not above it when it can), measured; the
+    setting found is cached on disk with the sample, so a second time costs one decode."""
+    cache, image, c = SampleCache.default(), content_key(original), get_codec(key)
+    setting = cache.get_match(image, key, target_bpp, c.library())
+    if setting is None:
+        best = match_bpp(key, original, target_bpp).best
+        s = _measured_and_cached(cache, image, original, best)
+        cache.put_match(image, key, target_bpp, c.library(), best.setting)  # after its sample
+        return s
+    return classical_sample(key, original, setting, cache, image)
+
+
+def block_mse(original: np.ndarray, reconstruction: np.ndarray, block: int = BLOCK) -> np.ndarray:
+    """Mean squared error per sample of each block x block tile (edge tiles: over the pixels
+    they have), as (ceil(H/block), ceil(W/block))."""
+    err = (original.astype(np.float64) - reconstruction.astype(np.float64)) ** 2
+    h, w = err.shape[:2]
+    bh, bw = -(-h // block), -(-w // block)
+    total = np.zeros((bh * block, bw * block))
+    count = np.zeros((bh * block, bw * block))
+    total[:h, :w] = err.sum(axis=2)
+    count[:h, :w] = err.shape[2]
+    fold = (bh, block, bw, block)
+    return total.reshape(fold).sum(axis=(1, 3)) / count.reshape(fold).sum(axis=(1, 3))
+
+
+def measure_blocks(original: np.ndarray, chunk: bytes | None, codes: np.ndarray, prev: np.ndarray | None,
+                   before: np.ndarray, after: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where one iteration's bits went, per 16x16 block: the bits the file spends on it (the
+    entropy coder's ideal code lengths under its `chunk`; the plain layout's (None) C bits)
+    and the squared error it removed (MSE per sample of `before` less that of `after`).
+    Both (H/16, W/16)."""
+    from codec.lstm.entropy import block_bits
+    spent = (block_bits(codes, prev, chunk) if chunk is not None
+             else np.full(codes.shape[1:], float(codes.shape[0])))
+    return spent, block_mse(original, before) - block_mse(original, after)
+
+
+def ssimulacra2_of(original: np.ndarray, reconstructions: list[np.ndarray],
+                   should_stop: Callable[[], bool] | None = None) -> list[float]:
+    """SSIMULACRA2 of each reconstruction (about 0.3 s each at Kodak's size), stopping early
+    (with the values so far) once should_stop() turns True."""
+    return run_each(run_here, ssimulacra2, [(original, r) for r in reconstructions], should_stop)
+
+
+class ImageSession:
+    def __init__(self, pixels: np.ndarray, name: str, codec: LSTMCodec, notes=(), runner: Runner = run_here,
+                 region: Region | None = None):
+        self.original = pixels
+        self.region = region  # which part of a large photo `pixels` are (codec/imaging/region.py)
+        self.runner = runner
+        self.name = name
+        self.notes = list(notes)
+        self.codec = codec
+        self.lstm: list[RDPoint] = []
+        self._blocks: list[bytes] = []  # each iteration's bytes in the .lstm file
+        self._codes: list[np.ndarray] = []  # each iteration's code bits, int8 +-1 (C, H/16, W/16)
+        self._block_costs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self.lstm_complete = False
+        self.curves: dict[str, list[RDPoint]] = {}
+        self.matches: dict[tuple[str, int], RDPoint] = {}
+        self.failures: dict[str, str] = {}  # classical codec key -> why it failed on this image
+        self.model_curves: dict[str, list[RDPoint]] = {}  # other LSTM models' curves, by model id
+
+    @property
+    def height(self) -> int:
+        return self.original.shape[0]
+
+    @property
+    def width(self) -> int:
+        return self.original.shape[1]
+
+    def encode_lstm(self, iterations: int, should_stop: Callable[[], bool] | None = None,
+                    preview: Callable[[int, np.ndarray], None] | None = None,
+                    draft: Callable[[int, np.ndarray], None] | None = None
+                    ) -> Iterator[tuple[RDPoint, bytes, np.ndarray]]:
+        """Encode from scratch, storing nothing: yields each iteration's point, its bytes in
+        the file and its code bits (int8), for add_iteration. `preview(k, image)` is called
+        with each reconstruction before its metrics are computed, so a viewer can show it a
+        little sooner; `draft(k, image)` with the encoder network's own reconstruction while
+        a refining encoder searches iteration k."""
+        for point, r in encode_lstm(self.codec, self.original, self.name, iterations, should_stop, preview=preview,
+                                    draft=draft):
+            yield point, r.block, r.codes.astype(np.int8)
+
+    def reset_lstm(self):
+        """Forget the LSTM's iterations (a new encode starts)."""
+        self.lstm, self._blocks, self._codes, self.lstm_complete = [], [], [], False
+        self._block_costs = {}
+
+    def add_iteration(self, point: RDPoint, block: bytes, codes: np.ndarray):
+        self.lstm.append(point)
+        self._blocks.append(block)
+        self._codes.append(codes)
+
+    def end_lstm(self, iterations: int) -> bool:
+        """The encode stopped: complete if it reached `iterations`; otherwise what it had is
+        dropped, so a later encode starts clean. Returns whether it is complete."""
+        self.lstm_complete = len(self.lstm) == iterations
+        if not self.lstm_complete:
+            self.reset_lstm()
+        return self.lstm_complete
+
+    def run_lstm(self, iterations: int | None = None, should_stop: Callable[[], bool] | None = None,
+                 preview: Callable[[int, np.ndarray], None] | None = None) -> Iterator[RDPoint]:
+        """Encode from scratch here, storing and yielding each iteration as it is ready."""
+        self.reset_lstm()
+        k = iterations or self.codec.cfg.iterations
+        for point, block, codes in self.encode_lstm(k, should_stop, preview):
+            self.add_iteration(point, block, codes)
+            yield point
+            if should_stop and should_stop():
+                break
+        self.end_lstm(k)
+
+    def model_points(self, codec: LSTMCodec, should_stop: Callable[[], bool] | None = None) -> list[RDPoint] | None:
+        """Another LSTM model's per-iteration RD points on this image (the paper's Figure 5
+        for this image: every model's curve side by side), storing nothing; None if stopped
+        early. The caller keeps them in model_curves under the model's id."""
+        pts = [p for p, _ in encode_lstm(codec, self.original, self.name, codec.cfg.iterations, should_stop)]
+        return pts if len(pts) == codec.cfg.iterations else None
+
+    def samples(self) -> list[RDPoint]:
+        """Every measured sample of this image: LSTM iterations, classical curves and
+        matches, other models' curves."""
+        return [*self.lstm, *(p for c in self.curves.values() for p in c), *self.matches.values(),
+                *(p for c in self.model_curves.values() for p in c)]
+
+    def add_ssimulacra2(self, should_stop: Callable[[], bool] | None = None) -> int:
+        """Compute SSIMULACRA2 here for every sample that lacks it; returns how many are
+        still missing when stopped."""
+        todo = [p for p in self.samples() if p.ssimulacra2 is None]
+        for p, v in zip(todo, ssimulacra2_of(self.original, [p.reconstruction for p in todo], should_stop)):
+            p.ssimulacra2 = v
+        return sum(p.ssimulacra2 is None for p in todo)
+
+    def lstm_bytes(self, iteration: int) -> int | None:
+        """Real size of a file of the first `iteration` iterations: known once that
+        iteration is encoded, or beforehand when the bits are not entropy-coded."""
+        if iteration <= len(self.lstm):
+            return self.lstm[iteration - 1].num_bytes
+        if not self.codec.entropy:
+            return self.codec.header(self.height, self.width, iteration).file_bytes(iteration)
+        return None
+
+    def lstm_bpp(self, iteration: int) -> float | None:
+        n = self.lstm_bytes(iteration)
+        return None if n is None else bpp(n, self.height, self.width)
+
+    def lstm_bpp_bound(self, iteration: int) -> float:
+        """At most this many bpp (the size without entropy coding): for axes and labels
+        before the iteration is encoded."""
+        return self.codec.header(self.height, self.width, iteration).bpp(iteration)
+
+    def cached_block_costs(self, iteration: int) -> tuple[np.ndarray, np.ndarray] | None:
+        return self._block_costs.get(iteration)
+
+    def block_cost_inputs(self, iteration: int) -> tuple:
+        """What measure_blocks needs for LSTM iteration `iteration` (1-based): its entropy-coded
+        chunk, its codes, the previous iteration's, and the reconstructions before and after
+        it (iteration 1 starts from the decoder's mid-grey). IndexError if it is not encoded."""
+        if not 1 <= iteration <= len(self.lstm):
+            raise IndexError(f"LSTM iteration {iteration} is not encoded")
+        before = (self.lstm[iteration - 2].reconstruction if iteration > 1
+                  else np.full_like(self.original, 128))
+        header = self.codec.header(self.height, self.width, iteration)
+        return (bitstream.block_chunk(header, self._blocks[iteration - 1]), self._codes[iteration - 1],
+                self._codes[iteration - 2] if iteration > 1 else None,
+                before, self.lstm[iteration - 1].reconstruction)
+
+    def set_block_costs(self, iteration: int, costs: tuple[np.ndarray, np.ndarray]):
+        self._block_costs[iteration] = costs
+
+    def block_costs(self, iteration: int) -> tuple[np.ndarray, np.ndarray]:
+        """Where the bits of LSTM iteration `iteration` went (measure_blocks), computed here
+        unless cached."""
+        hit = self._block_costs.get(iteration)
+        if hit is None:
+            hit = measure_blocks(self.original, *self.block_cost_inputs(iteration))
+            self.set_block_costs(iteration, hit)
+        return hit
+
+    def lstm_file(self, iterations: int | None = None) -> bytes:
+        """The .lstm file of the first `iterations` iterations (all by default)."""
+        k = iterations or len(self._blocks)
+        return bitstream.assemble(self.codec.header(self.height, self.width, k), self._blocks[:k])
+
+    def classical_curve(self, key: str, should_stop: Callable[[], bool] | None = None) -> list[RDPoint]:
+        """The codec's RD curve on this image. A codec that fails (CodecError) has the reason
+        kept in `failures`, and raises it."""
+        with self._failures_kept(key):
+            return self._classical_curve(key, should_stop)
+
+    @contextmanager
+    def _failures_kept(self, key: str):
+        try:
+            yield
+        except CodecError as e:
+            self.failures[key] = str(e)
+            raise
+
+    def classical_points(self, key: str, should_stop: Callable[[], bool] | None = None) -> list[RDPoint] | None:
+        """The codec's RD curve on this image, computed through the runner, storing nothing;
+        None if stopped early. Raises CodecError if the codec fails on this image."""
+        calls = [(key, self.original, s) for s in get_codec(key).curve_settings]
+        mapper = getattr(self.runner, "map", None)  # a runner that spreads calls over processes
+        pts = (mapper(classical_sample, calls, should_stop) if mapper is not None
+               else run_each(self.runner, classical_sample, calls, should_stop))
+        return pts if len(pts) == len(calls) else None
+
+    def _classical_curve(self, key: str, should_stop: Callable[[], bool] | None = None) -> list[RDPoint]:
+        if key not in self.curves:
+            pts = self.classical_points(key, should_stop)
+            if pts is None:
+                return []
+            self.curves[key] = pts
+        return self.curves[key]
+
+    def matched_point(self, key: str, target_bpp: float) -> RDPoint:
+        """The classical codec at `target_bpp`, computed through the runner, storing nothing."""
+        return self.runner(matched_sample, key, self.original, target_bpp)
+
+    def match(self, key: str, iteration: int) -> RDPoint:
+        """The classical codec at the bpp of LSTM iteration `iteration` (not above it when it
+        can), computed here unless cached. A codec that fails keeps its reason in `failures`."""
+        with self._failures_kept(key):
+            hit = self.matches.get((key, iteration))
+            if hit is None:
+                target = self.lstm_bpp(iteration)
+                if target is None:
+                    raise NotEncodedYet(f"LSTM iteration {iteration} is not encoded yet; its size is the match's target")
+                hit = self.matches[(key, iteration)] = self.matched_point(key, target)
+            return hit
+
+    def curve(self, key: str) -> dict:
+        """This image's RD curve of one codec ("lstm" or a classical key), in CompressAI's
+        `results` shape."""
+        return curve_of(self.lstm if key == "lstm" else self.curves.get(key, []))
+
+    def bd_rate(self, key: str, metric: str = "ms-ssim-rgb-db") -> float | None:
+        """BD-rate (%) of the LSTM against a classical codec on this image (negative: the
+        LSTM needs fewer bits); None until both curves are complete (and measured on `metric`),
+        NaN if they do not overlap."""
+        if not self.lstm_complete or key not in self.curves:
+            return None
+        return image_bd_rate(self.curves[key], self.lstm, metric)
+
+    def rd_results(self) -> list[dict]:
+        """This image's RD data, one CompressAI-shaped dict per codec."""
+        out = []
+        for key in ["lstm", *self.curves]:
+            curve = self.curve(key)
+            if not curve["bpp"]:
+                continue
+            name = f"LSTM {self.codec.model.model_id}" if key == "lstm" else get_codec(key).label
+            desc = self.codec.model.describe() if key == "lstm" else get_codec(key).library()
+            out.append({"name": name, "description": f"{desc}; image {self.name}", "results": curve})
+        return out

@@ -1,0 +1,1 @@
+"""Training the LSTM codec: settings, training patches, the training loop."""
