@@ -18,6 +18,7 @@ from pathlib import Path
 
 from codec.base import atomic
 from codec.base.errors import CodecError
+from codec.base.pipes import closed_output
 from codec.lstm.zoo import model_help
 
 EXIT_USER_ERROR = 2
@@ -270,6 +271,9 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+    except BrokenPipeError:
+        return closed_output()
     except CodecError as e:
         msg = str(e)
         print(f"lstm-codec {args.command}: error: {msg[0].lower() + msg[1:] if msg else type(e).__name__}",

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from codec.base.paths import SAMPLES_DIR
+from codec.base.pipes import closed_output
 from codec.lstm.zoo import model_help  # light: paths only, no torch
 
 SAMPLE = SAMPLES_DIR / "coffee.png"
@@ -59,6 +60,18 @@ def _fail(msg: str) -> int:
 
 def main(argv=None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        status = _run(args)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+        return status
+    except BrokenPipeError:
+        return closed_output()
+    except KeyboardInterrupt:  # Ctrl+C during a headless export: the export is written whole or not at all
+        print("lstm-compare: interrupted.", file=sys.stderr)
+        return 130
+
+
+def _run(args) -> int:
     if args.export:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
         out = Path(args.export)

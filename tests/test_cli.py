@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 
@@ -7,6 +8,7 @@ import pytest
 from PIL import Image
 
 from codec.cli import main
+from conftest import ROOT
 
 
 def run(*args):
@@ -123,3 +125,32 @@ def test_photos_of_several_tiles_show_progress(tmp_path, sample_pixels, tiny_mod
     assert "encoding: tile 6 of 6 done" in capsys.readouterr().err
     assert main(["decode", str(out), str(back), "--model", str(tiny_model_path)]) == 0
     assert "decoding: tile 6 of 6 done" in capsys.readouterr().err
+
+
+def _with_closed_stdout(cmd):
+    """Run cmd with its stdout a pipe nobody reads (`| head` that has already exited)."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        r = subprocess.run(cmd, stdout=write, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    finally:
+        os.close(write)
+    return r
+
+
+def test_a_closed_output_pipe_ends_quietly(tmp_path, photo, tiny_model_path):
+    lstm = tmp_path / "photo.lstm"
+    assert run("encode", photo, lstm, "-k", 2, "--model", tiny_model_path) == 0
+    for args in (["info", lstm], ["info", lstm, "--json"]):
+        r = _with_closed_stdout([sys.executable, "-m", "codec.cli", *map(str, args)])
+        assert r.stderr == "" and r.returncode == 141  # what the shell reports for a C tool
+
+
+@pytest.mark.slow
+def test_a_closed_output_pipe_ends_the_apps_export_quietly(tmp_path, sample_pixels, tiny_model_path):
+    photo, out = tmp_path / "p.png", tmp_path / "cmp.png"
+    Image.fromarray(sample_pixels[:48, :80]).save(photo)
+    r = _with_closed_stdout([sys.executable, "main.py", str(photo), "--model", str(tiny_model_path),
+                             "--iterations", "1", "--export", str(out)])
+    assert "Traceback" not in r.stderr and r.returncode == 141
+    assert out.stat().st_size > 0  # the export itself was written whole before the message
