@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 from codec.base import atomic
@@ -69,23 +70,39 @@ def _read_bytes(path) -> bytes:
 
 
 def _tile_progress(what: str, always: bool = False):
-    """A progress callback for photos of several tiles (a 25-megapixel photo: 24 tiles, a
-    second each), or for every photo (`always`: refinement takes minutes): one line on
-    stderr, rewritten as tiles finish."""
+    """A progress callback for photos of several tiles (a 25-megapixel photo: 24 to 70
+    tiles), or for every photo (`always`: refinement takes minutes): one line on stderr,
+    rewritten as tiles finish, with the time left at the pace so far."""
+    start = time.monotonic()
+
     def progress(done, total):
         if total > 1 or always:
-            print(f"\r{what}: tile {done} of {total} done", end="\n" if done == total else "",
+            elapsed = time.monotonic() - start
+            left = f", about {_duration(elapsed / done * (total - done))} left" if done < total else \
+                f" in {_duration(elapsed)}"
+            print(f"\r{what}: tile {done} of {total} done{left}\033[K", end="\n" if done == total else "",
                   file=sys.stderr, flush=True)
     return progress
 
 
+def _duration(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 60} min {s % 60:02d} s" if s >= 60 else f"{s} s"
+
+
 def cmd_encode(a):
     from codec.imaging.imageio import load_rgb
+    from codec.lstm.encoders import encoder_name
     out = _writable(a.output, a.force)
     img = load_rgb(a.input)
     codec = _codec(a)
 
     slow = bool(codec.refine and not codec.refine.first)  # a search on every iteration: minutes
+    tile = codec.tile_for(img.height, img.width)
+    if tile != codec.tile:
+        print(f"note: the {encoder_name(codec.refine)} encoder searches this photo in {tile}-pixel tiles, not "
+              f"{codec.tile}: a larger tile's search would need more than 2 GB of memory "
+              "(--encoder fast keeps the larger tiles).", file=sys.stderr)
     data, _ = codec.encode(img.pixels, a.iterations, progress=_tile_progress(
         "refining bits" if slow else "encoding", always=slow))
     atomic.write_bytes(out, data)

@@ -154,3 +154,22 @@ def test_a_closed_output_pipe_ends_the_apps_export_quietly(tmp_path, sample_pixe
                              "--iterations", "1", "--export", str(out)])
     assert "Traceback" not in r.stderr and r.returncode == 141
     assert out.stat().st_size > 0  # the export itself was written whole before the message
+
+
+@pytest.mark.slow
+def test_the_default_encoder_on_a_large_photo_stays_within_2_gb(tmp_path):
+    """The shipped default model and encoder on a 1.7-megapixel photo (a 1024-pixel tile's
+    search alone took 2.4 GB): the peak memory of the whole process stays under 2 GB, and
+    the user is told why the tiles are smaller."""
+    rng = np.random.default_rng(1)
+    yy, xx = np.mgrid[0:1088, 0:1600]
+    photo = ((np.stack([xx % 256, yy % 256, (xx + yy) % 256], -1) + rng.integers(0, 40, (1088, 1600, 3))) % 256)
+    Image.fromarray(photo.astype(np.uint8)).save(tmp_path / "big.png")
+    encode = ("import resource, sys; from codec.cli import main; status = main(sys.argv[1:]); "
+              "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); sys.exit(status)")
+    r = subprocess.run([sys.executable, "-c", encode, "encode", str(tmp_path / "big.png"), str(tmp_path / "big.lstm"),
+                        "-k", "1"], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    peak_mb = int(r.stdout.split()[-1]) / 1024  # the process's own peak: the CLI, torch and the model
+    assert peak_mb < 2048, f"peak {peak_mb:.0f} MB"
+    assert "640-pixel tiles" in r.stderr and "left" in r.stderr

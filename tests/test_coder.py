@@ -132,3 +132,21 @@ def test_bf16_files_say_so_and_decode_in_bf16(tiny_model, small_image):
 def test_unknown_precision_is_refused(tiny_model):
     with pytest.raises(CodecError, match="precision"):
         LSTMCodec(tiny_model, precision="fp8")
+
+
+def test_a_refining_encoder_searches_large_tiles_in_smaller_ones(tiny_model):
+    """The search's autograd graph grows with the tile: above 640x640 pixels of tile the
+    refining encoders code in 640-pixel tiles (the header says so, the decoder follows);
+    Kodak's 768x512 stays one tile, and the fast encoder keeps the codec's tiles."""
+    from codec.lstm.coder import DEFAULT_TILE, REFINE_TILE
+    from codec.lstm.encoders import ENCODERS
+    quick, fast = LSTMCodec(tiny_model, refine=ENCODERS["quick"]), LSTMCodec(tiny_model)
+    assert quick.tile_for(512, 768) == quick.tile_for(768, 512) == DEFAULT_TILE
+    assert quick.tile_for(1024, 1024) == quick.tile_for(700, 2000) == REFINE_TILE
+    assert fast.tile_for(4096, 6144) == DEFAULT_TILE
+    assert LSTMCodec(tiny_model, 512, refine=ENCODERS["quick"]).tile_for(4096, 6144) == 512
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (656, 720, 3), dtype=np.uint8)
+    data, rec = quick.encode(pixels, 1)
+    assert file_info(data)["tile"] == REFINE_TILE
+    assert np.array_equal(quick.decode(data), rec)

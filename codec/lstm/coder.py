@@ -30,6 +30,10 @@ from codec.base.runtime import tune_allocator
 from codec.imaging.units import bpp
 
 DEFAULT_TILE = 1024  # whole Kodak images are one tile; 24 MP photos are 24 tiles
+# A refining encoder's search holds one tile's autograd graph: about 1.4 GB per megapixel of
+# tile (2.4 GB peak for a 1024x1024 tile). Tiles of at most 640x640 (Kodak's 768x512 still
+# fits in one) keep a photo of any size within 2 GB.
+REFINE_TILE = 640
 
 
 @dataclass
@@ -86,9 +90,18 @@ class LSTMCodec:
         self.refine = refine
 
     # -- helpers --------------------------------------------------------------------
+    def tile_for(self, height: int, width: int) -> int:
+        """The tile size this image is coded in: the codec's, or REFINE_TILE where a refining
+        encoder's search over a larger tile would not fit the memory bound."""
+        h, w = -(-height // 16) * 16, -(-width // 16) * 16
+        if self.refine and self.tile > REFINE_TILE and min(self.tile, h) * min(self.tile, w) > REFINE_TILE ** 2:
+            return REFINE_TILE
+        return self.tile
+
     def header(self, height: int, width: int, iterations: int) -> Header:
         flags = (bitstream.ENTROPY if self.entropy else 0) | (bitstream.BF16 if self.precision == "bf16" else 0)
-        return Header(width, height, iterations, self.cfg.bits, self.tile, self.model.model_id, flags=flags)
+        return Header(width, height, iterations, self.cfg.bits, self.tile_for(height, width), self.model.model_id,
+                      flags=flags)
 
     def _check_iterations(self, iterations: int | None) -> int:
         k = self.cfg.iterations if iterations is None else int(iterations)
@@ -103,7 +116,7 @@ class LSTMCodec:
         if pixels.ndim != 3 or pixels.shape[2] != 3 or pixels.dtype != np.uint8:
             raise CodecError("the codec takes (H, W, 3) uint8 RGB pixels; load images with codec.imaging.imageio.load_rgb.")
         padded = pad_to_multiple(pixels, 16)
-        return padded, tile_grid(padded.shape[0], padded.shape[1], self.tile)
+        return padded, tile_grid(padded.shape[0], padded.shape[1], self.tile_for(*pixels.shape[:2]))
 
     @staticmethod
     def _tile_input(padded: np.ndarray, y: int, x: int, th: int, tw: int) -> torch.Tensor:
