@@ -146,9 +146,20 @@ def cmd_eval(a):
     classical = a.classical.split(",") if a.classical else list(FIGURE_CODECS)
     for key in classical:
         get_codec(key)  # an unknown key: a sentence listing the known ones
-    res = evaluate(a.directory, a.out, _codec(a), classical=classical,
-                   iterations=a.iterations, limit=a.limit or None, progress=not a.quiet, resume=a.resume,
-                   with_ssimulacra2=a.ssimulacra2)
+    if a.workers < 0:
+        raise UserError("--workers takes a number of worker processes (1 or more).")
+    codec = _codec(a)
+    client = None
+    if a.workers or a.scheduler:
+        from codec.rd import cluster
+        client = cluster.connect(a.workers, a.scheduler)
+    try:
+        res = evaluate(a.directory, a.out, codec, classical=classical, iterations=a.iterations,
+                       limit=a.limit or None, progress=not a.quiet, resume=a.resume,
+                       with_ssimulacra2=a.ssimulacra2, client=client)
+    finally:
+        if client is not None:
+            cluster.close(client)
     for line in summary_lines(res):
         print(line)
     print("wrote " + ", ".join(res.files))
@@ -257,6 +268,12 @@ def build_parser() -> argparse.ArgumentParser:
                     help="also measure SSIMULACRA2 and its BD-rates (about 0.3 s per point at Kodak's size)")
     ev.add_argument("--resume", action="store_true",
                     help="carry on from the images an interrupted evaluation into --out finished")
+    where = ev.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, default=0,
+                       help="evaluate on a Dask cluster of N worker processes on this machine")
+    where.add_argument("--scheduler", default="",
+                       help="evaluate on a running Dask cluster (tcp://HOST:PORT); workers need the images and "
+                       "the model at the same paths, and a shared LSTM_COMPARE_CACHE")
     model_opts(ev)
     ev.set_defaults(func=cmd_eval)
 

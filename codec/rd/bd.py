@@ -1,15 +1,21 @@
 """BD-rate: how many more bits (%) one RD curve needs than another for the same quality,
-as the field computes it (Bjontegaard, pchip interpolation: the `bjontegaard` package)."""
+as the field computes it (the `bjontegaard` package): pchip interpolation by default (JVET's
+common test conditions), Akima on request, over the quality range both curves span
+(`overlap`), with a confidence interval across a data set's images (`bd_rate_interval`: a
+bootstrap over the images)."""
 from __future__ import annotations
 
 import math
 import warnings
 
+import numpy as np
+
 from codec.quality.metrics import msssim_db
-from codec.rd.points import RDPoint, curve_of
+from codec.rd.points import RDPoint, curve_of, mean_curve
 
 BD_METRICS = {"ms-ssim-db": "ms-ssim-rgb-db", "psnr": "psnr-rgb", "ssim": "ssim-rgb", "ssimulacra2": "ssimulacra2"}
 BD_LABELS = {"ms-ssim-db": "MS-SSIM dB", "psnr": "PSNR", "ssim": "SSIM", "ssimulacra2": "SSIMULACRA2"}
+METHODS = ("pchip", "akima")  # pchip: JVET's CTC and CompressAI; akima: the other common choice
 
 
 def image_bd_rate(anchor: list[RDPoint], test: list[RDPoint], metric: str = "ms-ssim-rgb-db") -> float | None:
@@ -22,23 +28,60 @@ def image_bd_rate(anchor: list[RDPoint], test: list[RDPoint], metric: str = "ms-
     return bd_rate(a, t, metric)
 
 
-def bd_rates(anchor: dict, test: dict) -> dict[str, float]:
+def bd_rates(anchor: dict, test: dict, method: str = "pchip") -> dict[str, float]:
     """BD-rate (%) of `test` against `anchor` on every BD metric both curves have (MS-SSIM dB
     is derived from MS-SSIM where a curve lacks it)."""
-    return {name: bd_rate(anchor, test, metric) for name, metric in BD_METRICS.items()
+    return {name: bd_rate(anchor, test, metric, method) for name, metric in BD_METRICS.items()
             if metric == "ms-ssim-rgb-db" or (metric in anchor and metric in test)}
 
 
-def bd_rate(anchor: dict, test: dict, metric: str) -> float:
+def bd_rate(anchor: dict, test: dict, metric: str, method: str = "pchip") -> float:
     """BD-rate in percent of `test` against `anchor` (negative: test needs fewer bits)."""
     import bjontegaard as bd
+    if method not in METHODS:
+        raise ValueError(f"BD-rate interpolation must be one of {METHODS}, not {method!r}")
+    if overlap(anchor, test, metric) is None:
+        return math.nan  # no overlap in quality: BD-rate is undefined
+    ra, da = _monotone(anchor["bpp"], _metric(anchor, metric))
+    rt, dt = _monotone(test["bpp"], _metric(test, metric))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(bd.bd_rate(ra, da, rt, dt, method=method, require_matching_points=False, min_overlap=0))
+
+
+def overlap(anchor: dict, test: dict, metric: str) -> tuple[float, float] | None:
+    """The quality range both curves span, over which the BD integral runs (None: none)."""
     ra, da = _monotone(anchor["bpp"], _metric(anchor, metric))
     rt, dt = _monotone(test["bpp"], _metric(test, metric))
     if len(ra) < 2 or len(rt) < 2 or max(da) <= min(dt) or max(dt) <= min(da):
-        return math.nan  # no overlap in quality: BD-rate is undefined
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return float(bd.bd_rate(ra, da, rt, dt, method="pchip", require_matching_points=False, min_overlap=0))
+        return None
+    return max(min(da), min(dt)), min(max(da), max(dt))
+
+
+def bd_rate_interval(anchor: list[RDPoint], test: list[RDPoint], metric: str = "ms-ssim-rgb-db",
+                     method: str = "pchip", resamples: int = 400, level: float = 0.95,
+                     seed: int = 0) -> tuple[float, float]:
+    """A confidence interval of a data set's BD-rate (of its mean curves) across its images:
+    the BD-rates of the mean curves of `resamples` draws of the images with replacement, and
+    the central `level` of them. (NaN, NaN) with fewer than two images."""
+    images = sorted({p.image for p in test} & {p.image for p in anchor})
+    if len(images) < 2:
+        return math.nan, math.nan
+    by_a = {i: [p for p in anchor if p.image == i] for i in images}
+    by_t = {i: [p for p in test if p.image == i] for i in images}
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(resamples):
+        draw = rng.choice(len(images), len(images))
+        values.append(bd_rate(mean_curve([p for j in draw for p in by_a[images[j]]]),
+                              mean_curve([p for j in draw for p in by_t[images[j]]]), metric, method))
+    values = np.array(values)
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return math.nan, math.nan
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(values, [tail, 100 - tail])
+    return float(low), float(high)
 
 
 def _monotone(rate, dist):

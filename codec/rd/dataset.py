@@ -64,6 +64,22 @@ def _cached(cache: SampleCache, image: str, key: str, spec: dict, name: str, com
     return points
 
 
+def curve_points(pixels: np.ndarray, name: str, key: str, codec: LSTMCodec | None, iterations: int | None = None,
+                 with_ssimulacra2: bool = False, cache: SampleCache | None = None,
+                 image: str | None = None) -> list[RDPoint]:
+    """One curve of one image: the LSTM's points per iteration (`key` "lstm") or a classical
+    codec's sweep, from the cache when it has them. `image`: the pixels' content key, when
+    the caller has it already."""
+    cache = cache or SampleCache.default()
+    image = image or content_key(pixels)
+    if key == "lstm":
+        return _cached(cache, image, "lstm", lstm_spec(codec, iterations), name,
+                       lambda: lstm_points(codec, pixels, name, iterations, with_ssimulacra2=with_ssimulacra2),
+                       with_ssimulacra2)
+    return _cached(cache, image, key, classical_spec(key), name,
+                   lambda: classical_points(key, pixels, name, with_ssimulacra2), with_ssimulacra2)
+
+
 def image_points(pixels: np.ndarray, name: str, codec: LSTMCodec, keys, iterations: int | None = None,
                  with_ssimulacra2: bool = False, cache: SampleCache | None = None,
                  should_stop: Callable[[], bool] | None = None) -> list[RDPoint] | None:
@@ -71,15 +87,11 @@ def image_points(pixels: np.ndarray, name: str, codec: LSTMCodec, keys, iteratio
     from the cache where it has them. None when stopped."""
     cache = cache or SampleCache.default()
     image = content_key(pixels)
-    points = _cached(cache, image, "lstm", lstm_spec(codec, iterations), name,
-                     lambda: lstm_points(codec, pixels, name, iterations, with_ssimulacra2=with_ssimulacra2),
-                     with_ssimulacra2)
-    for key in keys:
+    points = []
+    for key in ["lstm", *keys]:
         if should_stop and should_stop():
             return None
-        points += _cached(cache, image, key, classical_spec(key), name,
-                          lambda key=key: classical_points(key, pixels, name, with_ssimulacra2),
-                          with_ssimulacra2)
+        points += curve_points(pixels, name, key, codec, iterations, with_ssimulacra2, cache, image)
     return points
 
 
@@ -87,10 +99,7 @@ def model_points(pixels: np.ndarray, name: str, codec: LSTMCodec, label: str, it
                  with_ssimulacra2: bool = False, cache: SampleCache | None = None) -> list[RDPoint]:
     """Another LSTM model's points on an image (Figure 5 over a data set), as codec
     "lstm:<label>"; cached like the model in use's."""
-    cache = cache or SampleCache.default()
-    points = _cached(cache, content_key(pixels), "lstm", lstm_spec(codec, iterations), name,
-                     lambda: lstm_points(codec, pixels, name, iterations, with_ssimulacra2=with_ssimulacra2),
-                     with_ssimulacra2)
+    points = curve_points(pixels, name, "lstm", codec, iterations, with_ssimulacra2, cache)
     return [dataclasses.replace(p, codec="lstm:" + label) for p in points]
 
 

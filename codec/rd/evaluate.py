@@ -97,12 +97,15 @@ def _resume_points(path: Path, fingerprint: str, resume: bool) -> list[RDPoint]:
 
 def evaluate(image_dir, out_dir, codec: LSTMCodec, classical=FIGURE_CODECS,
              iterations: int | None = None, limit: int | None = None, progress: bool = True,
-             plot: bool = True, reuse=None, resume: bool = False, with_ssimulacra2: bool = False) -> EvalResult:
+             plot: bool = True, reuse=None, resume: bool = False, with_ssimulacra2: bool = False,
+             client=None) -> EvalResult:
     """`reuse`: a folder of an earlier evaluation of the same images; the classical curves
     not computed now are taken from its <codec>.json (the classical codecs are
     deterministic), so an LSTM-only re-evaluation still reports every BD-rate and plot.
     `resume`: carry on from the images an interrupted evaluation into `out_dir` finished.
-    `with_ssimulacra2`: also measure SSIMULACRA2 (about 0.3 s per point at Kodak's size)."""
+    `with_ssimulacra2`: also measure SSIMULACRA2 (about 0.3 s per point at Kodak's size).
+    `client`: a Dask client (codec/rd/cluster.py) that computes every (image, curve) as a task;
+    the results are the same, and a curve that fails there is reported while the rest goes on."""
     paths = find_images(image_dir)[:limit]
     if not paths:
         raise CodecError(f"no images found in {image_dir}; pass a folder of PNG/JPEG files.")
@@ -125,16 +128,31 @@ def evaluate(image_dir, out_dir, codec: LSTMCodec, classical=FIGURE_CODECS,
     bar = None
     if progress:
         from tqdm import tqdm
-        bar = tqdm(todo, unit="image", dynamic_ncols=True, initial=len(paths) - len(todo), total=len(paths))
-    for p in (bar or todo):
-        if bar is not None:
-            bar.set_postfix_str(p.name)
-        pixels = load_rgb(p).pixels
-        points = image_points(pixels, p.name, codec, classical, iterations, with_ssimulacra2)
+        bar = tqdm(total=len(paths), initial=len(paths) - len(todo), unit="image", dynamic_ncols=True)
+
+    def finished(name: str, points: list[RDPoint]) -> None:
         with open(partial, "a", newline="") as f:  # one image's rows at a time, then its done mark
             csv.writer(f).writerows(_csv_row(q, exact=True) for q in points)
-            f.write(_DONE + p.name + "\n")
-        res.points += points
+            f.write(_DONE + name + "\n")
+        res.points.extend(points)
+        if bar is not None:
+            bar.set_postfix_str(name)
+            bar.update(1)
+
+    if client is None:
+        for p in todo:
+            finished(p.name, image_points(load_rgb(p).pixels, p.name, codec, classical, iterations, with_ssimulacra2))
+    else:
+        from codec.rd import cluster
+        failures = []
+        cluster.run(client, cluster.image_keys(todo), list(classical), codec, iterations, with_ssimulacra2,
+                    finished, lambda name, key, why: failures.append(f"{name}: {why}"))
+        if failures:
+            if bar is not None:
+                bar.close()
+            raise CodecError(f"{len(failures)} of the curves failed ({'; '.join(failures[:3])}"
+                             f"{'; ...' if len(failures) > 3 else ''}); every other image's results are kept: "
+                             "mend the cause and rerun with --resume to compute only what is missing.")
     if bar is not None:
         bar.close()
     order = {p.name: i for i, p in enumerate(paths)}
