@@ -148,6 +148,8 @@ def cmd_eval(a):
         get_codec(key)  # an unknown key: a sentence listing the known ones
     if a.workers < 0:
         raise UserError("--workers takes a number of worker processes (1 or more).")
+    from codec.rd.published import load as load_published
+    published = [load_published(f) for f in a.published]
     codec = _codec(a)
     client = None
     if a.workers or a.scheduler:
@@ -156,7 +158,8 @@ def cmd_eval(a):
     try:
         res = evaluate(a.directory, a.out, codec, classical=classical, iterations=a.iterations,
                        limit=a.limit or None, progress=not a.quiet, resume=a.resume,
-                       with_ssimulacra2=a.ssimulacra2, client=client)
+                       with_ssimulacra2=a.ssimulacra2, client=client, bd_method=a.bd_method,
+                       published=published)
     finally:
         if client is not None:
             cluster.close(client)
@@ -268,6 +271,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="also measure SSIMULACRA2 and its BD-rates (about 0.3 s per point at Kodak's size)")
     ev.add_argument("--resume", action="store_true",
                     help="carry on from the images an interrupted evaluation into --out finished")
+    ev.add_argument("--bd-method", choices=["pchip", "akima"], default="pchip",
+                    help="the BD-rates' interpolation: pchip (JVET's common test conditions, CompressAI) or akima")
+    ev.add_argument("--published", action="append", default=[], metavar="FILE",
+                    help="also report BD-rates against this published curve (CompressAI's JSON shape or CSV, "
+                    "naming the images it was measured on); CompressAI's Kodak curves ship built in")
     where = ev.add_mutually_exclusive_group()
     where.add_argument("--workers", type=int, default=0,
                        help="evaluate on a Dask cluster of N worker processes on this machine")

@@ -21,11 +21,12 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QPro
 
 from codec.base.atomic import atomic_path, write_text
 from codec.classical import get_codec
-from codec.rd.dataset import DatasetSummary, image_points, model_points, summarize
+from codec.rd.dataset import DatasetSummary, image_points, intervals, model_points, summarize
+from codec.rd.published import load as load_published, matching, shipped
 from codec.base.errors import CodecError
 from codec.rd.bd import BD_LABELS
 from codec.rd.points import compressai_json
-from codec.imaging.imageio import load_rgb
+from codec.imaging.imageio import content_key, load_rgb
 
 from .export import ExportError, export_plot
 from .rdplot import COLORS, MODEL_COLORS
@@ -36,6 +37,7 @@ from .state import METRICS
 class _Signals(QObject):
     image_done = Signal(str, object)  # image name, its points (or an error sentence)
     finished = Signal(bool)           # complete (False: cancelled)
+    intervals_ready = Signal(object, object)  # (anchor, method), codec -> BD-rate interval
 
 
 class NumberItem(QTableWidgetItem):
@@ -65,7 +67,11 @@ class DatasetWindow(QWidget):
         self.other_models = dict(other_models or {})
         self.with_ssimulacra2 = with_ssimulacra2
         self.bd_columns = {m: BD_LABELS[m] for m in BD_LABELS if m != "ssimulacra2" or with_ssimulacra2}
-        self._per_image_bd: dict = {}  # (image, anchor) -> its BD-rates: each computed once
+        self._per_image_bd: dict = {}  # (image, anchor, method) -> its BD-rates: each computed once
+        self._complete = False  # every image in: the BD-rates' intervals are worth their seconds
+        self._intervals: dict = {}  # (anchor, method) -> codec -> interval, computed off the GUI thread
+        self._content: dict[str, str] = {}  # image name -> content key: which published curves are of these images
+        self.published: dict = {}  # key -> PublishedCurve measured on these images (once every image is in)
         self.points: dict[str, list] = {}   # image name -> its points
         self.errors: dict[str, str] = {}    # image name -> why it could not be evaluated
         self.summary: DatasetSummary | None = None
@@ -73,6 +79,7 @@ class DatasetWindow(QWidget):
         self._signals = _Signals()
         self._signals.image_done.connect(self._image_done)
         self._signals.finished.connect(self._finished)
+        self._signals.intervals_ready.connect(self._intervals_ready)
         self.setWindowTitle(f"Data set: {len(self.paths)} images — lstm-compare")
         self._build()
         self.resize(1200, 860)
@@ -97,11 +104,23 @@ class DatasetWindow(QWidget):
             self.metric_box.addItem(METRICS[m][0], m)
         self.metric_box.setToolTip("The quality axis of the plot and the metric the per-image BD-rates use")
         self.metric_box.currentIndexChanged.connect(lambda _: self._refresh())
+        self.method_box = QComboBox()
+        for m, text in (("pchip", "BD: pchip (JVET)"), ("akima", "BD: Akima")):
+            self.method_box.addItem(text, m)
+        self.method_box.setToolTip("How the BD-rates interpolate the RD curves: pchip, as JVET's common test "
+                                   "conditions and CompressAI, or Akima")
+        self.method_box.currentIndexChanged.connect(lambda _: self._refresh())
+        self.import_btn = QPushButton("Add a published curve…")
+        self.import_btn.setToolTip("RD points of another codec on these images (CompressAI's JSON shape, or CSV), "
+                                   "to draw and to compute BD-rates against; enabled once every image is in")
+        self.import_btn.setEnabled(False)
+        self.import_btn.clicked.connect(self._import_dialog)
         export_tables = QPushButton("Export tables…")
         export_tables.clicked.connect(self._export_tables_dialog)
         export_plot_btn = QPushButton("Export plot…")
         export_plot_btn.clicked.connect(self._export_plot_dialog)
-        for w in (self.progress, self.cancel_btn, self.anchor_box, self.metric_box, export_tables, export_plot_btn):
+        for w in (self.progress, self.cancel_btn, self.anchor_box, self.metric_box, self.method_box, self.import_btn,
+                  export_tables, export_plot_btn):
             top.addWidget(w, 1 if w is self.progress else 0)
         self.plot = pg.PlotWidget(background=(30, 30, 30))
         self.plot.showGrid(x=True, y=True, alpha=0.25)
@@ -134,6 +153,7 @@ class DatasetWindow(QWidget):
                 break
             try:
                 pixels = load_rgb(p).pixels
+                self._content[p.name] = content_key(pixels)
                 pts = image_points(pixels, p.name, self.codec, self.keys, with_ssimulacra2=self.with_ssimulacra2,
                                    should_stop=self._stop.is_set)
                 for label, codec in self.other_models.items():
@@ -169,11 +189,45 @@ class DatasetWindow(QWidget):
         self.progress.setValue(len(self.points) + len(self.errors))
         self._refresh()
 
+    def _intervals_ready(self, key, values: dict):
+        self._intervals[key] = values
+        if key == (self.anchor, self.method_box.currentData()):
+            self._refresh()
+
     def _finished(self, complete: bool):
         self.cancel_btn.setEnabled(False)
         done = f"{len(self.points)} of {len(self.paths)} images evaluated"
         skipped = f"; {len(self.errors)} could not be: " + "; ".join(self.errors.values()) if self.errors else ""
         self.status.setText(("Done: " if complete else "Cancelled: ") + done + skipped)
+        self._complete = True
+        if complete and not self.errors:  # the same images as a published curve's, or none
+            for c in matching(shipped(), self._content)[0]:
+                self._add_published(c)
+            self.import_btn.setEnabled(True)
+        self._refresh()
+
+    def _add_published(self, curve) -> None:
+        self.published[curve.key] = curve
+        if self.anchor_box.findData(curve.key) < 0:
+            self.anchor_box.addItem(f"vs {curve.label} (published)", curve.key)
+
+    def add_published(self, path) -> str:
+        """A curve of your own from a file; returns what happened, in a sentence."""
+        curve = load_published(path)
+        keep, notes = matching([curve], self._content)
+        if not keep:
+            return notes[0]
+        self._add_published(keep[0])
+        self._refresh()
+        return f"Added {curve.label}: {len(curve.curve['bpp'])} points ({curve.conventions or 'no conventions given'})."
+
+    def _import_dialog(self):
+        path, _ = QFileDialog.getOpenFileName(self, "Add a published curve", "", "RD points (*.json *.csv)")
+        if path:
+            try:
+                self.status.setText(self.add_published(path))
+            except CodecError as e:
+                self.status.setText(str(e))
 
     # -- views ----------------------------------------------------------------------
     @property
@@ -189,7 +243,16 @@ class DatasetWindow(QWidget):
         pts = [p for ps in self.points.values() for p in ps]
         if not pts:
             return
-        self.summary = summarize(pts, self.anchor, self._per_image_bd)
+        method = self.method_box.currentData()
+        self.summary = summarize(pts, self.anchor, self._per_image_bd, method,
+                                 {k: c.curve for k, c in self.published.items()})
+        if self._complete:
+            key = (self.anchor, method)
+            if key not in self._intervals:
+                self._intervals[key] = None  # being computed
+                threading.Thread(target=lambda: self._signals.intervals_ready.emit(key, intervals(pts, *key)),
+                                 name="bd-intervals", daemon=True).start()
+            self.summary.intervals = self._intervals[key] or {}
         self._draw_plot()
         self._fill_bd_table()
         self._fill_image_table()
@@ -198,13 +261,13 @@ class DatasetWindow(QWidget):
         self.plot.clear()
         axis, values, _ = METRICS[self.metric]
         self.plot.setLabel("left", axis)
-        others = [k for k in self.summary.curves if k.startswith("lstm:")]
+        others = [k for k in self.summary.curves if k.startswith("lstm:") or k in self.published]
         for key, curve in self.summary.curves.items():
             if values not in curve:
                 continue
             c = MODEL_COLORS[others.index(key) % len(MODEL_COLORS)] if key in others else COLORS.get(key, (200, 200, 200))
-            style = Qt.DashLine if key in others else Qt.SolidLine
-            self.plot.plot(curve["bpp"], curve[values], name=label(key),
+            style = Qt.DotLine if key in self.published else Qt.DashLine if key in others else Qt.SolidLine
+            self.plot.plot(curve["bpp"], curve[values], name=self.label(key),
                            pen=pg.mkPen(c, width=2 if key == "lstm" else 1.5, style=style),
                            symbol="o" if key.startswith("lstm") else "s", symbolSize=6, symbolBrush=c, symbolPen=None)
         top = max(max(c["bpp"]) for k, c in self.summary.curves.items() if k.startswith("lstm"))
@@ -212,16 +275,25 @@ class DatasetWindow(QWidget):
 
     def _fill_bd_table(self):
         metrics = list(self.bd_columns)
+        s = self.summary
         t = self.bd_table
         t.clear()
-        t.setColumnCount(1 + len(metrics))
-        t.setHorizontalHeaderLabels([f"BD-rate vs {get_codec(self.anchor).label}"] + [self.bd_columns[m] for m in metrics])
-        rows = [k for k in self.summary.curves if k != self.anchor]
+        t.setColumnCount(3 + len(metrics))
+        t.setHorizontalHeaderLabels([f"BD-rate vs {self.label(self.anchor)} ({s.method})"]
+                                    + [self.bd_columns[m] for m in metrics]
+                                    + ["MS-SSIM dB, 95% interval across images", "over MS-SSIM dB"])
+        rows = [k for k in s.curves if k != self.anchor]
         t.setRowCount(len(rows))
         for i, k in enumerate(rows):
-            t.setItem(i, 0, QTableWidgetItem(label(k)))
+            t.setItem(i, 0, QTableWidgetItem(self.label(k)))
             for j, m in enumerate(metrics):
-                t.setItem(i, 1 + j, NumberItem(self.summary.bd.get(k, {}).get(m, math.nan)))
+                t.setItem(i, 1 + j, NumberItem(s.bd.get(k, {}).get(m, math.nan)))
+            lo, hi = s.intervals.get(k, (math.nan, math.nan))
+            t.setItem(i, 1 + len(metrics), QTableWidgetItem(
+                f"{lo:+.1f}% to {hi:+.1f}%" if math.isfinite(lo) else "–" if k in s.intervals
+                else "computing…" if self._complete else "when done"))
+            span = s.overlaps.get(k)
+            t.setItem(i, 2 + len(metrics), QTableWidgetItem(f"{span[0]:.1f}-{span[1]:.1f} dB" if span else "–"))
         t.resizeColumnsToContents()
 
     def _fill_image_table(self):
@@ -229,7 +301,7 @@ class DatasetWindow(QWidget):
         key = METRICS[self.metric][2]
         t.setSortingEnabled(False)
         t.clear()
-        headers = ["image", f"LSTM BD-rate vs {get_codec(self.anchor).label} ({self.bd_columns[key]})",
+        headers = ["image", f"LSTM BD-rate vs {self.label(self.anchor)} ({self.bd_columns[key]})",
                    "LSTM bpp, last iteration", "LSTM MS-SSIM, last iteration", "LSTM PSNR, last iteration"]
         t.setColumnCount(len(headers))
         t.setHorizontalHeaderLabels(headers)
@@ -237,7 +309,7 @@ class DatasetWindow(QWidget):
         for i, image in enumerate(self.summary.images):
             last = [p for p in self.points[image] if p.codec == "lstm"][-1]
             t.setItem(i, 0, QTableWidgetItem(image))
-            t.setItem(i, 1, NumberItem(self.summary.per_image[image].get(key, math.nan)))
+            t.setItem(i, 1, NumberItem(self.summary.per_image.get(image, {}).get(key, math.nan)))
             t.setItem(i, 2, NumberItem(last.bpp, f"{last.bpp:.3f}"))
             t.setItem(i, 3, NumberItem(last.ms_ssim, f"{last.ms_ssim:.4f}"))
             t.setItem(i, 4, NumberItem(last.psnr, f"{last.psnr:.2f}"))
@@ -264,23 +336,34 @@ class DatasetWindow(QWidget):
             if path.suffix.lower() == ".csv":
                 with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
                     w = csv.writer(f)
-                    w.writerow(["codec", *[f"bd_rate_vs_{s.anchor}_{m}" for m in self.bd_columns]])
+                    w.writerow(["codec", *[f"bd_rate_vs_{s.anchor}_{m}" for m in self.bd_columns],
+                                "ms-ssim-db_95ci_low", "ms-ssim-db_95ci_high", "bd_interpolation"])
                     for k, bd in s.bd.items():
-                        w.writerow([k, *[bd.get(m, "") for m in self.bd_columns]])
+                        w.writerow([k, *[bd.get(m, "") for m in self.bd_columns], *s.intervals.get(k, ("", "")),
+                                    s.method])
                     w.writerow([])
                     w.writerow(["image", *[f"lstm_bd_rate_vs_{s.anchor}_{m}" for m in self.bd_columns]])
                     for image, bd in s.per_image.items():
                         w.writerow([image, *[bd.get(m, "") for m in self.bd_columns]])
             else:
                 doc = {"images": s.images, "anchor": s.anchor,
-                       "results": [compressai_json(f"LSTM {self.codec.model.model_id}" if k == "lstm" else label(k),
+                       "results": [compressai_json(f"LSTM {self.codec.model.model_id}" if k == "lstm" else self.label(k),
                                                    self._describe(k), c) for k, c in s.curves.items()],
-                       "bd_rate_percent_vs_anchor": s.bd, "lstm_bd_rate_percent_per_image": s.per_image}
+                       "bd_rate_percent_vs_anchor": s.bd, "bd_interpolation": s.method,
+                       "ms-ssim-db_bd_rate_95ci_across_images": s.intervals,
+                       "lstm_bd_rate_percent_per_image": s.per_image}
                 write_text(path, json.dumps(doc, indent=2, default=lambda v: None))
         except OSError as e:
             raise ExportError(f"could not write {path} ({e.strerror}); choose another place.") from None
 
+    def label(self, key: str) -> str:
+        """What the plot and tables call a curve: a published one by its name, else label()."""
+        return f"{self.published[key].label} (published)" if key in self.published else label(key)
+
     def _describe(self, key: str) -> str:
+        if key in self.published:
+            c = self.published[key]
+            return f"{c.conventions} Source: {c.source}"
         if key == "lstm":
             return self.codec.model.describe()
         if key.startswith("lstm:"):

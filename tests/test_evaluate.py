@@ -7,7 +7,8 @@ from PIL import Image
 
 from codec.lstm.coder import LSTMCodec
 from codec.rd.evaluate import evaluate
-from codec.rd.bd import bd_rate
+from codec.rd.bd import bd_rate, bd_rate_interval, overlap
+from codec.rd.points import RDPoint, mean_curve
 from codec.rd.points import not_progressive
 
 
@@ -24,6 +25,41 @@ def test_bd_rate_ignores_non_monotone_points_and_undefined_without_overlap():
     assert bd_rate(anchor, wobbly, "q") == pytest.approx(0.0, abs=1e-6)
     apart = {"bpp": [4.0, 8.0], "q": [10.0, 11.0]}
     assert np.isnan(bd_rate(anchor, apart, "q"))
+
+
+def test_akima_and_pchip_agree_on_a_smooth_curve_and_the_overlap_is_reported():
+    anchor = {"bpp": [0.25, 0.5, 1.0, 2.0], "psnr-rgb": [28.0, 31.0, 34.0, 37.0]}
+    test = {"bpp": [0.2, 0.4, 0.8, 1.6, 3.2], "psnr-rgb": [29.0, 32.5, 34.8, 36.4, 37.5]}
+    pchip, akima = bd_rate(anchor, test, "psnr-rgb"), bd_rate(anchor, test, "psnr-rgb", "akima")
+    assert pchip < 0 and akima == pytest.approx(pchip, abs=2.0) and akima != pchip
+    assert overlap(anchor, test, "psnr-rgb") == (29.0, 37.0)  # the quality range both span
+    with pytest.raises(ValueError, match="akima"):
+        bd_rate(anchor, test, "psnr-rgb", "cubic")
+
+
+def _points(codec, images, bpp_scale, rng):
+    """A data set's points: the same curve shape per image, each image with its own offset."""
+    out = []
+    for i, image in enumerate(images):
+        shift = rng.normal(0, 0.15)
+        for k, b in enumerate((0.1, 0.2, 0.4, 0.8, 1.6), 1):
+            q = 1 - 0.2 * (b * bpp_scale * (1 + shift)) ** -0.7 / 10
+            out.append(RDPoint(codec, k, 0, b, 30.0, min(q, 0.9999), image=image))
+    return out
+
+
+def test_the_interval_across_images_holds_the_estimate_and_narrows_with_more_images():
+    rng = np.random.default_rng(3)
+    few, many = [f"i{i}" for i in range(6)], [f"i{i}" for i in range(60)]
+    widths = []
+    for images in (few, many):
+        a, t = _points("jpeg", images, 1.0, rng), _points("lstm", images, 1.3, rng)
+        estimate = bd_rate(mean_curve(a), mean_curve(t), "ms-ssim-rgb-db")
+        low, high = bd_rate_interval(a, t)
+        assert low <= estimate <= high and estimate < 0
+        widths.append(high - low)
+    assert widths[1] < widths[0]
+    assert all(np.isnan(bd_rate_interval(a[:5], t[:5])))  # one image: no interval
 
 
 def test_evaluate_writes_compressai_json_csv_bd_and_plot(tmp_path, tiny_model, sample_pixels):

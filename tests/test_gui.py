@@ -560,6 +560,30 @@ def test_dataset_window_tables_plot_exports_and_cache(qtbot, window, photos, tmp
     s = w.summary
     assert set(s.curves) == {"lstm", *(k for k in window.state.classical_codecs if k != "jpeg444")}
     assert w.bd_table.rowCount() == len(s.curves) - 1  # every codec but the anchor
+    interval = w.bd_table.columnCount() - 2  # computed off the GUI thread once every image is in
+    cells = lambda: [w.bd_table.item(r, interval).text() for r in range(w.bd_table.rowCount())]  # noqa: E731
+    qtbot.waitUntil(lambda: "computing…" not in cells(), timeout=60000)
+    assert any("%" in c for c in cells())
+    assert "(pchip)" in w.bd_table.horizontalHeaderItem(0).text()
+    w.method_box.setCurrentIndex(w.method_box.findData("akima"))
+    assert "(akima)" in w.bd_table.horizontalHeaderItem(0).text() and w.summary.method == "akima"
+    qtbot.waitUntil(lambda: "computing…" not in cells(), timeout=60000)
+    w.method_box.setCurrentIndex(w.method_box.findData("pchip"))
+    s = w.summary
+    # a published curve of these images: drawn, tabled, and an anchor; another data set's is refused
+    lstm = w.summary.curves["lstm"]
+    mine = out / "mine.json"
+    mine.write_text(_json.dumps({"name": "mine", "images": [p.name for p in photos],
+                                 "results": {"bpp": [b * 1.25 for b in lstm["bpp"]], "ms-ssim": lstm["ms-ssim-rgb"]}}))
+    assert w.add_published(mine).startswith("Added mine")
+    assert any(w.bd_table.item(r, 0).text() == "mine (published)" for r in range(w.bd_table.rowCount()))
+    w.anchor_box.setCurrentIndex(w.anchor_box.findData("published:mine"))
+    assert w.summary.bd["lstm"]["ms-ssim-db"] == pytest.approx(-20.0, abs=0.01)
+    elsewhere = out / "elsewhere.json"
+    elsewhere.write_text(_json.dumps({"name": "elsewhere", "dataset": "kodak", "results": {"bpp": lstm["bpp"],
+                                                                                        "ms-ssim": lstm["ms-ssim-rgb"]}}))
+    assert "not on these 2 images" in w.add_published(elsewhere)
+    w.anchor_box.setCurrentIndex(w.anchor_box.findData("jpeg"))
     assert w.image_table.rowCount() == 2
     bds = [w.image_table.item(r, 1).value for r in range(2)]
     assert bds == sorted(bds, reverse=True)  # worst first

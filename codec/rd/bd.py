@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 
 from codec.quality.metrics import msssim_db
-from codec.rd.points import RDPoint, curve_of, mean_curve
+from codec.rd.points import RDPoint, curve_of
 
 BD_METRICS = {"ms-ssim-db": "ms-ssim-rgb-db", "psnr": "psnr-rgb", "ssim": "ssim-rgb", "ssimulacra2": "ssimulacra2"}
 BD_LABELS = {"ms-ssim-db": "MS-SSIM dB", "psnr": "PSNR", "ssim": "SSIM", "ssimulacra2": "SSIMULACRA2"}
@@ -58,23 +58,24 @@ def overlap(anchor: dict, test: dict, metric: str) -> tuple[float, float] | None
     return max(min(da), min(dt)), min(max(da), max(dt))
 
 
-def bd_rate_interval(anchor: list[RDPoint], test: list[RDPoint], metric: str = "ms-ssim-rgb-db",
-                     method: str = "pchip", resamples: int = 400, level: float = 0.95,
-                     seed: int = 0) -> tuple[float, float]:
-    """A confidence interval of a data set's BD-rate (of its mean curves) across its images:
-    the BD-rates of the mean curves of `resamples` draws of the images with replacement, and
-    the central `level` of them. (NaN, NaN) with fewer than two images."""
+def bd_rate_interval(anchor: list[RDPoint], test: list[RDPoint], method: str = "pchip", resamples: int = 400,
+                     level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """A confidence interval of a data set's MS-SSIM dB BD-rate (of its mean curves) across
+    its images: the BD-rates of the mean curves of `resamples` draws of the images with
+    replacement, and the central `level` of them. (NaN, NaN) with fewer than two images."""
     images = sorted({p.image for p in test} & {p.image for p in anchor})
     if len(images) < 2:
         return math.nan, math.nan
-    by_a = {i: [p for p in anchor if p.image == i] for i in images}
-    by_t = {i: [p for p in test if p.image == i] for i in images}
+    (a_bpp, a_q), (t_bpp, t_q) = _by_setting(anchor, images), _by_setting(test, images)
     rng = np.random.default_rng(seed)
     values = []
-    for _ in range(resamples):
-        draw = rng.choice(len(images), len(images))
-        values.append(bd_rate(mean_curve([p for j in draw for p in by_a[images[j]]]),
-                              mean_curve([p for j in draw for p in by_t[images[j]]]), metric, method))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a setting no drawn image has: NaN, dropped by _monotone
+        for _ in range(resamples):
+            draw = rng.choice(len(images), len(images))
+            values.append(bd_rate({"bpp": np.nanmean(a_bpp[draw], 0), "ms-ssim-rgb": np.nanmean(a_q[draw], 0)},
+                                  {"bpp": np.nanmean(t_bpp[draw], 0), "ms-ssim-rgb": np.nanmean(t_q[draw], 0)},
+                                  "ms-ssim-rgb-db", method))
     values = np.array(values)
     values = values[np.isfinite(values)]
     if not len(values):
@@ -82,6 +83,18 @@ def bd_rate_interval(anchor: list[RDPoint], test: list[RDPoint], metric: str = "
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(values, [tail, 100 - tail])
     return float(low), float(high)
+
+
+def _by_setting(points: list[RDPoint], images: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(images x settings) arrays of bpp and MS-SSIM, NaN where an image lacks a setting: a
+    draw's mean curve is their column means, as mean_curve averages each setting."""
+    settings = sorted({p.setting for p in points})
+    row, col = {im: i for i, im in enumerate(images)}, {s: j for j, s in enumerate(settings)}
+    bpp, q = np.full((len(images), len(settings)), np.nan), np.full((len(images), len(settings)), np.nan)
+    for p in points:
+        if p.image in row:
+            bpp[row[p.image], col[p.setting]], q[row[p.image], col[p.setting]] = p.bpp, p.ms_ssim
+    return bpp, q
 
 
 def _monotone(rate, dist):

@@ -22,7 +22,7 @@ import numpy as np
 from codec.classical import get_codec
 from codec.lstm.coder import LSTMCodec
 from codec.rd.points import RDPoint, classical_points, lstm_points, mean_curve
-from codec.rd.bd import bd_rates
+from codec.rd.bd import bd_rate_interval, bd_rates, overlap
 from codec.imaging.imageio import content_key
 from codec.rd.sample_cache import METRICS_VERSION, SampleCache
 
@@ -111,26 +111,46 @@ class DatasetSummary:
     bd: dict[str, dict[str, float]] = field(default_factory=dict)  # codec key -> {metric: % vs anchor}
     per_image: dict[str, dict[str, float]] = field(default_factory=dict)  # image -> {metric: LSTM % vs anchor}
     anchor: str = "jpeg"
+    method: str = "pchip"  # the BD interpolation (codec/rd/bd.py METHODS)
+    # codec key -> the MS-SSIM dB BD-rate's 95% interval across the images, and the dB range it spans
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
+    overlaps: dict[str, tuple[float, float] | None] = field(default_factory=dict)
 
 
-def summarize(points: list[RDPoint], anchor: str = "jpeg", known: dict | None = None) -> DatasetSummary:
+def summarize(points: list[RDPoint], anchor: str = "jpeg", known: dict | None = None,
+              method: str = "pchip", published: dict | None = None) -> DatasetSummary:
     """From the points of complete images (each with every codec's curve). `known`: a dict
     kept by the caller across calls, so each image's BD-rates against an anchor are computed
-    once (a data set window summarizes again after every image)."""
+    once (a data set window summarizes again after every image). Intervals across the images
+    come from `intervals` (seconds of work: the caller decides when). `published`: key -> mean curve
+    of published curves measured on these images (codec/rd/published.py), drawn, tabled and
+    usable as the anchor (no per-image BD-rates against them: they have no per-image points)."""
     known = {} if known is None else known
     images = list(dict.fromkeys(p.image for p in points))
     keys = list(dict.fromkeys(p.codec for p in points))
-    out = DatasetSummary(images, anchor=anchor)
+    out = DatasetSummary(images, anchor=anchor, method=method)
     for k in keys:
         out.curves[k] = mean_curve([p for p in points if p.codec == k])
+    out.curves.update(published or {})
+    keys += list(published or {})
     if anchor in out.curves:
         for k in keys:
             if k != anchor:
-                out.bd[k] = bd_rates(out.curves[anchor], out.curves[k])
-        for image in images:
-            if (image, anchor) not in known:
+                out.bd[k] = bd_rates(out.curves[anchor], out.curves[k], method)
+                out.overlaps[k] = overlap(out.curves[anchor], out.curves[k], "ms-ssim-rgb-db")
+        for image in images if anchor in keys[:len(keys) - len(published or {})] else ():
+            if (image, anchor, method) not in known:
                 mine = [p for p in points if p.image == image]
-                known[image, anchor] = bd_rates(mean_curve([p for p in mine if p.codec == anchor]),
-                                                mean_curve([p for p in mine if p.codec == "lstm"]))
-            out.per_image[image] = known[image, anchor]
+                known[image, anchor, method] = bd_rates(mean_curve([p for p in mine if p.codec == anchor]),
+                                                        mean_curve([p for p in mine if p.codec == "lstm"]), method)
+            out.per_image[image] = known[image, anchor, method]
     return out
+
+
+def intervals(points: list[RDPoint], anchor: str, method: str = "pchip") -> dict[str, tuple[float, float]]:
+    """Each codec's MS-SSIM dB BD-rate against `anchor`: its 95% interval across the images
+    (codec/rd/bd.py bd_rate_interval; about a second per codec on Kodak)."""
+    of: dict[str, list[RDPoint]] = {}
+    for p in points:
+        of.setdefault(p.codec, []).append(p)
+    return {k: bd_rate_interval(of[anchor], v, method) for k, v in of.items() if k != anchor and anchor in of}

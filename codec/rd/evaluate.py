@@ -10,6 +10,7 @@ there after an interruption, if the codec and settings are the same.
 from __future__ import annotations
 
 import csv
+import math
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,9 +21,10 @@ from codec.base import atomic
 from codec.classical import CODECS, get_codec
 from codec.lstm.coder import LSTMCodec
 from codec.base.errors import CodecError
-from codec.imaging.imageio import find_images, load_rgb
-from codec.rd.bd import BD_LABELS, bd_rates
+from codec.imaging.imageio import content_key, find_images, load_rgb
+from codec.rd.bd import BD_LABELS, bd_rate_interval, bd_rates, overlap
 from codec.rd.dataset import image_points
+from codec.rd.published import matching, shipped
 from codec.rd.points import RDPoint, compressai_json, encode_lstm, mean_curve, sweep_classical
 
 
@@ -32,6 +34,11 @@ class EvalResult:
     curves: dict = field(default_factory=dict)       # codec key -> mean curve
     bd: dict = field(default_factory=dict)           # codec key -> {"ms-ssim-db": %, "psnr": %}
     files: list[str] = field(default_factory=list)
+    bd_method: str = "pchip"
+    intervals: dict = field(default_factory=dict)    # codec key -> MS-SSIM dB BD-rate's 95% interval across images
+    published: dict = field(default_factory=dict)    # published curve key -> {"label", "bd", "conventions", "source"}
+    notes: list = field(default_factory=list)        # sentences: published curves left out, and why
+    overlaps: dict = field(default_factory=dict)     # codec key -> the MS-SSIM dB range both curves span
 
 
 # the classical codecs of our RD figures and evaluations: every one but JPEG's 4:4:4 variant
@@ -98,14 +105,17 @@ def _resume_points(path: Path, fingerprint: str, resume: bool) -> list[RDPoint]:
 def evaluate(image_dir, out_dir, codec: LSTMCodec, classical=FIGURE_CODECS,
              iterations: int | None = None, limit: int | None = None, progress: bool = True,
              plot: bool = True, reuse=None, resume: bool = False, with_ssimulacra2: bool = False,
-             client=None) -> EvalResult:
+             client=None, bd_method: str = "pchip", published=()) -> EvalResult:
     """`reuse`: a folder of an earlier evaluation of the same images; the classical curves
     not computed now are taken from its <codec>.json (the classical codecs are
     deterministic), so an LSTM-only re-evaluation still reports every BD-rate and plot.
     `resume`: carry on from the images an interrupted evaluation into `out_dir` finished.
     `with_ssimulacra2`: also measure SSIMULACRA2 (about 0.3 s per point at Kodak's size).
     `client`: a Dask client (codec/rd/cluster.py) that computes every (image, curve) as a task;
-    the results are the same, and a curve that fails there is reported while the rest goes on."""
+    the results are the same, and a curve that fails there is reported while the rest goes on.
+    `bd_method`: the BD-rates' interpolation, pchip (JVET's) or akima. `published`: curves of
+    your own (codec/rd/published.py) to report BD-rates against, besides the shipped ones of
+    the same images (CompressAI's, for Kodak)."""
     paths = find_images(image_dir)[:limit]
     if not paths:
         raise CodecError(f"no images found in {image_dir}; pass a folder of PNG/JPEG files.")
@@ -168,8 +178,14 @@ def evaluate(image_dir, out_dir, codec: LSTMCodec, classical=FIGURE_CODECS,
             res.curves[k] = json.loads(path.read_text())["results"]
             reused.append(k)
     model = codec.model
+    lstm = [q for q in res.points if q.codec == "lstm"]
     for k in list(classical) + reused:
-        res.bd[k] = bd_rates(res.curves[k], res.curves["lstm"])
+        res.bd[k] = bd_rates(res.curves[k], res.curves["lstm"], bd_method)
+        res.overlaps[k] = overlap(res.curves[k], res.curves["lstm"], "ms-ssim-rgb-db")
+        if k in classical:  # per-image points: an interval across the images
+            res.intervals[k] = bd_rate_interval([q for q in res.points if q.codec == k], lstm, bd_method)
+    res.bd_method = bd_method
+    _against_published(res, paths, [*published, *shipped()], bd_method)
     for k in keys:
         if k == "lstm":
             name, desc = f"LSTM {model.model_id}", model.describe()
@@ -186,7 +202,10 @@ def evaluate(image_dir, out_dir, codec: LSTMCodec, classical=FIGURE_CODECS,
     res.files.append(str(out / "per_image.csv"))
     partial.unlink()  # its rows are all in per_image.csv now
     summary = {"images": len(paths), "model": model.describe(), "model_id": model.model_id,
-               "bd_rate_percent_vs": res.bd, "curves_reused_from": {k: str(reuse) for k in reused},
+               "bd_rate_percent_vs": res.bd, "bd_interpolation": bd_method,
+               "ms-ssim-db_bd_rate_95ci_across_images": res.intervals,
+               "ms-ssim-db_overlap_db": res.overlaps, "bd_rate_percent_vs_published": res.published,
+               "published_left_out": res.notes, "curves_reused_from": {k: str(reuse) for k in reused},
                "lstm_mean": {k: res.curves["lstm"][k] for k in ("bpp", "ms-ssim-rgb", "psnr-rgb")}}
     atomic.write_text(out / "bd_rate.json", json.dumps(summary, indent=2))
     res.files.append(str(out / "bd_rate.json"))
@@ -197,11 +216,37 @@ def evaluate(image_dir, out_dir, codec: LSTMCodec, classical=FIGURE_CODECS,
     return res
 
 
+def _against_published(res: EvalResult, paths: list[Path], curves: list, bd_method: str) -> None:
+    """BD-rates of the LSTM against the published curves measured on these very images (read
+    again only when a curve's image count matches: a large data set is not hashed for nothing)."""
+    if not any(len(c.images) == len(paths) for c in curves):
+        res.notes += [c.mismatch({p.name: "" for p in paths}) for c in curves if not c.source.startswith("https://")]
+        return
+    evaluated = {p.name: content_key(load_rgb(p).pixels) for p in paths}
+    keep, res.notes = matching(curves, evaluated)
+    for c in keep:
+        res.published[c.key] = {"label": c.label, "bd": bd_rates(c.curve, res.curves["lstm"], bd_method),
+                                "conventions": c.conventions, "source": c.source}
+
+
 def summary_lines(res: EvalResult) -> list[str]:
     lines = []
     c = res.curves["lstm"]
     lines.append("LSTM mean per iteration: " + ", ".join(
         f"{b:.3f} bpp {m:.4f}" for b, m in zip(c["bpp"], c["ms-ssim-rgb"])))
+    lines.append(f"BD-rates of the LSTM ({res.bd_method} interpolation; MS-SSIM dB with its 95% interval across "
+                 "the images, a bootstrap, and the quality range both curves span):")
     for k, v in res.bd.items():
-        lines.append(f"BD-rate vs {get_codec(k).label}: " + ", ".join(f"{BD_LABELS[m]} {x:+.1f}%" for m, x in v.items()))
-    return lines
+        parts = [f"{BD_LABELS[m]} {x:+.1f}%" for m, x in v.items()]
+        lo, hi = res.intervals.get(k, (math.nan, math.nan))
+        if math.isfinite(lo):
+            parts[0] += f" [{lo:+.1f}, {hi:+.1f}]"
+        span = res.overlaps.get(k)
+        if span:
+            parts[0] += f" over {span[0]:.1f}-{span[1]:.1f} dB"
+        lines.append(f"  vs {get_codec(k).label}: " + ", ".join(parts))
+    if res.published:
+        lines.append("against published curves of the same images (their conventions in bd_rate.json):")
+        for p in res.published.values():
+            lines.append(f"  vs {p['label']}: " + ", ".join(f"{BD_LABELS[m]} {x:+.1f}%" for m, x in p["bd"].items()))
+    return lines + [f"note: {n}" for n in res.notes]
