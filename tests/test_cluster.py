@@ -2,7 +2,6 @@
 process, a killed worker loses nothing, and a scheduler that is not there is one sentence."""
 import csv
 import json
-import os
 
 import numpy as np
 import pytest

@@ -3,8 +3,6 @@ HEVC intra in HEIF (pillow-heif: x265 and libde265, the BPG-class anchor of lear
 compression papers) and JPEG XL (pillow-jxl-plugin: libjxl)."""
 from __future__ import annotations
 
-from PIL import features
-
 from codec.classical.base import ClassicalCodec
 from codec.imaging import pillow_plugins
 

@@ -1,7 +1,8 @@
 """Rate-distortion evaluation of the LSTM codec and the classical codecs over a folder.
 
 Writes CompressAI-shaped JSON per codec, a per-image CSV, BD-rates of the LSTM against
-each classical codec (bjontegaard package, pchip) and an RD plot.
+each classical codec (bjontegaard package: pchip or Akima, with intervals across the images) and
+an RD plot.
 
 Long evaluations (a refined encoder takes hours on Kodak) keep each finished image's rows
 in <out>/per_image.partial.csv as they go; `resume=True` (`--resume`) carries on from
@@ -15,8 +16,6 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from codec.base import atomic
 from codec.classical import CODECS, get_codec
 from codec.lstm.coder import LSTMCodec
@@ -25,7 +24,7 @@ from codec.imaging.imageio import content_key, find_images, load_rgb
 from codec.rd.bd import BD_LABELS, bd_rate_interval, bd_rates, overlap
 from codec.rd.dataset import image_points
 from codec.rd.published import matching, shipped
-from codec.rd.points import RDPoint, compressai_json, encode_lstm, mean_curve, sweep_classical
+from codec.rd.points import RDPoint, compressai_json, mean_curve
 
 
 @dataclass

@@ -1,8 +1,6 @@
 """Training patches: random crops (with flips) from a folder of photos, held in memory."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from codec.imaging.imageio import find_images, load_rgb
