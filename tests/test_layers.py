@@ -105,3 +105,11 @@ def test_the_checker_sees_a_circle_and_an_upward_import(tmp_path, monkeypatch):
     low.write_text("def f():\n    from codec.rd.points import RDPoint\n")
     assert imports("codec.lstm.coder", low, known) == {"codec.rd.points"}
     assert layer_of("codec.rd.points")[1] > layer_of("codec.lstm.coder")[1]
+
+
+def test_the_wheel_ships_every_package():
+    """pyproject.toml lists the packages by hand: a new subpackage must be added there too."""
+    import tomllib
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {module_name(p) for d in ("codec", "gui") for p in (ROOT / d).rglob("__init__.py")}
+    assert found <= listed, f"packages missing from pyproject.toml: {sorted(found - listed)}"
