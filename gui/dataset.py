@@ -136,7 +136,7 @@ class DatasetWindow(QWidget):
         tables = QSplitter(Qt.Horizontal)
         tables.addWidget(self.bd_table)
         tables.addWidget(self.image_table)
-        tables.setSizes([450, 750])
+        tables.setSizes([620, 580])  # the BD table: rates, their interval and range
         body = QSplitter(Qt.Vertical)
         body.addWidget(self.plot)
         body.addWidget(tables)
