@@ -59,7 +59,7 @@ def test_a_curve_of_the_same_images_gets_bd_rates_and_another_data_sets_is_refus
     assert res.published["published:mine"]["bd"]["psnr"] == pytest.approx(-20.0, abs=0.01)
     assert len(res.notes) == 1 and "other" in res.notes[0] and "left out" in res.notes[0]
     lines = "\n".join(summary_lines(res))
-    assert "vs mine:" in lines and "note: other was measured on" in lines
+    assert "BD-rate vs mine (published):" in lines and "note: other was measured on" in lines
     doc = json.loads((tmp_path / "out" / "bd_rate.json").read_text())
     assert "published:mine" in doc["bd_rate_percent_vs_published"]
 

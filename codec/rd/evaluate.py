@@ -233,8 +233,6 @@ def summary_lines(res: EvalResult) -> list[str]:
     c = res.curves["lstm"]
     lines.append("LSTM mean per iteration: " + ", ".join(
         f"{b:.3f} bpp {m:.4f}" for b, m in zip(c["bpp"], c["ms-ssim-rgb"])))
-    lines.append(f"BD-rates of the LSTM ({res.bd_method} interpolation; MS-SSIM dB with its 95% interval across "
-                 "the images, a bootstrap, and the quality range both curves span):")
     for k, v in res.bd.items():
         parts = [f"{BD_LABELS[m]} {x:+.1f}%" for m, x in v.items()]
         lo, hi = res.intervals.get(k, (math.nan, math.nan))
@@ -243,9 +241,10 @@ def summary_lines(res: EvalResult) -> list[str]:
         span = res.overlaps.get(k)
         if span:
             parts[0] += f" over {span[0]:.1f}-{span[1]:.1f} dB"
-        lines.append(f"  vs {get_codec(k).label}: " + ", ".join(parts))
-    if res.published:
-        lines.append("against published curves of the same images (their conventions in bd_rate.json):")
-        for p in res.published.values():
-            lines.append(f"  vs {p['label']}: " + ", ".join(f"{BD_LABELS[m]} {x:+.1f}%" for m, x in p["bd"].items()))
+        lines.append(f"BD-rate vs {get_codec(k).label}: " + ", ".join(parts))
+    for p in res.published.values():
+        lines.append(f"BD-rate vs {p['label']} (published): "
+                     + ", ".join(f"{BD_LABELS[m]} {x:+.1f}%" for m, x in p["bd"].items()))
+    lines.append(f"(BD-rates of the LSTM, {res.bd_method} interpolation; [the MS-SSIM dB BD-rate's 95% interval "
+                 "across the images], and the range both curves span; published curves' conventions in bd_rate.json)")
     return lines + [f"note: {n}" for n in res.notes]
