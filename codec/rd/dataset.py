@@ -131,6 +131,7 @@ def summarize(points: list[RDPoint], anchor: str = "jpeg", known: dict | None = 
     out = DatasetSummary(images, anchor=anchor, method=method)
     for k in keys:
         out.curves[k] = mean_curve([p for p in points if p.codec == k])
+    measured = set(keys)  # codecs with per-image points: the per-image BD-rates need an anchor among them
     out.curves.update(published or {})
     keys += list(published or {})
     if anchor in out.curves:
@@ -138,7 +139,7 @@ def summarize(points: list[RDPoint], anchor: str = "jpeg", known: dict | None = 
             if k != anchor:
                 out.bd[k] = bd_rates(out.curves[anchor], out.curves[k], method)
                 out.overlaps[k] = overlap(out.curves[anchor], out.curves[k], "ms-ssim-rgb-db")
-        for image in images if anchor in keys[:len(keys) - len(published or {})] else ():
+        for image in images if anchor in measured else ():
             if (image, anchor, method) not in known:
                 mine = [p for p in points if p.image == image]
                 known[image, anchor, method] = bd_rates(mean_curve([p for p in mine if p.codec == anchor]),
