@@ -4,7 +4,7 @@ Layout (all integers big-endian; see docs/format.md):
 
     offset size  field
     0      4     magic b"LSTM"
-    4      1     format version (2; version 1 files are read too)
+    4      1     format version (3; versions 1 and 2 are read too)
     5      1     flags: bit 0 (ENTROPY) = iterations are entropy-coded chunks;
                         bit 1 (BF16) = the network ran in bfloat16 (decode in bfloat16 too)
     6      4     image width in pixels
@@ -19,6 +19,8 @@ Layout (all integers big-endian; see docs/format.md):
                  ENTROPY: each a 4-byte length, then a chunk of codec/lstm/entropy.py (the bits
                  coded given the previous iteration's). Version 2: each iteration then ends
                  with a 4-byte CRC-32 of its bytes, chained (see `Header.chain_seed`).
+                 Version 3: a chunk may be in the learned mode (entropy.LEARNED), coded with
+                 the context model of the model the header names.
 
 A prefix of the file cut at an iteration boundary is itself a valid file holding fewer
 iterations: one file serves every bitrate.
@@ -36,8 +38,8 @@ from codec.base.errors import BitstreamError
 from codec.imaging.units import BLOCK, MAX_PIXELS, bpp
 
 MAGIC = b"LSTM"
-VERSION = 2  # what this version writes
-READABLE = (1, 2)  # version 1: the same layout without the per-iteration checksums
+VERSION = 3  # what this version writes
+READABLE = (1, 2, 3)  # version 1: no per-iteration checksums; version 2: no learned chunks
 ENTROPY = 0x01  # flags bit: entropy-coded iterations
 BF16 = 0x02     # flags bit: the encoder's network ran in bfloat16; the decoder must too
 PRECISIONS = ("fp32", "bf16")
@@ -173,12 +175,14 @@ def unpack_iteration(payload: bytes, header: Header) -> np.ndarray:
     return (bits.astype(np.float32) * 2 - 1).reshape(header.bits, bh, bw)
 
 
-def iteration_block(header: Header, codes: np.ndarray, prev: np.ndarray | None = None) -> bytes:
-    """The bytes iteration `codes` adds to a file before its checksum (`prev`: the iteration
-    before, if any); `assemble` appends the checksums."""
+def iteration_block(header: Header, codes: np.ndarray, prev: np.ndarray | None = None, context=None,
+                    t: int = 0) -> bytes:
+    """The bytes iteration t (0-based) `codes` adds to a file before its checksum (`prev`: the
+    iteration before, if any; `context`: the model's context model, if it has one and the
+    format allows it); `assemble` appends the checksums."""
     if not header.entropy_coded:
         return pack_iteration(codes)
-    chunk = entropy.encode_iteration(codes, prev)
+    chunk = entropy.encode_iteration(codes, prev, context if header.version >= 3 else None, t)
     if len(chunk) < header.min_chunk:  # zero words after the range coder's: never read
         chunk += bytes(-(-(header.min_chunk - len(chunk)) // 4) * 4)
     return _LEN.pack(len(chunk)) + chunk
@@ -190,10 +194,10 @@ def block_chunk(header: Header, block: bytes) -> bytes | None:
     return bytes(block[_LEN.size:]) if header.entropy_coded else None
 
 
-def write(header: Header, iterations: list[np.ndarray]) -> bytes:
+def write(header: Header, iterations: list[np.ndarray], context=None) -> bytes:
     if len(iterations) != header.iterations:
         raise ValueError("header iteration count and the codes given differ")
-    return assemble(header, [iteration_block(header, c, iterations[t - 1] if t else None)
+    return assemble(header, [iteration_block(header, c, iterations[t - 1] if t else None, context, t)
                              for t, c in enumerate(iterations)])
 
 
@@ -218,6 +222,7 @@ class ParsedFile:
     available: int  # intact iterations present (<= header.iterations for a cut file)
     ends: list[int] = field(default_factory=list)  # payload offset where each iteration ends
     damage: str = ""  # salvaged files: why the iterations after `available` were dropped
+    context: object = None  # the named model's context model, for chunks in the learned mode
     _codes: dict = field(default_factory=dict, repr=False)
 
     def file_bytes(self, iterations: int) -> int:
@@ -237,7 +242,8 @@ class ParsedFile:
             return unpack_iteration(self._chunk(t), self.header).astype(dtype, copy=False)
         if t not in self._codes:  # each iteration is coded given the one before
             prev = self.iteration(t - 1, np.int8) if t else None
-            self._codes[t] = entropy.decode_iteration(self._chunk(t), self.header.code_shape, prev).astype(np.int8)
+            self._codes[t] = entropy.decode_iteration(self._chunk(t), self.header.code_shape, prev, self.context,
+                                                      t).astype(np.int8)
         return self._codes[t].astype(dtype, copy=False)
 
 
@@ -336,5 +342,7 @@ def file_info(data: bytes) -> dict:
         "checksums": "CRC-32 per iteration, all intact" if h.checksums else "none (format version 1)",
         "header_bytes": HEADER_BYTES,
         "bytes_per_iteration": [b - a for a, b in zip(ends, ends[1:])],
+        "entropy_modes": [entropy.MODE_NAMES.get(parsed._chunk(t)[0], "unknown") for t in range(parsed.available)]
+        if h.entropy_coded else [],
         "file_bytes": len(data), "bpp": round(bpp(len(data), h.height, h.width), 5),
     }

@@ -1,4 +1,8 @@
-"""Saving and loading models: the config travels inside the checkpoint, the id is a weights hash."""
+"""Saving and loading models: the config travels inside the checkpoint, the id is a weights hash.
+
+A model may carry a learned context model for its bits (codec/lstm/context.py; integer
+arrays under "context"). Its id then covers both: files it writes name that id, and it
+still decodes the files its weights wrote before (which name the weights' id alone)."""
 from __future__ import annotations
 
 import hashlib
@@ -10,6 +14,7 @@ from pathlib import Path
 import torch
 
 from codec.lstm.config import ModelConfig
+from codec.lstm.context import IntegerContext
 from codec.base.errors import ModelError
 from codec.lstm.model import LSTMCodecNet
 
@@ -29,6 +34,13 @@ def weights_id(config: ModelConfig, state_dict: dict) -> str:
     return h.hexdigest()[: 2 * MODEL_ID_BYTES]
 
 
+def combined_id(weights: str, context_id: str | None) -> str:
+    """A model's id: its weights' id, or with a context model, a hash of both ids."""
+    if context_id is None:
+        return weights
+    return hashlib.sha256(f"{weights}+{context_id}".encode()).hexdigest()[: 2 * MODEL_ID_BYTES]
+
+
 @dataclass
 class LoadedModel:
     net: LSTMCodecNet
@@ -36,6 +48,14 @@ class LoadedModel:
     model_id: str
     path: str = ""
     meta: dict = field(default_factory=dict)  # training history: steps, hours, data, ...
+    context: IntegerContext | None = None  # the learned context model, if the model has one
+    weights_id: str = ""  # the weights' own id ("" : the same as model_id)
+
+    @property
+    def ids(self) -> set[str]:
+        """The ids of the files this model decodes: its own, and with a context model also
+        those its weights wrote without one."""
+        return {self.model_id, self.weights_id or self.model_id}
 
     @property
     def name(self) -> str:
@@ -50,8 +70,9 @@ class LoadedModel:
 
 
 def save_checkpoint(path, net: LSTMCodecNet, meta: dict | None = None, optimizer=None,
-                    half: bool = False, extra: dict | None = None) -> str:
-    """Write atomically (temp file, then rename) so an interrupted save never leaves a broken file."""
+                    half: bool = False, extra: dict | None = None, context: IntegerContext | None = None) -> str:
+    """Write atomically (temp file, then rename) so an interrupted save never leaves a broken
+    file. Returns the model's id."""
     sd = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous().clone()
           for k, v in net.state_dict().items()}
     payload = {
@@ -62,12 +83,14 @@ def save_checkpoint(path, net: LSTMCodecNet, meta: dict | None = None, optimizer
         payload["optimizer"] = optimizer.state_dict()
     if extra:
         payload.update(extra)
+    if context is not None:
+        payload["context"] = {k: torch.from_numpy(v.copy()) for k, v in context.tensors.items()}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     torch.save(payload, tmp)
     os.replace(tmp, path)
-    return weights_id(net.cfg, sd)
+    return combined_id(weights_id(net.cfg, sd), context.context_id if context else None)
 
 
 def read_checkpoint(path) -> dict:
@@ -94,19 +117,41 @@ def load_model(path, device="cpu") -> LoadedModel:
         net = LSTMCodecNet(cfg)
         sd = payload["state_dict"]
         net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in sd.items()})
-    except (KeyError, ValueError, RuntimeError, TypeError) as e:
+        context = None
+        if "context" in payload:
+            context = IntegerContext({k: v.numpy() for k, v in payload["context"].items()})
+            if context.bits != cfg.bits:
+                raise ValueError(f"its context model is for {context.bits} bits per block, the model has {cfg.bits}")
+    except (KeyError, ValueError, RuntimeError, TypeError, AttributeError) as e:
         raise ModelError(f"{path} holds a model this version cannot build ({str(e).splitlines()[0]}).") from None
     net.eval().to(device)
-    return LoadedModel(net, cfg, weights_id(cfg, sd), str(path), payload.get("meta", {}))
+    weights = weights_id(cfg, sd)
+    return LoadedModel(net, cfg, combined_id(weights, context.context_id if context else None), str(path),
+                       payload.get("meta", {}), context, weights)
 
 
 def export_model(src, dst, half: bool = True, meta: dict | None = None) -> str:
-    """Training checkpoint -> shippable model: weights only (float16 by default), no optimizer.
-    Returns the new model id (it changes with the storage precision)."""
+    """Training checkpoint -> shippable model: weights only (float16 by default), no optimizer,
+    and its context model if it has one. Returns the new model id (it changes with the
+    storage precision)."""
     payload = read_checkpoint(src)
     cfg = ModelConfig.from_dict(payload["config"])
     net = LSTMCodecNet(cfg)
     net.load_state_dict({k: v.float() for k, v in payload["state_dict"].items()})
     merged = {**payload.get("meta", {}), **(meta or {})}
     merged["exported_from"] = Path(src).name
-    return save_checkpoint(dst, net, merged, half=half)
+    context = IntegerContext({k: v.numpy() for k, v in payload["context"].items()}) if "context" in payload else None
+    return save_checkpoint(dst, net, merged, half=half, context=context)
+
+
+def with_context(src, dst, context: IntegerContext, meta: dict | None = None) -> str:
+    """A model file with `context` added (or replaced), its weights stored exactly as they
+    were, so that it still decodes what those weights wrote. Returns the new model id."""
+    payload = read_checkpoint(src)
+    payload["context"] = {k: torch.from_numpy(v.copy()) for k, v in context.tensors.items()}
+    payload["meta"] = {**payload.get("meta", {}), **(meta or {})}
+    dst = Path(dst)
+    tmp = dst.with_name(dst.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, dst)
+    return combined_id(weights_id(ModelConfig.from_dict(payload["config"]), payload["state_dict"]), context.context_id)

@@ -197,7 +197,7 @@ class LSTMCodec:
                 c = self._step(st, iterations=k, should_stop=should_stop, values=v)
                 codes[:, y // 16:(y + th) // 16, xx // 16:(xx + tw) // 16] = c[0].numpy()
                 recon[y:y + th, xx:xx + tw] = to_uint8(st.recon)
-            block = bitstream.iteration_block(header, codes, prev)
+            block = bitstream.iteration_block(header, codes, prev, self.model.context, t)
             size += len(block) + header.check_bytes
             prev = codes
             yield IterationResult(t + 1, codes, recon[:h, :w], size, bpp(size, h, w),
@@ -220,17 +220,18 @@ class LSTMCodec:
             recon[y:y + th, xx:xx + tw] = to_uint8(st.recon)
             if progress:
                 progress(i + 1, len(tiles))
-        return bitstream.write(header, list(codes)), recon[:h, :w]
+        return bitstream.write(header, list(codes), self.model.context), recon[:h, :w]
 
     # -- decoding -------------------------------------------------------------------
     def _parse(self, data: bytes) -> bitstream.ParsedFile:
         parsed = bitstream.read(data)
         hd = parsed.header
-        if hd.model_id != self.model.model_id:
+        if hd.model_id not in self.model.ids:
             raise ModelError(f"the file was encoded with model {hd.model_id}, but the loaded model is "
                              f"{self.model.model_id}; decode it with the model that encoded it (--model).")
         if hd.bits != self.cfg.bits:
             raise BitstreamError(f"the file has {hd.bits} bits per block, the model {self.cfg.bits}.")
+        parsed.context = self.model.context
         if hd.precision == "bf16":
             check_bf16("the file was encoded in bfloat16 and decodes only in bfloat16")
         return parsed

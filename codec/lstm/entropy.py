@@ -9,6 +9,10 @@ stored in whichever of these modes is smallest:
 - TABLE (1): context (channel, previous iteration's bit); the encoder counts the ones in
   each context, sends those probabilities (8 bits each, 64 bytes for 32 channels) and
   range-codes the bits with them; decoding is one vectorised call;
+- LEARNED (5): a model's learned context model (codec/lstm/context.py) gives every bit its
+  probability from the previous iteration's bits, the iteration and this iteration's bits
+  of earlier passes; the passes decode one vectorised call each. Nothing is sent but the
+  range coder's words. Only for models that carry one (format version 3).
 - SPATIAL (2, 3, 4): contexts that add this iteration's already-coded neighbours (up,
   left, ...; `SPATIAL_MODES`). Nothing is sent but the range coder's words: both sides
   count the ones seen so far in each context (Krichevsky-Trofimov estimate, (ones + 1/2) /
@@ -23,7 +27,7 @@ against JPEG -10.5% instead of -4.9% (docs/format.md). Lossless: quality is unch
 
 Chunk layout: mode byte 0 (raw) + the bits packed MSB first; mode byte 1 (table) + one
 probability byte per context (P(bit = +1) x 256, 1..255) + the range coder's 32-bit
-words, little-endian; mode byte 2-4 (spatial) + the range coder's words.
+words, little-endian; mode byte 2-5 (spatial, learned) + the range coder's words.
 """
 from __future__ import annotations
 
@@ -32,6 +36,8 @@ import numpy as np
 from codec.base.errors import BitstreamError
 
 RAW, CODED = 0, 1
+LEARNED = 5
+MODE_NAMES = {RAW: "raw", CODED: "table", 2: "spatial", 3: "spatial", 4: "spatial", LEARNED: "learned"}
 
 # Context features of the spatial modes. "prev": the previous iteration's bit at the same
 # place; the others: this iteration's bit at (y - dy, x - dx). Each is -1, +1, or 0 when
@@ -155,21 +161,62 @@ def _encode_table(bits: np.ndarray, prev: np.ndarray | None) -> bytes:
     return bytes([CODED]) + q.tobytes() + enc.get_compressed().astype("<u4").tobytes()
 
 
-def encode_modes(codes: np.ndarray, prev: np.ndarray | None = None) -> dict[int, bytes]:
-    """The chunk of every mode, by mode byte (what encode_iteration chooses from)."""
+def _pass_probabilities(bits: np.ndarray, prev: np.ndarray | None, context, t: int) -> tuple[np.ndarray, list]:
+    """The learned mode's passes, (PASSES, C, h, w) masks, and for each pass P(bit = +1) of
+    its bits, given all the bits (the encoder's view: pass k sees the bits of the passes
+    before k, as the decoder will)."""
+    from codec.lstm.context import known_masks, pass_masks
+    masks = pass_masks(bits.shape)
+    cur = np.where(bits, 1, -1).astype(np.int8)
+    return masks, [context.probabilities(context.pass_logits(prev, cur * known, t, k))
+                   for k, known in enumerate(known_masks(masks))]
+
+
+def _encode_learned(bits: np.ndarray, prev: np.ndarray | None, context, t: int) -> bytes:
+    import constriction
+    masks, p = _pass_probabilities(bits, prev, context, t)
+    enc = constriction.stream.queue.RangeEncoder()
+    enc.encode(np.concatenate([bits[m] for m in masks]).astype(np.int32), _model(), np.concatenate(p))
+    return bytes([LEARNED]) + enc.get_compressed().astype("<u4").tobytes()
+
+
+def _decode_learned(body: bytes, shape: tuple, prev: np.ndarray | None, context, t: int) -> np.ndarray:
+    """-> (C, h, w) float32 codes of +-1."""
+    import constriction
+
+    from codec.lstm.context import pass_masks
+    if context is None:
+        raise BitstreamError("the file was coded with a learned context model that the loaded model does not "
+                             "have; decode it with the model that encoded it (--model).")
+    if len(body) % 4:
+        raise BitstreamError("a compressed iteration of the file has the wrong length; the file is corrupt.")
+    dec = constriction.stream.queue.RangeDecoder(np.frombuffer(body, "<u4").astype(np.uint32))
+    cur = np.zeros(shape, np.int8)
+    for k, mask in enumerate(pass_masks(shape)):
+        p = context.probabilities(context.pass_logits(prev, cur, t, k))
+        cur[mask] = np.asarray(dec.decode(_model(), p), np.int8) * 2 - 1
+    return cur.astype(np.float32)
+
+
+def encode_modes(codes: np.ndarray, prev: np.ndarray | None = None, context=None, t: int = 0) -> dict[int, bytes]:
+    """The chunk of every mode, by mode byte (what encode_iteration chooses from). `context`:
+    the model's learned context model, if it has one; `t`: the iteration (0-based)."""
     bits = np.asarray(codes) > 0
     chunks = {RAW: bytes([RAW]) + np.packbits(bits.reshape(-1)).tobytes(), CODED: _encode_table(bits, prev)}
     chunks.update({m: _encode_spatial(m, bits, prev) for m in SPATIAL_MODES})
+    if context is not None:
+        chunks[LEARNED] = _encode_learned(bits, prev, context, t)
     return chunks
 
 
-def encode_iteration(codes: np.ndarray, prev: np.ndarray | None = None) -> bytes:
+def encode_iteration(codes: np.ndarray, prev: np.ndarray | None = None, context=None, t: int = 0) -> bytes:
     """(C, h, w) codes of +-1 (or bool) -> a chunk, the smallest of the modes; `prev`: the
-    previous iteration's codes."""
-    return min(encode_modes(codes, prev).values(), key=len)  # ties: the first, raw
+    previous iteration's codes; `context`, `t`: as for encode_modes."""
+    return min(encode_modes(codes, prev, context, t).values(), key=len)  # ties: the first, raw
 
 
-def decode_iteration(chunk: bytes, shape: tuple, prev: np.ndarray | None = None) -> np.ndarray:
+def decode_iteration(chunk: bytes, shape: tuple, prev: np.ndarray | None = None, context=None,
+                     t: int = 0) -> np.ndarray:
     """A chunk -> (C, h, w) float32 codes of +-1. Raises BitstreamError if it is malformed."""
     import constriction
     if not chunk:
@@ -193,8 +240,10 @@ def decode_iteration(chunk: bytes, shape: tuple, prev: np.ndarray | None = None)
         except Exception as e:  # constriction reports malformed data as ValueError/AssertionError
             raise BitstreamError(f"a compressed iteration of the file does not decode ({e}); "
                                  "the file is corrupt.") from None
-    elif mode in SPATIAL_MODES:
+    elif mode in SPATIAL_MODES or mode == LEARNED:
         try:
+            if mode == LEARNED:
+                return _decode_learned(body, shape, prev, context, t)
             return _decode_spatial(mode, body, shape, prev)
         except BitstreamError:
             raise
@@ -207,15 +256,17 @@ def decode_iteration(chunk: bytes, shape: tuple, prev: np.ndarray | None = None)
     return (np.asarray(bits, np.float32) * 2 - 1).reshape(shape)
 
 
-def block_bits(codes: np.ndarray, prev: np.ndarray | None = None, chunk: bytes | None = None) -> np.ndarray:
+def block_bits(codes: np.ndarray, prev: np.ndarray | None = None, chunk: bytes | None = None, context=None,
+               t: int = 0) -> np.ndarray:
     """(h, w): the bits the entropy coder spends on each block's code vector, in the mode
     encode_iteration picks: the ideal code lengths, -log2 of each bit's probability under
-    the same adaptive model (the range coder adds a few bytes per iteration on top).
-    `chunk`: the one encode_iteration made of these codes, if at hand (not coded again)."""
+    the same model (the range coder adds a few bytes per iteration on top). `chunk`: the
+    one encode_iteration made of these codes, if at hand (not coded again); `context`, `t`:
+    as for encode_iteration."""
     bits = np.asarray(codes) > 0
     c, h, w = bits.shape
     if chunk is None:
-        chunk = encode_iteration(bits, prev)
+        chunk = encode_iteration(bits, prev, context, t)
     mode = chunk[0]
     if mode == RAW:
         return np.full((h, w), float(c))
@@ -223,6 +274,12 @@ def block_bits(codes: np.ndarray, prev: np.ndarray | None = None, chunk: bytes |
     def cost(p, b):
         return -np.log2(np.where(b, p, 1.0 - p))
 
+    if mode == LEARNED:
+        masks, p = _pass_probabilities(bits, prev, context, t)
+        out = np.zeros((c, h, w))
+        for m, pk in zip(masks, p):
+            out[m] = cost(pk, bits[m])
+        return out.sum(0)
     if mode == CODED:
         ctx, n = _contexts(bits.shape, prev)
         p = np.frombuffer(chunk[1:1 + n], np.uint8)[ctx] / 256.0

@@ -67,7 +67,7 @@ def load_picture(path, model=None, crop=None):
     except OSError as e:
         raise BitstreamError(f"{p.name} could not be read ({e.strerror or e}); check the file.") from None
     header = bitstream.parse_header(data)
-    use = model if model is not None and model.model_id == header.model_id else None
+    use = model if model is not None and header.model_id in model.ids else None
     decoded = decode_file(data, use, salvage=True)
     pixels, region, preview = decoded.pixels, None, None
     if crop is not None:

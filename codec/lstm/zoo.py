@@ -21,7 +21,8 @@ class ShippedModel:
     file: str   # in resources/models/
     title: str  # one line for status tips and --help
     label: str  # the Model menu's entry
-    model_id: str  # its weights hash, as .lstm headers name it (tests/test_zoo.py checks it)
+    model_id: str  # its id, as .lstm headers name it (tests/test_zoo.py checks it)
+    older_ids: tuple[str, ...] = ()  # ids of earlier versions of this file whose files it decodes
 
     @property
     def path(self) -> Path:
@@ -74,7 +75,7 @@ def find_shipped(model_id: str):
     weights no longer match its id is not taken for it."""
     from codec.lstm.checkpoint import load_model  # torch: only when a file asks for it
     for m in SHIPPED:
-        if m.model_id == model_id and m.path.exists():
+        if model_id in (m.model_id, *m.older_ids) and m.path.exists():
             model = load_model(m.path)
-            return model if model.model_id == model_id else None
+            return model if model_id in model.ids else None
     return None

@@ -114,13 +114,13 @@ def block_mse(original: np.ndarray, reconstruction: np.ndarray, block: int = BLO
 
 
 def measure_blocks(original: np.ndarray, chunk: bytes | None, codes: np.ndarray, prev: np.ndarray | None,
-                   before: np.ndarray, after: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Where one iteration's bits went, per 16x16 block: the bits the file spends on it (the
-    entropy coder's ideal code lengths under its `chunk`; the plain layout's (None) C bits)
-    and the squared error it removed (MSE per sample of `before` less that of `after`).
-    Both (H/16, W/16)."""
+                   before: np.ndarray, after: np.ndarray, context=None, t: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Where iteration t's (0-based) bits went, per 16x16 block: the bits the file spends on
+    it (the entropy coder's ideal code lengths under its `chunk`, with the model's `context`
+    model where the chunk is in the learned mode; the plain layout's (None) C bits) and the
+    squared error it removed (MSE per sample of `before` less that of `after`). Both (H/16, W/16)."""
     from codec.lstm.entropy import block_bits
-    spent = (block_bits(codes, prev, chunk) if chunk is not None
+    spent = (block_bits(codes, prev, chunk, context, t) if chunk is not None
              else np.full(codes.shape[1:], float(codes.shape[0])))
     return spent, block_mse(original, before) - block_mse(original, after)
 
@@ -255,7 +255,7 @@ class ImageSession:
         header = self.codec.header(self.height, self.width, iteration)
         return (bitstream.block_chunk(header, self._blocks[iteration - 1]), self._codes[iteration - 1],
                 self._codes[iteration - 2] if iteration > 1 else None,
-                before, self.lstm[iteration - 1].reconstruction)
+                before, self.lstm[iteration - 1].reconstruction, self.codec.model.context, iteration - 1)
 
     def set_block_costs(self, iteration: int, costs: tuple[np.ndarray, np.ndarray]):
         self._block_costs[iteration] = costs

@@ -6,6 +6,7 @@ version, and images in every format the loader reads.
 from __future__ import annotations
 
 import io
+import struct
 import sys
 from pathlib import Path
 
@@ -15,11 +16,13 @@ from PIL import Image
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
-from codec.lstm import bitstream
+from codec.lstm import bitstream, entropy
 from codec.imaging import pillow_plugins  # noqa: E402
 
 pillow_plugins.suffixes()  # registers the HEIF and JPEG XL plugins
 from codec.lstm.bitstream import Header  # noqa: E402
+from codec.lstm.context import pass_masks  # noqa: E402
+from targets import CONTEXT  # noqa: E402
 
 CORPUS = HERE / "corpus"
 
@@ -27,7 +30,7 @@ CORPUS = HERE / "corpus"
 def lstm_seeds() -> dict[str, bytes]:
     rng = np.random.default_rng(0)
     out = {}
-    for version in (1, 2):
+    for version in (1, 2, 3):
         for name, flags, shape, p in [("plain", 0, (40, 56), 0.5), ("table", bitstream.ENTROPY, (64, 80), 0.1),
                                       ("raw", bitstream.ENTROPY, (40, 56), 0.5)]:
             header = Header(shape[1], shape[0], 3, 32, 1024, "0123456789abcdef", flags, version=version)
@@ -41,6 +44,19 @@ def lstm_seeds() -> dict[str, bytes]:
         out[f"v{version}-spatial.lstm"] = bitstream.write(header, codes)
         header = Header(160, 128, 2, 32, 1024, "0123456789abcdef", bitstream.ENTROPY, version=version)
         out[f"v{version}-flat.lstm"] = bitstream.write(header, [np.ones(header.code_shape)] * 2)
+    # the learned mode: codes drawn from CONTEXT's own predictions, pass by pass, so that it
+    # codes them in fewer bytes than raw
+    header = Header(80, 64, 3, 32, 1024, "0123456789abcdef", bitstream.ENTROPY)
+    codes = []
+    for t in range(3):
+        cur = np.zeros(header.code_shape, np.int8)
+        for k, mask in enumerate(pass_masks(header.code_shape)):
+            p = CONTEXT.probabilities(CONTEXT.pass_logits(codes[-1] if codes else None, cur, t, k))
+            cur[mask] = np.where(rng.random(p.shape) < p, 1, -1)
+        codes.append(cur)
+    chunks = [entropy.encode_modes(c, codes[t - 1] if t else None, CONTEXT, t)[entropy.LEARNED]
+              for t, c in enumerate(codes)]
+    out["v3-learned.lstm"] = bitstream.assemble(header, [struct.pack(">I", len(c)) + c for c in chunks])
     return out
 
 

@@ -10,7 +10,10 @@ import struct
 import tracemalloc
 import zlib
 
+import numpy as np
+
 from codec.lstm import bitstream
+from codec.lstm.context import PASSES, IntegerContext, probability_table
 from codec.base.errors import BitstreamError, ImageReadError
 from codec.imaging.imageio import load_rgb
 
@@ -21,14 +24,28 @@ LSTM_BYTES_PER_INPUT_BYTE = 4096
 LSTM_OVERHEAD = 1 << 20
 
 
+def fuzz_context() -> IntegerContext:
+    """A small fixed context model (random integers) for the learned mode's chunks."""
+    rng = np.random.default_rng(30)
+    w = lambda *shape: rng.integers(-64, 65, shape)  # noqa: E731
+    return IntegerContext({"prev_w": w(16, 32, 3, 3), "here_w": w(16, 32, 3, 3), "prev_b": w(16),
+                           "iteration": w(16, 16), "step": w(PASSES, 16), "mid_w": w(16, 16, 1, 1), "mid_b": w(16),
+                           "out_w": w(32, 16, 1, 1), "out_b": w(32), "shifts": np.array([8, 8, 8, 8]),
+                           "table": probability_table()})
+
+
+CONTEXT = fuzz_context()
+
+
 def lstm(data: bytes) -> None:
     """Parse a file and entropy-decode every iteration it holds (what a decoder does before
-    running the network), with and without salvage."""
+    running the network), with and without salvage; learned chunks with CONTEXT."""
     tracemalloc.start()
     try:
         for salvage in (False, True):
             try:
                 parsed = bitstream.read(data, salvage=salvage)
+                parsed.context = CONTEXT
                 for t in range(parsed.available):
                     codes = parsed.iteration(t)
                     if codes.shape != parsed.header.code_shape:
