@@ -132,3 +132,18 @@ def test_the_encoder_keeps_the_smallest_of_the_modes_the_learned_one_included(co
     chunks = entropy.encode_modes(codes[1], codes[0], context, 1)
     chosen = entropy.encode_iteration(codes[1], codes[0], context, 1)
     assert len(chosen) == min(len(c) for c in chunks.values())
+
+
+def test_the_bits_view_counts_what_learned_chunks_spend(tiny_model_path, tmp_path, sample_pixels, context):
+    from codec.rd.session import ImageSession, measure_blocks
+    with_context(tiny_model_path, tmp_path / "m.pt", context)
+    model = load_model(tmp_path / "m.pt")
+    s = ImageSession(np.ascontiguousarray(sample_pixels[:72, :100]), "x", LSTMCodec(model))
+    list(s.run_lstm(3))
+    for k in (1, 2, 3):
+        chunk, codes, prev, before, after, ctx, t = s.block_cost_inputs(k)
+        assert ctx is model.context and t == k - 1
+        learned = entropy.encode_modes(codes, prev, ctx, t)[entropy.LEARNED]
+        spent, _ = measure_blocks(s.original, learned, codes, prev, before, after, ctx, t)
+        assert spent.shape == (5, 7)
+        assert 8 * (len(learned) - 1) - 96 <= spent.sum() <= 8 * (len(learned) - 1)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import glob
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -197,7 +198,7 @@ def report(ctx: IntegerContext, test: list[dict], log=print) -> dict:
 
 
 def main(argv=None) -> int:
-    from codec.lstm.checkpoint import load_model
+    from codec.lstm.checkpoint import load_model, with_context
     from codec.lstm.coder import LSTMCodec
     from codec.lstm.encoders import DEFAULT_ENCODER, ENCODERS
     from codec.lstm.zoo import resolve_model
@@ -209,7 +210,7 @@ def main(argv=None) -> int:
     p.add_argument("--test", type=int, default=0, help="use only the first N held-out photos (0: all)")
     p.add_argument("--minutes", type=float, default=30)
     p.add_argument("--cache", default=str(Path.home() / ".cache" / "lstm-compare" / "context-codes"))
-    p.add_argument("--out", default=None, help="write the integer context model here (.pt)")
+    p.add_argument("--out", default=None, help="write the model with this context model added, as a new model file (.pt)")
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
     model = load_model(resolve_model(a.model))
@@ -229,9 +230,13 @@ def main(argv=None) -> int:
     ctx = quantize(net)
     result = report(ctx, test, log)
     if a.out:
-        torch.save({"tensors": {k: torch.from_numpy(v) for k, v in ctx.tensors.items()}, "meta": {"model_id": model.model_id, "minutes": a.minutes,
-                                                     "train_photos": len(train), "heldout": result}}, a.out)
-        print(f"wrote {a.out} (context id {ctx.context_id})")
+        saving = 1 - sum(result["ideal_bits"]) / sum(result["today_bits"])
+        new_id = with_context(model.path, a.out, ctx, {"context": {
+            "command": "python -m codec.train.context " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "minutes": a.minutes, "training_photos": len(train), "heldout_photos": len(test),
+            "heldout_saving_vs_adaptive": round(saving, 4)}})
+        print(f"wrote {a.out}: model id {new_id} (context {ctx.context_id}; the weights' id {model.weights_id} "
+              "still decodes with it)")
     return 0
 
 
