@@ -5,8 +5,9 @@ kernel, a refactor or a new format version cannot change the pictures unnoticed.
   model (16 iterations, entropy-coded; the default model also with plain bits), and
   <model>.png its decoded image. Decoding the committed file today must give that PNG within
   one level per sample (the tolerance a change of summation order is allowed).
-- tests/golden/format1/: the same files as format version 1 wrote them (no per-iteration
-  checksums). Never regenerated: old files must keep decoding.
+- tests/golden/format1/, format2/: the same files as format versions 1 (no per-iteration
+  checksums) and 2 (no learned context model: the ids of the weights alone) wrote them.
+  Never regenerated: old files must keep decoding.
 - tests/golden/rd_<model>.json: the default model's per-iteration RD points on two small
   crops (bytes, bpp, PSNR, MS-SSIM), in CompressAI's shape. Re-encoding must reproduce them
   within the tolerances below.
@@ -36,7 +37,7 @@ SAMPLES = ROOT / "resources" / "samples"
 
 # (file stem, shipped model, entropy-coded)
 STREAMS = [(m.name, m.name, True) for m in zoo.SHIPPED] + [(f"{zoo.DEFAULT}-plain", zoo.DEFAULT, False)]
-FORMATS = {"current": GOLDEN, "format1": GOLDEN / "format1"}
+FORMATS = {"current": GOLDEN, "format1": GOLDEN / "format1", "format2": GOLDEN / "format2"}
 # two small crops (name, sample, top, left, height, width): both sides not multiples of 16
 RD_IMAGES = [("coffee", "coffee.png", 120, 150, 136, 200), ("chelsea", "chelsea.png", 60, 100, 168, 180)]
 

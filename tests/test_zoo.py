@@ -71,3 +71,18 @@ def test_the_cli_reads_headers_without_torch(tmp_path):
                        cwd=Path(__file__).parent.parent)
     assert r.returncode == 0, r.stderr
     assert shipped(DEFAULT).model_id in r.stdout
+
+
+@pytest.mark.parametrize("m", [m for m in SHIPPED if m.older_ids], ids=lambda m: m.name)
+def test_a_shipped_model_still_answers_to_its_older_ids(m):
+    """Files written before the model gained its context model name the weights' id alone."""
+    from codec.lstm.zoo import find_shipped
+    for old in m.older_ids:
+        model = find_shipped(old)
+        assert model is not None and old in model.ids and model.model_id == m.model_id
+
+
+def test_the_default_model_codes_its_bits_with_a_learned_context_model():
+    model = load_model(default_model_path())
+    assert model.context is not None and model.context.bits == model.config.bits
+    assert model.meta["context"]["command"].startswith("python -m codec.train.context")

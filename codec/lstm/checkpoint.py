@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from codec.lstm.config import ModelConfig
@@ -32,6 +33,16 @@ def weights_id(config: ModelConfig, state_dict: dict) -> str:
         h.update(str(t.dtype).encode())
         h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return h.hexdigest()[: 2 * MODEL_ID_BYTES]
+
+
+def _stored(context: IntegerContext) -> dict:
+    """The context model's arrays as the checkpoint stores them: each in the smallest integer
+    type that holds it (the id hashes the values, not the type)."""
+    out = {}
+    for k, v in context.tensors.items():
+        dtype = next(d for d in (np.int16, np.int32, np.int64) if np.abs(v).max(initial=0) <= np.iinfo(d).max)
+        out[k] = torch.from_numpy(v.astype(dtype))
+    return out
 
 
 def combined_id(weights: str, context_id: str | None) -> str:
@@ -84,7 +95,7 @@ def save_checkpoint(path, net: LSTMCodecNet, meta: dict | None = None, optimizer
     if extra:
         payload.update(extra)
     if context is not None:
-        payload["context"] = {k: torch.from_numpy(v.copy()) for k, v in context.tensors.items()}
+        payload["context"] = _stored(context)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -148,7 +159,7 @@ def with_context(src, dst, context: IntegerContext, meta: dict | None = None) ->
     """A model file with `context` added (or replaced), its weights stored exactly as they
     were, so that it still decodes what those weights wrote. Returns the new model id."""
     payload = read_checkpoint(src)
-    payload["context"] = {k: torch.from_numpy(v.copy()) for k, v in context.tensors.items()}
+    payload["context"] = _stored(context)
     payload["meta"] = {**payload.get("meta", {}), **(meta or {})}
     dst = Path(dst)
     tmp = dst.with_name(dst.name + ".tmp")

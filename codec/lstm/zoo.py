@@ -38,7 +38,8 @@ SHIPPED = (
                  "fefa1ba8d8b6a1a9"),
     ShippedModel("baseline-msssim", "baseline_msssim.pt",
                  "Toderici baseline, then fine-tuned on L1 + MS-SSIM (not in the paper)",
-                 "Baseline, &tuned for MS-SSIM", "10e4ec54820ecc1f"),
+                 "Baseline, &tuned for MS-SSIM", "a174c1f668891189",
+                 older_ids=("10e4ec54820ecc1f",)),  # the same weights before their context model
 )
 DEFAULT = "baseline-msssim"  # the best MS-SSIM BD-rate on Kodak: docs/model.md
 
