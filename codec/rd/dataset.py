@@ -26,7 +26,8 @@ from codec.rd.bd import bd_rate_interval, bd_rates, overlap
 from codec.imaging.imageio import content_key
 from codec.rd.sample_cache import METRICS_VERSION, SampleCache
 
-_CODE = ("lstm/coder.py", "lstm/bitstream.py", "lstm/entropy.py", "lstm/refine.py", "quality/metrics.py", "lstm/model")
+_CODE = ("lstm/coder.py", "lstm/bitstream.py", "lstm/entropy.py", "lstm/context.py", "lstm/refine.py", "quality/metrics.py",
+         "lstm/model")
 
 
 @lru_cache(maxsize=1)
