@@ -242,9 +242,9 @@ class ComparisonViews(QStackedWidget):
         return view, bar
 
     # -- where the bits go ----------------------------------------------------------
-    def set_block_maps(self, maps: tuple[np.ndarray, np.ndarray] | None, message: str = ""):
+    def set_block_maps(self, maps: tuple[np.ndarray, np.ndarray] | None, message: str = "", coding: str = ""):
         """Show an iteration's per-block bits and removed error (None: nothing yet, with
-        `message` over the panes)."""
+        `message` over the panes); `coding`: how the iteration is stored, in words."""
         self.block_maps = maps
         for pane in (self.p_bits, self.p_gain):
             pane.show_message(message if maps is None else "")
@@ -255,7 +255,7 @@ class ComparisonViews(QStackedWidget):
                                             "uncompressed (no coding mode made it smaller)")
             else:
                 self.p_bits.caption.setText(f"{spent.sum():,.0f} bits in all · {spent.mean():.1f} per block on "
-                                            f"average · {spent.max():.0f} at most")
+                                            f"average · {spent.max():.0f} at most" + (f" · {coding}" if coding else ""))
             worse = int((removed < 0).sum())
             self.p_gain.caption.setText(f"{np.mean(removed > 0) * 100:.0f}% of the blocks improved"
                                         + (f" · {worse} got worse (shown black)" if worse else ""))

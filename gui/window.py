@@ -550,7 +550,7 @@ class MainWindow(WindowActions, QMainWindow):
         if k > len(s.lstm):
             self.views.set_block_maps(None, f"iteration {k} is not encoded yet…")
         elif s.cached_block_costs(k) is not None:
-            self.views.set_block_maps(s.cached_block_costs(k))
+            self.views.set_block_maps(s.cached_block_costs(k), coding=s.coding_mode(k))
         else:
             self.views.set_block_maps(None, f"measuring iteration {k}'s blocks…")
 
@@ -653,7 +653,7 @@ class MainWindow(WindowActions, QMainWindow):
 
     def _blocks_ready(self, s: ImageSession, k: int):
         if s is self._session() and k == self.state.iteration and self.state.mode == "bits":
-            self.views.set_block_maps(s.cached_block_costs(k))
+            self.views.set_block_maps(s.cached_block_costs(k), coding=s.coding_mode(k))
 
     def _worker_failed(self, what: str, message: str):
         self.status(f"Error while {what}: {message}", error=True)

@@ -492,6 +492,7 @@ def test_where_the_bits_go_view(qtbot, window, photos):
     assert spent.shape == removed.shape == (6, 8)  # the 96x128 photo's blocks
     assert (spent, removed) == window.state.current.session.block_costs(2)
     assert "bits in all" in window.views.p_bits.caption.text()
+    assert window.state.current.session.coding_mode(2) in window.views.p_bits.caption.text()  # how it is stored
     assert window.views.p_bits.image.image.shape == (96, 128, 3)
     window.views.hovered.emit(20, 40)
     assert f"block (1, 2): {spent[2, 1]:.1f} bits" in window.readout.text()

@@ -50,6 +50,9 @@ SPATIAL_MODES = {
     4: ("prev", "up", "left", "upleft", "upright", "up2", "left2"),
 }
 _PAD = 2  # the largest offset
+MODE_LABELS = {RAW: "stored uncompressed", CODED: "coded with a per-image table",
+               **{m: "coded with adaptive neighbour contexts" for m in SPATIAL_MODES},
+               LEARNED: "coded with the model's learned context model"}
 
 
 def _contexts(shape: tuple, prev: np.ndarray | None) -> tuple[np.ndarray, int]:

@@ -244,10 +244,18 @@ class ImageSession:
     def cached_block_costs(self, iteration: int) -> tuple[np.ndarray, np.ndarray] | None:
         return self._block_costs.get(iteration)
 
+    def coding_mode(self, iteration: int) -> str:
+        """How LSTM iteration `iteration` (1-based, encoded) is stored, in words."""
+        from codec.lstm.entropy import MODE_LABELS
+        header = self.codec.header(self.height, self.width, iteration)
+        chunk = bitstream.block_chunk(header, self._blocks[iteration - 1])
+        return "plain bits" if chunk is None else MODE_LABELS.get(chunk[0], "unknown mode")
+
     def block_cost_inputs(self, iteration: int) -> tuple:
         """What measure_blocks needs for LSTM iteration `iteration` (1-based): its entropy-coded
-        chunk, its codes, the previous iteration's, and the reconstructions before and after
-        it (iteration 1 starts from the decoder's mid-grey). IndexError if it is not encoded."""
+        chunk, its codes, the previous iteration's, the reconstructions before and after it
+        (iteration 1 starts from the decoder's mid-grey), the model's context model and the
+        iteration's index. IndexError if it is not encoded."""
         if not 1 <= iteration <= len(self.lstm):
             raise IndexError(f"LSTM iteration {iteration} is not encoded")
         before = (self.lstm[iteration - 2].reconstruction if iteration > 1
