@@ -32,7 +32,7 @@ class ShippedModel:
 SHIPPED = (
     ShippedModel("baseline", "baseline.pt",
                  "Toderici baseline: sigmoid gates, depth-to-space, additive (γ = 1), L1", "&Baseline",
-                 "af15c0942593f179"),
+                 "f39034451ff23f68", older_ids=("af15c0942593f179",)),
     ShippedModel("proposed", "proposed.pt",
                  "Paper's variant: hard-sigmoid gates, image recovery block, γ = 0.5, SmoothL1", "&Proposed",
                  "fefa1ba8d8b6a1a9"),
