@@ -18,7 +18,7 @@ def test_kodak_round_trip_prefix_and_size(tmp_path, capsys):
     assert main(["encode", str(src), str(out), "-k", "3"]) == 0
     data = out.read_bytes()
     plain = bitstream.HEADER_BYTES + 3 * (32 * (512 // 16) * (768 // 16) // 8 + 4)
-    assert 0.8 * plain < len(data) < plain  # entropy-coded: a few percent below the plain bits
+    assert 0.6 * plain < len(data) < 0.9 * plain  # entropy-coded: about a quarter below the plain bits
     assert main(["info", str(out)]) == 0
     assert "768" in capsys.readouterr().out
     codec = LSTMCodec(load_model(default_model_path()), refine=ENCODERS[DEFAULT_ENCODER])  # the CLI's default
