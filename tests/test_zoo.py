@@ -82,7 +82,9 @@ def test_a_shipped_model_still_answers_to_its_older_ids(m):
         assert model is not None and old in model.ids and model.model_id == m.model_id
 
 
-def test_the_default_model_codes_its_bits_with_a_learned_context_model():
-    model = load_model(default_model_path())
+@pytest.mark.parametrize("m", SHIPPED, ids=lambda m: m.name)
+def test_every_shipped_model_codes_its_bits_with_its_own_learned_context_model(m):
+    model = load_model(m.path)
     assert model.context is not None and model.context.bits == model.config.bits
     assert model.meta["context"]["command"].startswith("python -m codec.train.context")
+    assert m.older_ids == (model.weights_id,)  # the files its weights wrote before still decode

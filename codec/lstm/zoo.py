@@ -35,7 +35,7 @@ SHIPPED = (
                  "f39034451ff23f68", older_ids=("af15c0942593f179",)),
     ShippedModel("proposed", "proposed.pt",
                  "Paper's variant: hard-sigmoid gates, image recovery block, γ = 0.5, SmoothL1", "&Proposed",
-                 "fefa1ba8d8b6a1a9"),
+                 "d6fd48dab947d338", older_ids=("fefa1ba8d8b6a1a9",)),
     ShippedModel("baseline-msssim", "baseline_msssim.pt",
                  "Toderici baseline, then fine-tuned on L1 + MS-SSIM (not in the paper)",
                  "Baseline, &tuned for MS-SSIM", "a174c1f668891189",
