@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from codec.base.atomic import atomic_path
 from codec.lstm.config import ModelConfig
 from codec.lstm.context import IntegerContext
 from codec.base.errors import ModelError
@@ -43,6 +44,10 @@ def _stored(context: IntegerContext) -> dict:
         dtype = next(d for d in (np.int16, np.int32, np.int64) if np.abs(v).max(initial=0) <= np.iinfo(d).max)
         out[k] = torch.from_numpy(v.astype(dtype))
     return out
+
+
+def _read_context(payload: dict) -> IntegerContext | None:
+    return IntegerContext({k: v.numpy() for k, v in payload["context"].items()}) if "context" in payload else None
 
 
 def combined_id(weights: str, context_id: str | None) -> str:
@@ -128,11 +133,9 @@ def load_model(path, device="cpu") -> LoadedModel:
         net = LSTMCodecNet(cfg)
         sd = payload["state_dict"]
         net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in sd.items()})
-        context = None
-        if "context" in payload:
-            context = IntegerContext({k: v.numpy() for k, v in payload["context"].items()})
-            if context.bits != cfg.bits:
-                raise ValueError(f"its context model is for {context.bits} bits per block, the model has {cfg.bits}")
+        context = _read_context(payload)
+        if context is not None and context.bits != cfg.bits:
+            raise ValueError(f"its context model is for {context.bits} bits per block, the model has {cfg.bits}")
     except (KeyError, ValueError, RuntimeError, TypeError, AttributeError) as e:
         raise ModelError(f"{path} holds a model this version cannot build ({str(e).splitlines()[0]}).") from None
     net.eval().to(device)
@@ -151,8 +154,7 @@ def export_model(src, dst, half: bool = True, meta: dict | None = None) -> str:
     net.load_state_dict({k: v.float() for k, v in payload["state_dict"].items()})
     merged = {**payload.get("meta", {}), **(meta or {})}
     merged["exported_from"] = Path(src).name
-    context = IntegerContext({k: v.numpy() for k, v in payload["context"].items()}) if "context" in payload else None
-    return save_checkpoint(dst, net, merged, half=half, context=context)
+    return save_checkpoint(dst, net, merged, half=half, context=_read_context(payload))
 
 
 def with_context(src, dst, context: IntegerContext, meta: dict | None = None) -> str:
@@ -161,8 +163,6 @@ def with_context(src, dst, context: IntegerContext, meta: dict | None = None) ->
     payload = read_checkpoint(src)
     payload["context"] = _stored(context)
     payload["meta"] = {**payload.get("meta", {}), **(meta or {})}
-    dst = Path(dst)
-    tmp = dst.with_name(dst.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, dst)
+    with atomic_path(dst) as tmp:
+        torch.save(payload, tmp)
     return combined_id(weights_id(ModelConfig.from_dict(payload["config"]), payload["state_dict"]), context.context_id)

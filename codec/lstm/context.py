@@ -99,23 +99,27 @@ class IntegerContext:
         self.table = self.tensors["table"]
         if self.table.shape != (2 * LOGIT_RANGE * ACT + 1,) or self.table.min() < 1 or self.table.max() >= PROB_ONE:
             raise ValueError("the context model's probability table is malformed")
-        self._check_exact()
+        bounds = self._layer_bounds()
+        if max(bounds) >= 2.0 ** 52:
+            raise ValueError("the context model's weights are too large to compute exactly")
+        # each layer in float32 where its sums stay below 2^24, else float64: exact either way
+        self.dtypes = [np.float32 if bound < EXACT32 else np.float64 for bound in bounds]
+        d1, d2, d3 = self.dtypes
+        self._w1 = {False: self.w1.astype(d1), True: self.w_here.astype(d1)}  # True: iteration 1, no previous bits
+        self._w2, self._b2 = self.w2.astype(d2), self.b2[:, None].astype(d2)
+        self._w3, self._b3 = self.w3.astype(d3), self.b3[:, None].astype(d3)
+        self._strips = {}
 
-    def _check_exact(self) -> None:
-        """Refuse weights whose sums could leave float64's exact integers (2^53), from the
-        largest value each layer can reach with inputs of -1/+1."""
+    def _layer_bounds(self) -> tuple[float, float, float]:
+        """The largest sum each layer can reach with inputs of -1/+1, from the weights."""
         a = lambda x: np.abs(x).astype(np.float64)  # noqa: E731
-        acc1 = a(self.w_prev).sum(1) + a(self.w_here).sum(1) + a(self.b1) + a(self.embed_t).max(0) + a(self.embed_k).max(0)
-        a1 = acc1.max() * 2.0 ** -(self.s1 - ACT_SHIFT)
+        acc1 = (a(self.w_prev).sum(1) + a(self.w_here).sum(1) + a(self.b1) + a(self.embed_t).max(0)
+                + a(self.embed_k).max(0)).max()
+        a1 = acc1 * 2.0 ** -(self.s1 - ACT_SHIFT)
         acc2 = a(self.w2).sum(1).max() * a1 + a(self.b2).max()
         a2 = acc2 * 2.0 ** -self.s2 + a1
         acc3 = a(self.w3).sum(1).max() * a2 + a(self.b3).max()
-        if max(acc1.max(), acc2, acc3) >= 2.0 ** 52:
-            raise ValueError("the context model's weights are too large to compute exactly")
-        # each layer in float32 where its sums stay below 2^24, else float64: exact either way
-        self.dtypes = [np.float32 if bound < EXACT32 else np.float64 for bound in (acc1.max(), acc2, acc3)]
-        self._cast = {}
-        self._strips = {}
+        return acc1, acc2, acc3
 
     @property
     def context_id(self) -> str:
@@ -125,12 +129,6 @@ class IntegerContext:
             h.update(name.encode())
             h.update(np.ascontiguousarray(self.tensors[name]).astype("<i8").tobytes())
         return h.hexdigest()[:16]
-
-    def _weights(self, name: str, layer: int) -> np.ndarray:
-        key = (name, layer)
-        if key not in self._cast:
-            self._cast[key] = getattr(self, name).astype(self.dtypes[layer])
-        return self._cast[key]
 
     def pass_logits(self, prev: np.ndarray | None, here: np.ndarray, t: int, k: int) -> np.ndarray:
         """Integer logits (units of 1/ACT) of the bits pass k of iteration t (0-based) codes,
@@ -144,16 +142,15 @@ class IntegerContext:
             self._strips[(h, w, k % 2)] = _neighbourhoods(h, w, k % 2)
         pad = lambda x: np.pad(np.asarray(x, np.int8), ((0, 0), (1, 1), (1, 1))).reshape(c, -1)  # noqa: E731
         grids = [pad(here)] if prev is None else [pad(np.where(np.asarray(prev) > 0, 1, -1)), pad(here)]
-        w1 = self._weights("w_here" if prev is None else "w1", 0)
         d1, d2, d3 = self.dtypes
+        w1 = self._w1[prev is None]
         bias = (self.b1 + self.embed_t[min(t, ITERATIONS - 1)] + self.embed_k[k])[:, None].astype(d1)
-        w2, b2 = self._weights("w2", 1), self.b2[:, None].astype(d2)
-        w3, b3 = self._weights("w3", 2)[group], self.b3[group, None].astype(d3)
+        w3, b3 = self._w3[group], self._b3[group]
         out = []
         for idx in self._strips[(h, w, k % 2)]:
             win = np.concatenate([g[:, idx.reshape(-1)].reshape(c * 9, -1) for g in grids]).astype(d1)
             a1 = np.maximum(_floor_shift(w1 @ win + bias, self.s1 - ACT_SHIFT), 0).astype(d2)
-            a2 = np.maximum(_floor_shift(w2 @ a1 + b2, self.s2), 0) + a1
+            a2 = np.maximum(_floor_shift(self._w2 @ a1 + self._b2, self.s2), 0) + a1
             out.append(_floor_shift(w3 @ a2.astype(d3) + b3, self.s3))
         return np.concatenate(out, 1).reshape(-1).astype(np.float64) if out else np.zeros(0)
 

@@ -164,7 +164,7 @@ def _encode_table(bits: np.ndarray, prev: np.ndarray | None) -> bytes:
     return bytes([CODED]) + q.tobytes() + enc.get_compressed().astype("<u4").tobytes()
 
 
-def _pass_probabilities(bits: np.ndarray, prev: np.ndarray | None, context, t: int) -> tuple[np.ndarray, list]:
+def pass_probabilities(bits: np.ndarray, prev: np.ndarray | None, context, t: int) -> tuple[np.ndarray, list]:
     """The learned mode's passes, (PASSES, C, h, w) masks, and for each pass P(bit = +1) of
     its bits, given all the bits (the encoder's view: pass k sees the bits of the passes
     before k, as the decoder will)."""
@@ -177,7 +177,7 @@ def _pass_probabilities(bits: np.ndarray, prev: np.ndarray | None, context, t: i
 
 def _encode_learned(bits: np.ndarray, prev: np.ndarray | None, context, t: int) -> bytes:
     import constriction
-    masks, p = _pass_probabilities(bits, prev, context, t)
+    masks, p = pass_probabilities(bits, prev, context, t)
     enc = constriction.stream.queue.RangeEncoder()
     enc.encode(np.concatenate([bits[m] for m in masks]).astype(np.int32), _model(), np.concatenate(p))
     return bytes([LEARNED]) + enc.get_compressed().astype("<u4").tobytes()
@@ -278,7 +278,7 @@ def block_bits(codes: np.ndarray, prev: np.ndarray | None = None, chunk: bytes |
         return -np.log2(np.where(b, p, 1.0 - p))
 
     if mode == LEARNED:
-        masks, p = _pass_probabilities(bits, prev, context, t)
+        masks, p = pass_probabilities(bits, prev, context, t)
         out = np.zeros((c, h, w))
         for m, pk in zip(masks, p):
             out[m] = cost(pk, bits[m])

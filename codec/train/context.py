@@ -174,11 +174,11 @@ def train_context(data: list[dict], minutes: float, seed: int = 0, batch: int = 
 
 def code_length(ctx: IntegerContext, codes: np.ndarray) -> np.ndarray:
     """Ideal bits (-log2 p, p from the integer model's table) per iteration of one photo."""
-    from codec.lstm.entropy import _pass_probabilities
+    from codec.lstm.entropy import pass_probabilities
     out = np.zeros(codes.shape[0])
     for t in range(codes.shape[0]):
         bits = codes[t] > 0
-        masks, p = _pass_probabilities(bits, codes[t - 1] if t else None, ctx, t)
+        masks, p = pass_probabilities(bits, codes[t - 1] if t else None, ctx, t)
         out[t] = sum(-np.log2(np.where(bits[m], pk, 1 - pk)).sum() for m, pk in zip(masks, p))
     return out
 
