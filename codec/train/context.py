@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import glob
-import os
 import sys
 import time
 from pathlib import Path
@@ -22,6 +21,7 @@ from torch.nn import functional as F
 
 from torch import nn
 
+from codec.base.atomic import atomic_path
 from codec.lstm.context import (ACT, ITERATIONS, PASSES, WEIGHT_MAX, IntegerContext, known_masks, pass_masks,
                                 probability_table)
 
@@ -111,9 +111,8 @@ def encode_photos(codec, paths: list[str], cache: Path, log=print) -> list[dict]
             header = codec.header(px.shape[0], px.shape[1], len(steps))
             bits = [8 * len(bitstream.block_chunk(header, r.block)) for r in steps]
             codes = np.stack([np.where(r.codes > 0, 1, -1) for r in steps]).astype(np.int8)
-            tmp = f.with_suffix(".tmp.npz")
-            np.savez(tmp, codes=codes, bits=np.array(bits))
-            os.replace(tmp, f)
+            with atomic_path(f) as tmp:
+                np.savez(tmp, codes=codes, bits=np.array(bits))
         with np.load(f) as z:
             out.append({"codes": z["codes"], "bits": z["bits"]})
         if (i + 1) % 10 == 0:
@@ -124,22 +123,23 @@ def encode_photos(codec, paths: list[str], cache: Path, log=print) -> list[dict]
 def _batch(data: list[dict], n: int, rng: np.random.Generator):
     """n random (crop, iteration, pass): the pass's known bits, the previous iteration's,
     the targets in {0, 1}, the pass's mask, t and k."""
+    shape = (data[0]["codes"].shape[1], CROP, CROP)
+    masks = pass_masks(shape)
+    # a crop at an odd offset sees the image's checkerboard with its colours swapped
+    swapped = masks.reshape(PASSES // 2, 2, *shape)[:, ::-1].reshape(masks.shape)
+    by_parity = [(masks, known_masks(masks)), (swapped, known_masks(swapped))]
     here, prev, target, mask, ts, ks = [], [], [], [], [], []
     for _ in range(n):
         codes = data[rng.integers(len(data))]["codes"]
-        T, c, h, w = codes.shape
+        T, _, h, w = codes.shape
         y, x = rng.integers(0, h - CROP + 1), rng.integers(0, w - CROP + 1)
         t, k = rng.integers(T), rng.integers(PASSES)
         cur = codes[t, :, y:y + CROP, x:x + CROP].astype(np.float32)
-        masks = pass_masks(cur.shape)
-        # the crop's checkerboard must be the image's: shift the colours with (y + x)
-        if (y + x) % 2:
-            masks = masks.reshape(PASSES // 2, 2, *cur.shape)[:, ::-1].reshape(masks.shape)
-        known = known_masks(masks)[k]
-        here.append(cur * known)
+        passes, known = by_parity[(y + x) % 2]
+        here.append(cur * known[k])
         prev.append(codes[t - 1, :, y:y + CROP, x:x + CROP].astype(np.float32) if t else np.zeros_like(cur))
         target.append(cur > 0)
-        mask.append(masks[k])
+        mask.append(passes[k])
         ts.append(t)
         ks.append(k)
     f = lambda a: torch.from_numpy(np.stack(a)).float()  # noqa: E731
