@@ -1,28 +1,31 @@
-"""The paper's ablations, measured here at an equal (small) budget.
+"""The paper's claims, each measured at an equal budget and at the shipped width (issue 29).
 
-    python research/ablations.py [--steps 600] [--width 0.125] [--data ../shared/data/train]
-                                [--kodak ../shared/data/kodak] [--runs runs/ablations]
-                                [--out results/ablations]
+    python research/ablations.py --only proposed-smoothl1,baseline-l1   # some runs
+    python research/ablations.py --speed                                # the gates' step time
+    python research/ablations.py --tables                               # print what has been measured
 
-Three experiments, each printed as a Markdown table and written to OUT/ablations.json:
+Every run trains from scratch with the recipe of `lstm-codec train` (batch 32 of 32x32 crops,
+Adam 5e-4 with warm-up, bf16 autocast, stochastic binarizer) at width 0.25, for the same number
+of steps (2,100: 1.5 CPU hours of the slowest variant on one core), with the same seed and so
+the same initial draw and data order; a second seed of two runs measures run-to-run noise.
+Each run is then evaluated on the 24 Kodak images with the real codec and the paper's plain
+bits (32 per 16x16 block per iteration, the same bpp for every run): the mean |x - x_16| after
+16 iterations as the paper's Table 1 reports it, the MS-SSIM curve and its BD-rate against
+Pillow JPEG 4:2:0 (docs/results/classical/jpeg.json).
 
-1. Table 1 of the paper: {L1, SmoothL1} x {baseline: sigmoid + depth-to-space,
-   proposed: hard sigmoid + image recovery block}; the figure is the mean |x - x_16| over
-   the 24 Kodak images (pixels in [0, 1], 8-bit reconstruction after 16 iterations).
-2. The speed claim: training steps per second with hard-sigmoid vs sigmoid gates, same
-   model otherwise, timed in one process by alternating steps of the two (so both see
-   the same machine load), as a ratio.
-3. gamma in {0, 0.5, 1} for the proposed model with SmoothL1: the Kodak RD curve
-   (MS-SSIM at 0.25/0.5/1/2 bpp) and its MS-SSIM BD-rate against Pillow JPEG 4:2:0.
-
-Every run trains from scratch with the same seed, data and number of steps (the recipe of
-`lstm-codec train`: batch 32 of 32x32 crops, Adam 5e-4 with warm-up, bf16 autocast).
-Runs resume: a finished run (its last.pt has STEPS steps) is reused, so the script can be
-stopped and started again, and rerun with more --steps to extend every run equally.
+Claims, and the runs that decide them (one change each from `proposed-smoothl1`):
+1. Table 1, SmoothL1 beats L1: {baseline, proposed} x {l1, smoothl1};
+2. hard-sigmoid gates train faster: `--speed` (steps alternating in one process) and the loss
+   after equal steps, `proposed-smoothl1-sigmoid`;
+3. the recovery block reconstructs better than depth-to-space: `proposed-smoothl1-d2s`;
+4. gamma = 0.5 beats the additive reconstruction: `proposed-smoothl1-gamma1`.
+Runs are one process each, on one thread by default (two runs fill two cores); a run whose
+last.pt has the steps is reused, and its evaluation is kept in OUT/ablations.json.
 """
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import statistics
 import sys
@@ -36,46 +39,60 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
+from codec.imaging.imageio import find_images, load_rgb  # noqa: E402
 from codec.lstm.checkpoint import load_model, read_checkpoint  # noqa: E402
 from codec.lstm.coder import LSTMCodec  # noqa: E402
 from codec.lstm.config import ModelConfig  # noqa: E402
-from codec.train.data import PatchSampler
-from codec.imaging.imageio import find_images  # noqa: E402
-from codec.rd.points import classical_points  # noqa: E402
-from codec.rd.bd import bd_rate
-from codec.rd.points import mean_curve  # noqa: E402
-from codec.imaging.imageio import load_rgb  # noqa: E402
-from codec.quality.metrics import msssim  # noqa: E402
 from codec.lstm.model import LSTMCodecNet  # noqa: E402
+from codec.quality.metrics import msssim  # noqa: E402
+from codec.rd.bd import bd_rate  # noqa: E402
+from codec.train.data import PatchSampler  # noqa: E402
 from codec.train.trainer import TrainSettings, reconstruction_loss, train  # noqa: E402
 
 BASELINE = dict(gate="sigmoid", upsampler="depth_to_space")
 PROPOSED = dict(gate="hard_sigmoid", upsampler="recovery")
-RUNS = {  # name -> (architecture, gamma, loss)
-    "baseline-l1": (BASELINE, 0.5, "l1"),
-    "baseline-smoothl1": (BASELINE, 0.5, "smoothl1"),
-    "proposed-l1": (PROPOSED, 0.5, "l1"),
-    "proposed-smoothl1": (PROPOSED, 0.5, "smoothl1"),
-    "proposed-smoothl1-gamma0": (PROPOSED, 0.0, "smoothl1"),
-    "proposed-smoothl1-gamma1": (PROPOSED, 1.0, "smoothl1"),
+RUNS = {  # name -> (architecture, gamma, loss, seed)
+    "baseline-l1": (BASELINE, 0.5, "l1", 0),
+    "baseline-smoothl1": (BASELINE, 0.5, "smoothl1", 0),
+    "proposed-l1": (PROPOSED, 0.5, "l1", 0),
+    "proposed-smoothl1": (PROPOSED, 0.5, "smoothl1", 0),
+    "proposed-smoothl1-sigmoid": (dict(PROPOSED, gate="sigmoid"), 0.5, "smoothl1", 0),
+    "proposed-smoothl1-d2s": (dict(PROPOSED, upsampler="depth_to_space"), 0.5, "smoothl1", 0),
+    "proposed-smoothl1-gamma1": (PROPOSED, 1.0, "smoothl1", 0),
+    "proposed-smoothl1-seed1": (PROPOSED, 0.5, "smoothl1", 1),
+    "baseline-l1-seed1": (BASELINE, 0.5, "l1", 1),
 }
 PAPER_TABLE1 = {("baseline", "l1"): 0.014932, ("baseline", "smoothl1"): 0.013171,
                 ("proposed", "l1"): 0.016347, ("proposed", "smoothl1"): 0.011638}
 
 
 def train_run(name: str, a) -> Path:
-    arch, gamma, loss = RUNS[name]
+    arch, gamma, loss, seed = RUNS[name]
     out = Path(a.runs) / name
     last = out / "last.pt"
     if last.exists() and int(read_checkpoint(last).get("meta", {}).get("steps", 0)) >= a.steps:
         return last
     cfg = ModelConfig(width=a.width, gamma=gamma, **arch)
-    s = TrainSettings(data=a.data, out=str(out), steps=a.steps, loss=loss, seed=a.seed,
-                      threads=a.threads, progress=False, resume=True, max_images=a.max_images)
+    s = TrainSettings(data=a.data, out=str(out), steps=a.steps, loss=loss, seed=seed,
+                      threads=a.threads, progress=False, resume=last.exists())
     t0 = time.time()
     train(s, cfg, log=lambda m: print(f"[{name}] {m}", flush=True))
     print(f"[{name}] trained to step {a.steps} in {time.time() - t0:.0f} s", flush=True)
     return last
+
+
+def training_curve(run: Path) -> dict:
+    """The training log's loss, smoothed over 100 steps, at every 100th step, with the
+    seconds spent so far (and the last step): the loss after equal steps and after equal time, from one table."""
+    with open(run / "log.csv", newline="") as f:
+        rows = [(int(r["step"]), float(r["train_seconds"]), float(r["loss"])) for r in csv.DictReader(f)]
+    out = {"step": [], "seconds": [], "loss": []}
+    ends = sorted(set(range(99, len(rows), 100)) | {len(rows) - 1})
+    for i in ends:
+        out["step"].append(rows[i][0])
+        out["seconds"].append(rows[i][1])
+        out["loss"].append(statistics.mean(r[2] for r in rows[max(0, i - 99):i + 1]))
+    return out
 
 
 def evaluate_run(last: Path, images: list[tuple[str, np.ndarray]]) -> dict:
@@ -103,9 +120,10 @@ def evaluate_run(last: Path, images: list[tuple[str, np.ndarray]]) -> dict:
 def gate_speed(a, rounds: int = 30) -> dict:
     """Seconds per training step, hard sigmoid vs sigmoid (recovery upsampler both), one
     process, steps alternating, after 3 warm-up steps each; medians and their ratio."""
-    torch.manual_seed(a.seed)
-    sampler = PatchSampler(a.data, 32, seed=a.seed, max_images=a.max_images or None)
-    nets = {g: LSTMCodecNet(ModelConfig(width=a.speed_width, gate=g, upsampler="recovery"))
+    torch.manual_seed(0)
+    sampler = PatchSampler(a.data, 32, seed=0)
+    torch.set_num_threads(a.threads)
+    nets = {g: LSTMCodecNet(ModelConfig(width=a.width, gate=g, upsampler="recovery"))
             for g in ("hard_sigmoid", "sigmoid")}
     opts = {g: torch.optim.Adam(n.parameters(), lr=5e-4) for g, n in nets.items()}
     s = TrainSettings(data=a.data, loss="smoothl1")
@@ -123,7 +141,7 @@ def gate_speed(a, rounds: int = 30) -> dict:
             if i >= 3:
                 times[g].append(time.perf_counter() - t)
     med = {g: statistics.median(v) for g, v in times.items()}
-    return {"width": a.speed_width, "rounds": rounds, "s_per_step": med,
+    return {"width": a.width, "threads": a.threads, "rounds": rounds, "s_per_step": med,
             "steps_per_s": {g: 1 / v for g, v in med.items()},
             "speedup_hard_over_sigmoid": med["sigmoid"] / med["hard_sigmoid"]}
 
@@ -132,80 +150,110 @@ def at_bpp(curve: dict, bpp: float) -> float:
     return float(np.interp(bpp, curve["bpp"], curve["ms-ssim-rgb"]))
 
 
+def loss_at(curve: dict, key: str, value: float) -> float:
+    """The smoothed training loss when `key` (step or seconds) reaches `value`."""
+    return float(np.interp(value, curve[key], curve["loss"]))
+
+
+def run_row(name: str, r: dict) -> str:
+    c = r["curve"]
+    return (f"| {name} | {r['l1_after_16']:.5f} | " + " | ".join(f"{at_bpp(c, b):.4f}" for b in (0.25, 0.5, 1.0, 2.0))
+            + f" | {r['bd_rate_vs_jpeg']:+.1f}% | {r['images_progressive']}/{r['images']}"
+            + f" | {r['train_seconds'] / 3600 * r['threads']:.2f} |")
+
+
 def tables(res: dict) -> str:
-    out = ["### Table 1: mean L1 after 16 iterations, 24 Kodak images (pixels in [0, 1])", "",
-           "| model | L1 loss (ours) | SmoothL1 loss (ours) | L1 loss (paper) | SmoothL1 loss (paper) |",
-           "|---|---|---|---|---|"]
+    runs = res["runs"]
+    out = [f"Width {res['width']}, {res['steps']:,} steps of batch 32 of 32x32 crops each, from scratch.", "",
+           "### Every run: Kodak, 24 images, the paper's plain bits (the same bpp for every run)", "",
+           "| run | L1 after 16 | MS-SSIM 0.25 bpp | 0.5 bpp | 1 bpp | 2 bpp | BD-rate vs JPEG (MS-SSIM dB) "
+           "| images progressive | CPU hours |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    out += [run_row(n, runs[n]) if n in runs else f"| {n} | not run yet |||||||| " for n in RUNS]
+    out += ["", "### Table 1: mean L1 after 16 iterations, 24 Kodak images (pixels in [0, 1])", "",
+            "| model | L1 loss (ours) | SmoothL1 loss (ours) | L1 loss (paper) | SmoothL1 loss (paper) |",
+            "|---|---:|---:|---:|---:|"]
     for arch, label in (("baseline", "LSTM (sigmoid + depth-to-space)"),
                         ("proposed", "LSTM proposed (hard sigmoid + recovery block)")):
-        ours = [res["runs"][f"{arch}-{loss}"]["l1_after_16"] for loss in ("l1", "smoothl1")]
-        paper = [PAPER_TABLE1[(arch, loss)] for loss in ("l1", "smoothl1")]
-        out.append(f"| {label} | {ours[0]:.6f} | {ours[1]:.6f} | {paper[0]:.6f} | {paper[1]:.6f} |")
-    sp = res["speed"]
-    out += ["", "### Training speed, hard sigmoid vs sigmoid (recovery block, width "
-            f"{sp['width']}, {sp['rounds']} alternating steps)", "",
-            "| gates | s/step (median) | steps/s |", "|---|---|---|"]
-    for g in ("hard_sigmoid", "sigmoid"):
-        out.append(f"| {g} | {sp['s_per_step'][g]:.3f} | {sp['steps_per_s'][g]:.3f} |")
-    out.append(f"| ratio hard/sigmoid steps per second | {sp['speedup_hard_over_sigmoid']:.3f} | |")
-    out += ["", "### γ (proposed model, SmoothL1): Kodak MS-SSIM at equal budget", "",
-            "| γ | 0.25 bpp | 0.5 bpp | 1 bpp | 2 bpp | BD-rate vs JPEG (MS-SSIM dB) | L1 after 16 | images progressive |",
-            "|---|---|---|---|---|---|---|---|"]
-    for g, name in ((0.0, "proposed-smoothl1-gamma0"), (0.5, "proposed-smoothl1"), (1.0, "proposed-smoothl1-gamma1")):
-        r = res["runs"][name]
-        c = r["curve"]
-        out.append(f"| {g} | " + " | ".join(f"{at_bpp(c, b):.4f}" for b in (0.25, 0.5, 1.0, 2.0))
-                   + f" | {r['bd_rate_vs_jpeg']:+.1f}% | {r['l1_after_16']:.5f} | {r['images_progressive']}/{r['images']} |")
+        ours = [f"{runs[k]['l1_after_16']:.5f}" if k in runs else "–" for k in (f"{arch}-l1", f"{arch}-smoothl1")]
+        paper = [f"{PAPER_TABLE1[(arch, loss)]:.6f}" for loss in ("l1", "smoothl1")]
+        out.append(f"| {label} | {ours[0]} | {ours[1]} | {paper[0]} | {paper[1]} |")
+    ref = runs.get("proposed-smoothl1")
+    if ref:
+        out += ["", "### Training loss (SmoothL1, mean of 100 steps) after equal steps and after equal time", "",
+                "| run | at step 1,000 | at the last step | after the reference's CPU time at step 1,000 |",
+                "|---|---:|---:|---:|"]
+        t1000 = float(np.interp(1000, ref["training"]["step"], ref["training"]["seconds"]))
+        for n in ("proposed-smoothl1", "proposed-smoothl1-seed1", "proposed-smoothl1-sigmoid",
+                  "proposed-smoothl1-d2s", "proposed-smoothl1-gamma1"):
+            if n in runs:
+                t = runs[n]["training"]
+                out.append(f"| {n} | {loss_at(t, 'step', 1000):.5f} | {t['loss'][-1]:.5f} | {loss_at(t, 'seconds', t1000):.5f} |")
+    if "speed" in res:
+        sp = res["speed"]
+        out += ["", f"### Training speed, hard sigmoid vs sigmoid (recovery block, width {sp['width']}, "
+                f"{sp['rounds']} alternating steps, {sp['threads']} thread(s))", "",
+                "| gates | s/step (median) | steps/s |", "|---|---:|---:|"]
+        out += [f"| {g} | {sp['s_per_step'][g]:.3f} | {sp['steps_per_s'][g]:.3f} |" for g in ("hard_sigmoid", "sigmoid")]
+        out.append(f"| ratio hard/sigmoid steps per second | {sp['speedup_hard_over_sigmoid']:.3f} | |")
     return "\n".join(out)
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--steps", type=int, default=600)
-    p.add_argument("--width", type=float, default=0.125)
-    p.add_argument("--speed-width", type=float, default=0.25)
+    p.add_argument("--steps", type=int, default=2100)
+    p.add_argument("--width", type=float, default=0.25)
     p.add_argument("--data", default=str(ROOT.parent / "shared/data/train"))
     p.add_argument("--kodak", default=str(ROOT.parent / "shared/data/kodak"))
-    p.add_argument("--runs", default="runs/ablations")
-    p.add_argument("--out", default="results/ablations")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--max-images", type=int, default=0)
+    p.add_argument("--anchor", default=str(ROOT / "docs/results/classical/jpeg.json"),
+                   help="JPEG's Kodak curve (CompressAI's JSON shape)")
+    p.add_argument("--runs", default="runs/ablations-w0.25")
+    p.add_argument("--out", default=str(ROOT / "docs/results/ablations-w0.25"))
+    p.add_argument("--threads", type=int, default=1)
     p.add_argument("--only", default="", help="comma-separated run names (default: all)")
+    p.add_argument("--speed", action="store_true", help="time the gates (alternating steps) and stop")
+    p.add_argument("--tables", action="store_true", help="print the tables of what is measured and stop")
     p.add_argument("--limit", type=int, default=0, help="evaluate on the first N Kodak images only (smoke tests)")
     a = p.parse_args()
+    unknown = [n for n in a.only.split(",") if n and n not in RUNS]
+    if unknown:
+        sys.exit(f"There is no run named {', '.join(unknown)}; the runs are: {', '.join(RUNS)}.")
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    res_path = out / "ablations.json"
+    res = json.loads(res_path.read_text()) if res_path.exists() else {"runs": {}}
+    if res["runs"] and (res["steps"], res["width"]) != (a.steps, a.width):
+        sys.exit(f"{res_path} holds runs of {res['steps']} steps at width {res['width']}; "
+                 "pass those, or another --out and --runs.")
+    res.update({"steps": a.steps, "width": a.width})
+
+    def save():
+        res_path.write_text(json.dumps(res, indent=2))
+        (out / "tables.md").write_text(tables(res) + "\n")
+
+    if a.tables:
+        print(tables(res))
+        return
     for d in (a.data, a.kodak):
         if not Path(d).is_dir():
             sys.exit(f"{d} is not a folder; pass --data/--kodak (the shared training photos and Kodak).")
-    names = [n for n in RUNS if not a.only or n in a.only.split(",")]
+    if a.speed:
+        res["speed"] = gate_speed(a)
+        save()
+        print(tables(res))
+        return
+    torch.set_num_threads(a.threads)
+    anchor = json.loads(Path(a.anchor).read_text())["results"]
     images = [(q.name, load_rgb(q).pixels) for q in find_images(a.kodak)[:a.limit or None]]
-    out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
-    jpeg_path = out / f"jpeg_{len(images)}.json"  # the anchor curve takes minutes: computed once
-    if jpeg_path.exists():
-        jpeg = json.loads(jpeg_path.read_text())
-    else:
-        jpeg = mean_curve([pt for name, px in images for pt in classical_points("jpeg", px, name)])
-        jpeg_path.write_text(json.dumps(jpeg))
-    res_path = out / "ablations.json"
-    res = json.loads(res_path.read_text()) if res_path.exists() else {"runs": {}}
-    res.update({"steps": a.steps, "width": a.width, "seed": a.seed})
-    for name in names:
+    for name in [n for n in RUNS if not a.only or n in a.only.split(",")]:
         last = train_run(name, a)
         r = evaluate_run(last, images)
-        r["bd_rate_vs_jpeg"] = bd_rate(jpeg, r["curve"], "ms-ssim-rgb-db")
+        r["bd_rate_vs_jpeg"] = bd_rate(anchor, r["curve"], "ms-ssim-rgb-db")
+        r["threads"] = a.threads
+        r["training"] = training_curve(last.parent)
         res["runs"][name] = r
-        print(f"[{name}] L1 after 16: {r['l1_after_16']:.5f}, MS-SSIM "
-              + ", ".join(f"{b:.3f}:{m:.4f}" for b, m in zip(r["curve"]["bpp"], r["curve"]["ms-ssim-rgb"])),
-              flush=True)
-        res_path.write_text(json.dumps(res, indent=2))
-    if "speed" not in res or not a.only:
-        res["speed"] = gate_speed(a)
-        res_path.write_text(json.dumps(res, indent=2))
-    if all(n in res["runs"] for n in RUNS):
-        text = tables(res)
-        (out / "tables.md").write_text(text + "\n")
-        print(text)
+        save()
+        print(f"[{name}] L1 after 16: {r['l1_after_16']:.5f}, BD-rate vs JPEG {r['bd_rate_vs_jpeg']:+.1f}%", flush=True)
+    print(tables(res))
 
 
 if __name__ == "__main__":
