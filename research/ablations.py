@@ -49,18 +49,18 @@ from codec.rd.bd import bd_rate  # noqa: E402
 from codec.train.data import PatchSampler  # noqa: E402
 from codec.train.trainer import TrainSettings, reconstruction_loss, train  # noqa: E402
 
-BASELINE = dict(gate="sigmoid", upsampler="depth_to_space")
+BASELINE = dict(gate="sigmoid", upsampler="depth_to_space")  # Toderici's, additive: gamma 1
 PROPOSED = dict(gate="hard_sigmoid", upsampler="recovery")
 RUNS = {  # name -> (architecture, gamma, loss, seed)
-    "baseline-l1": (BASELINE, 0.5, "l1", 0),
-    "baseline-smoothl1": (BASELINE, 0.5, "smoothl1", 0),
+    "baseline-l1": (BASELINE, 1.0, "l1", 0),
+    "baseline-smoothl1": (BASELINE, 1.0, "smoothl1", 0),
     "proposed-l1": (PROPOSED, 0.5, "l1", 0),
     "proposed-smoothl1": (PROPOSED, 0.5, "smoothl1", 0),
     "proposed-smoothl1-sigmoid": (dict(PROPOSED, gate="sigmoid"), 0.5, "smoothl1", 0),
     "proposed-smoothl1-d2s": (dict(PROPOSED, upsampler="depth_to_space"), 0.5, "smoothl1", 0),
     "proposed-smoothl1-gamma1": (PROPOSED, 1.0, "smoothl1", 0),
     "proposed-smoothl1-seed1": (PROPOSED, 0.5, "smoothl1", 1),
-    "baseline-l1-seed1": (BASELINE, 0.5, "l1", 1),
+    "baseline-l1-seed1": (BASELINE, 1.0, "l1", 1),
 }
 PAPER_TABLE1 = {("baseline", "l1"): 0.014932, ("baseline", "smoothl1"): 0.013171,
                 ("proposed", "l1"): 0.016347, ("proposed", "smoothl1"): 0.011638}
@@ -239,16 +239,25 @@ def main():
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     res_path = out / "ablations.json"
-    res = json.loads(res_path.read_text()) if res_path.exists() else {"runs": {}}
-    if res["runs"] and (res["steps"], res["width"]) != (a.steps, a.width):
-        sys.exit(f"{res_path} holds runs of {res['steps']} steps at width {res['width']}; "
-                 "pass those, or another --out and --runs.")
-    res.update({"steps": a.steps, "width": a.width})
 
-    def save():
+    def load() -> dict:
+        return json.loads(res_path.read_text()) if res_path.exists() else {"runs": {}, "steps": a.steps, "width": a.width}
+
+    def record(name: str = "", run: dict | None = None, speed: dict | None = None) -> dict:
+        """Add one result to what is on disk now (two processes, one per core, may share OUT)."""
+        res = load()
+        if run is not None:
+            res["runs"][name] = run
+        if speed is not None:
+            res["speed"] = res.get("speed", []) + [speed]  # repetitions: run-to-run noise is ~5%
         res_path.write_text(json.dumps(res, indent=2))
         (out / "tables.md").write_text(tables(res) + "\n")
+        return res
 
+    res = load()
+    if (res["steps"], res["width"]) != (a.steps, a.width):
+        sys.exit(f"{res_path} holds runs of {res['steps']} steps at width {res['width']}; "
+                 "pass those, or another --out and --runs.")
     if a.tables:
         print(tables(res))
         return
@@ -256,9 +265,7 @@ def main():
         if not Path(d).is_dir():
             sys.exit(f"{d} is not a folder; pass --data/--kodak (the shared training photos and Kodak).")
     if a.speed:
-        res["speed"] = res.get("speed", []) + [gate_speed(a)]  # repetitions: the noise is ~5%
-        save()
-        print(tables(res))
+        print(tables(record(speed=gate_speed(a))))
         return
     torch.set_num_threads(a.threads)
     anchor = json.loads(Path(a.anchor).read_text())["results"]
@@ -269,8 +276,7 @@ def main():
         r["bd_rate_vs_jpeg"] = bd_rate(anchor, r["curve"], "ms-ssim-rgb-db")
         r["threads"] = a.threads
         r["training"] = training_curve(last.parent)
-        res["runs"][name] = r
-        save()
+        res = record(name, run=r)
         print(f"[{name}] L1 after 16: {r['l1_after_16']:.5f}, BD-rate vs JPEG {r['bd_rate_vs_jpeg']:+.1f}%", flush=True)
     print(tables(res))
 
