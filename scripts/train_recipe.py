@@ -11,6 +11,7 @@ where it stopped.
 
     python scripts/train_recipe.py --init resources/models/proposed.pt --out runs/proposed-recipe --minutes 150
     python scripts/train_recipe.py --init runs/proposed-recipe.pt --out runs/proposed-recipe --minutes 150
+    python scripts/train_recipe.py --report runs/proposed-recipe.pt    # where it stands, leg by leg
 
 Each session ends by writing OUT.pt beside the run folder: float16 weights, the recipe's start,
 and the whole training log, one small file to commit so that the next session (on another
@@ -19,9 +20,12 @@ machine) continues from it with --init. SIGTERM or Ctrl+C stop at a step boundar
 from __future__ import annotations
 
 import argparse
+import csv
 import gzip
 import signal
+import statistics
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,14 +64,59 @@ def leg_at(done: int) -> Leg | None:
     return next((leg for leg in RECIPE if done < leg.until), None)
 
 
+def budget(log: Path, origin: int) -> list[tuple[Leg, int, float]]:
+    """Per leg: the steps taken and the hours they took. A step that took over five times
+    the median (the process was paused, or the machine was busy with a benchmark) counts
+    as the median, so the hours are the training's own."""
+    with open(log, newline="") as f:
+        rows = [(int(r["step"]) - origin, float(r["s_per_step"])) for r in csv.DictReader(f)
+                if int(r["step"]) > origin]
+    median = statistics.median(s for _, s in rows) if rows else 0.0
+    out, start = [], 0
+    for leg in RECIPE:
+        mine = [min(s, 5 * median) for step, s in rows if start < step <= leg.until]
+        out.append((leg, len(mine), sum(mine) / 3600))
+        start = leg.until
+    return out
+
+
+def report(weights: str) -> int:
+    """Print where a run stands: its legs, the steps taken in each, and their hours."""
+    payload = read_checkpoint(weights)
+    meta = payload.get("meta", {})
+    origin = int(meta.get("recipe_origin", meta.get("steps", 0)))
+    if "log_csv_gz" not in payload:
+        print(f"{weights} carries no training log; pass the OUT.pt this script writes.")
+        return 2
+    with tempfile.TemporaryDirectory() as d:
+        log = Path(d) / "log.csv"
+        log.write_bytes(gzip.decompress(payload["log_csv_gz"]))
+        legs = budget(log, origin)
+    print(f"{weights}: {int(meta.get('steps', 0)) - origin:,} of {RECIPE[-1].until:,} recipe steps "
+          f"(from step {origin:,} of its first training)")
+    print("| leg | lr | binarizer | crops | steps | taken | hours |\n|---|---|---|---|---:|---:|---:|")
+    start = 0
+    for i, (leg, taken, hours) in enumerate(legs, 1):
+        print(f"| {i} | {leg.lr:g} | {leg.binarizer} | {leg.batch} x {leg.patch}x{leg.patch} "
+              f"| {leg.until - start:,} | {taken:,} | {hours:.2f} |")
+        start = leg.until
+    print(f"| all | | | | {RECIPE[-1].until:,} | {sum(t for _, t, _ in legs):,} | {sum(h for _, _, h in legs):.2f} |")
+    return 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--init", required=True, help="weights to start or continue from")
-    p.add_argument("--out", required=True, help="run folder (last.pt, log.csv); OUT.pt is the file to commit")
+    p.add_argument("--report", metavar="OUT.pt", help="print where a run stands, leg by leg, and stop")
+    p.add_argument("--init", help="weights to start or continue from")
+    p.add_argument("--out", help="run folder (last.pt, log.csv); OUT.pt is the file to commit")
     p.add_argument("--data", default=str(Path(__file__).resolve().parent.parent.parent / "shared/data/train"))
-    p.add_argument("--minutes", type=float, required=True, help="this session's budget")
+    p.add_argument("--minutes", type=float, help="this session's budget")
     p.add_argument("--seed", type=int, default=29)
     a = p.parse_args(argv)
+    if a.report:
+        return report(a.report)
+    if not (a.init and a.out and a.minutes):
+        p.error("--init, --out and --minutes are needed to train (or --report OUT.pt)")
 
     out = Path(a.out)
     export = out.with_suffix(".pt")
