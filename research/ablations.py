@@ -70,9 +70,14 @@ def train_run(name: str, a) -> Path:
     arch, gamma, loss, seed = RUNS[name]
     out = Path(a.runs) / name
     last = out / "last.pt"
-    if last.exists() and int(read_checkpoint(last).get("meta", {}).get("steps", 0)) >= a.steps:
-        return last
     cfg = ModelConfig(width=a.width, gamma=gamma, **arch)
+    if last.exists():
+        done = read_checkpoint(last)
+        if ModelConfig.from_dict(done["config"]) != cfg:
+            sys.exit(f"{last} holds another model than {name}'s ({ModelConfig.from_dict(done['config'])}); "
+                     f"move that run folder away and start {name} again.")
+        if int(done.get("meta", {}).get("steps", 0)) >= a.steps:
+            return last
     s = TrainSettings(data=a.data, out=str(out), steps=a.steps, loss=loss, seed=seed,
                       threads=a.threads, progress=False, resume=last.exists())
     t0 = time.time()
