@@ -5,10 +5,12 @@
     python research/ablations.py --tables                               # print what has been measured
 
 Every run trains from scratch with the recipe of `lstm-codec train` (batch 32 of 32x32 crops,
-Adam 5e-4 with warm-up, bf16 autocast, stochastic binarizer) at width 0.25, for the same number
-of steps (2,100: 1.5 CPU hours of the slowest variant on one core), with the same seed and so
-the same initial draw and data order; a second seed of two runs measures run-to-run noise.
-Each run is then evaluated on the 24 Kodak images with the real codec and the paper's plain
+Adam 5e-4 with warm-up, bf16 autocast, stochastic binarizer) at width 0.25, with the same seed
+and so the same initial draw and data order, through the same budgets: 2,100 steps (1.4 CPU
+hours of the slowest variant on one core), then on to 3,600 (at least 1.5 CPU hours for every
+variant). Each run stops at each budget, is evaluated, and continues with its optimiser's
+state (the data sampler is seeded again at the same step for every run). A second seed of two
+runs measures the run-to-run noise. At each budget, a run is evaluated on the 24 Kodak images with the real codec and the paper's plain
 bits (32 per 16x16 block per iteration, the same bpp for every run): the mean |x - x_16| after
 16 iterations as the paper's Table 1 reports it, the MS-SSIM curve and its BD-rate against
 Pillow JPEG 4:2:0 (docs/results/classical/jpeg.json).
@@ -19,14 +21,15 @@ Claims, and the runs that decide them (one change each from `proposed-smoothl1`)
    after equal steps, `proposed-smoothl1-sigmoid`;
 3. the recovery block reconstructs better than depth-to-space: `proposed-smoothl1-d2s`;
 4. gamma = 0.5 beats the additive reconstruction: `proposed-smoothl1-gamma1`.
-Runs are one process each, on one thread by default (two runs fill two cores); a run whose
-last.pt has the steps is reused, and its evaluation is kept in OUT/ablations.json.
+Runs are one process each, on one thread by default (two runs fill two cores); a run's
+weights at each budget are kept (RUNS/NAME/steps-N.pt), its evaluations in OUT/ablations.json.
 """
 from __future__ import annotations
 
 import argparse
 import csv
 import json
+import shutil
 import statistics
 import sys
 import time
@@ -66,31 +69,40 @@ PAPER_TABLE1 = {("baseline", "l1"): 0.014932, ("baseline", "smoothl1"): 0.013171
                 ("proposed", "l1"): 0.016347, ("proposed", "smoothl1"): 0.011638}
 
 
-def train_run(name: str, a) -> Path:
+def train_run(name: str, a, steps: int) -> Path:
+    """Train `name` to `steps` (resuming its folder), and keep its weights at that budget."""
     arch, gamma, loss, seed = RUNS[name]
     out = Path(a.runs) / name
-    last = out / "last.pt"
+    last, kept = out / "last.pt", out / f"steps-{steps}.pt"
+    if kept.exists():
+        return kept
     cfg = ModelConfig(width=a.width, gamma=gamma, **arch)
-    if last.exists():
-        done = read_checkpoint(last)
-        if ModelConfig.from_dict(done["config"]) != cfg:
-            sys.exit(f"{last} holds another model than {name}'s ({ModelConfig.from_dict(done['config'])}); "
-                     f"move that run folder away and start {name} again.")
-        if int(done.get("meta", {}).get("steps", 0)) >= a.steps:
-            return last
-    s = TrainSettings(data=a.data, out=str(out), steps=a.steps, loss=loss, seed=seed,
-                      threads=a.threads, progress=False, resume=last.exists())
-    t0 = time.time()
-    train(s, cfg, log=lambda m: print(f"[{name}] {m}", flush=True))
-    print(f"[{name}] trained to step {a.steps} in {time.time() - t0:.0f} s", flush=True)
-    return last
+    done = read_checkpoint(last) if last.exists() else None
+    if done is not None and ModelConfig.from_dict(done["config"]) != cfg:
+        sys.exit(f"{last} holds another model than {name}'s ({ModelConfig.from_dict(done['config'])}); "
+                 f"move that run folder away and start {name} again.")
+    if done is None or int(done.get("meta", {}).get("steps", 0)) < steps:
+        # a resumed run has its Adam state back: no second warm-up
+        s = TrainSettings(data=a.data, out=str(out), steps=steps, loss=loss, seed=seed, threads=a.threads,
+                          progress=False, resume=done is not None, warmup=200 if done is None else 0)
+        t0 = time.time()
+        train(s, cfg, log=lambda m: print(f"[{name}] {m}", flush=True))
+        print(f"[{name}] trained to step {steps} in {time.time() - t0:.0f} s", flush=True)
+    done = read_checkpoint(last)
+    if int(done["meta"]["steps"]) != steps:
+        sys.exit(f"{last} is at step {done['meta']['steps']}, not {steps}: it went past this budget; "
+                 f"start {name} again.")
+    shutil.copyfile(last, kept)
+    return kept
 
 
-def training_curve(run: Path) -> dict:
-    """The training log's loss, smoothed over 100 steps, at every 100th step, with the
-    seconds spent so far (and the last step): the loss after equal steps and after equal time, from one table."""
+def training_curve(run: Path, steps: int) -> dict:
+    """The training log's loss up to `steps`, smoothed over 100 steps, at every 100th step,
+    with the seconds spent so far (and the last step): the loss after equal steps and after
+    equal time, from one table."""
     with open(run / "log.csv", newline="") as f:
-        rows = [(int(r["step"]), float(r["train_seconds"]), float(r["loss"])) for r in csv.DictReader(f)]
+        rows = [(int(r["step"]), float(r["train_seconds"]), float(r["loss"])) for r in csv.DictReader(f)
+                if int(r["step"]) <= steps]
     out = {"step": [], "seconds": [], "loss": []}
     ends = sorted(set(range(99, len(rows), 100)) | {len(rows) - 1})
     for i in ends:
@@ -183,32 +195,40 @@ def run_row(name: str, r: dict) -> str:
             + f" | {r['train_seconds'] / 3600 * r['threads']:.2f} |")
 
 
-def tables(res: dict) -> str:
-    runs = res["runs"]
-    out = [f"Width {res['width']}, {res['steps']:,} steps of batch 32 of 32x32 crops each, from scratch.", "",
-           "### Every run: Kodak, 24 images, the paper's plain bits (the same bpp for every run)", "",
+SMOOTHL1_RUNS = ("proposed-smoothl1", "proposed-smoothl1-seed1", "proposed-smoothl1-sigmoid",
+                 "proposed-smoothl1-d2s", "proposed-smoothl1-gamma1")
+
+
+def budget_tables(steps: int, runs: dict) -> list[str]:
+    out = [f"### {steps:,} steps: every run on Kodak, 24 images, the paper's plain bits (the same bpp for every run)", "",
            "| run | L1 after 16 | MS-SSIM 0.25 bpp | 0.5 bpp | 1 bpp | 2 bpp | BD-rate vs JPEG (MS-SSIM dB) "
            "| images progressive | CPU hours |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     out += [run_row(n, runs[n]) if n in runs else f"| {n} | not run yet |||||||| " for n in RUNS]
-    out += ["", "### Table 1: mean L1 after 16 iterations, 24 Kodak images (pixels in [0, 1])", "",
+    out += ["", f"### {steps:,} steps: Table 1, mean L1 after 16 iterations, 24 Kodak images (pixels in [0, 1])", "",
             "| model | L1 loss (ours) | SmoothL1 loss (ours) | L1 loss (paper) | SmoothL1 loss (paper) |",
             "|---|---:|---:|---:|---:|"]
-    for arch, label in (("baseline", "LSTM (sigmoid + depth-to-space)"),
-                        ("proposed", "LSTM proposed (hard sigmoid + recovery block)")):
+    for arch, label in (("baseline", "LSTM (sigmoid, depth-to-space, additive)"),
+                        ("proposed", "LSTM proposed (hard sigmoid, recovery block, γ = 0.5)")):
         ours = [f"{runs[k]['l1_after_16']:.5f}" if k in runs else "–" for k in (f"{arch}-l1", f"{arch}-smoothl1")]
         paper = [f"{PAPER_TABLE1[(arch, loss)]:.6f}" for loss in ("l1", "smoothl1")]
         out.append(f"| {label} | {ours[0]} | {ours[1]} | {paper[0]} | {paper[1]} |")
     ref = runs.get("proposed-smoothl1")
     if ref:
-        out += ["", "### Training loss (SmoothL1, mean of 100 steps) after equal steps and after equal time", "",
-                "| run | at step 1,000 | at the last step | after the reference's CPU time at step 1,000 |",
-                "|---|---:|---:|---:|"]
-        t1000 = float(np.interp(1000, ref["training"]["step"], ref["training"]["seconds"]))
-        for n in ("proposed-smoothl1", "proposed-smoothl1-seed1", "proposed-smoothl1-sigmoid",
-                  "proposed-smoothl1-d2s", "proposed-smoothl1-gamma1"):
-            if n in runs:
-                t = runs[n]["training"]
-                out.append(f"| {n} | {loss_at(t, 'step', 1000):.5f} | {t['loss'][-1]:.5f} | {loss_at(t, 'seconds', t1000):.5f} |")
+        out += ["", f"### {steps:,} steps: training loss (SmoothL1, mean of 100 steps) after equal steps and equal time", "",
+                "| run | at the last step | CPU hours | after the time the faster of it and proposed-smoothl1 took: it "
+                "| proposed-smoothl1 |", "|---|---:|---:|---:|---:|"]
+        for n in (n for n in SMOOTHL1_RUNS if n in runs):
+            t, tr = runs[n]["training"], ref["training"]
+            both = min(t["seconds"][-1], tr["seconds"][-1])
+            out.append(f"| {n} | {t['loss'][-1]:.5f} | {t['seconds'][-1] / 3600:.2f} "
+                       f"| {loss_at(t, 'seconds', both):.5f} | {loss_at(tr, 'seconds', both):.5f} |")
+    return out
+
+
+def tables(res: dict) -> str:
+    out = [f"Width {res['width']}, batch 32 of 32x32 crops, every run from scratch."]
+    for steps in sorted(res["budgets"], key=int):
+        out += [""] + budget_tables(int(steps), res["budgets"][steps]["runs"])
     if res.get("speed"):
         reps = res["speed"]
         sp = reps[0]
@@ -224,7 +244,8 @@ def tables(res: dict) -> str:
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--steps", type=int, default=2100)
+    p.add_argument("--budgets", default="2100,3600", help="comma-separated step counts: each run stops, "
+                   "is evaluated and continues at each")
     p.add_argument("--width", type=float, default=0.25)
     p.add_argument("--data", default=str(ROOT.parent / "shared/data/train"))
     p.add_argument("--kodak", default=str(ROOT.parent / "shared/data/kodak"))
@@ -245,14 +266,16 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     res_path = out / "ablations.json"
 
-    def load() -> dict:
-        return json.loads(res_path.read_text()) if res_path.exists() else {"runs": {}, "steps": a.steps, "width": a.width}
+    budgets = sorted(int(b) for b in a.budgets.split(","))
 
-    def record(name: str = "", run: dict | None = None, speed: dict | None = None) -> dict:
+    def load() -> dict:
+        return json.loads(res_path.read_text()) if res_path.exists() else {"width": a.width, "budgets": {}}
+
+    def record(steps: int = 0, name: str = "", run: dict | None = None, speed: dict | None = None) -> dict:
         """Add one result to what is on disk now (two processes, one per core, may share OUT)."""
         res = load()
         if run is not None:
-            res["runs"][name] = run
+            res["budgets"].setdefault(str(steps), {"runs": {}})["runs"][name] = run
         if speed is not None:
             res["speed"] = res.get("speed", []) + [speed]  # repetitions: run-to-run noise is ~5%
         res_path.write_text(json.dumps(res, indent=2))
@@ -260,9 +283,8 @@ def main():
         return res
 
     res = load()
-    if (res["steps"], res["width"]) != (a.steps, a.width):
-        sys.exit(f"{res_path} holds runs of {res['steps']} steps at width {res['width']}; "
-                 "pass those, or another --out and --runs.")
+    if res["width"] != a.width:
+        sys.exit(f"{res_path} holds runs at width {res['width']}; pass that, or another --out and --runs.")
     if a.tables:
         print(tables(res))
         return
@@ -276,13 +298,17 @@ def main():
     anchor = json.loads(Path(a.anchor).read_text())["results"]
     images = [(q.name, load_rgb(q).pixels) for q in find_images(a.kodak)[:a.limit or None]]
     for name in [n for n in RUNS if not a.only or n in a.only.split(",")]:
-        last = train_run(name, a)
-        r = evaluate_run(last, images)
-        r["bd_rate_vs_jpeg"] = bd_rate(anchor, r["curve"], "ms-ssim-rgb-db")
-        r["threads"] = a.threads
-        r["training"] = training_curve(last.parent)
-        res = record(name, run=r)
-        print(f"[{name}] L1 after 16: {r['l1_after_16']:.5f}, BD-rate vs JPEG {r['bd_rate_vs_jpeg']:+.1f}%", flush=True)
+        for steps in budgets:
+            if name in res["budgets"].get(str(steps), {}).get("runs", {}):
+                continue
+            kept = train_run(name, a, steps)
+            r = evaluate_run(kept, images)
+            r["bd_rate_vs_jpeg"] = bd_rate(anchor, r["curve"], "ms-ssim-rgb-db")
+            r["threads"] = a.threads
+            r["training"] = training_curve(kept.parent, steps)
+            res = record(steps, name, run=r)
+            print(f"[{name}] {steps} steps: L1 after 16 {r['l1_after_16']:.5f}, "
+                  f"BD-rate vs JPEG {r['bd_rate_vs_jpeg']:+.1f}%", flush=True)
     print(tables(res))
 
 
