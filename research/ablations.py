@@ -81,6 +81,8 @@ def train_run(name: str, a, steps: int) -> Path:
     if done is not None and ModelConfig.from_dict(done["config"]) != cfg:
         sys.exit(f"{last} holds another model than {name}'s ({ModelConfig.from_dict(done['config'])}); "
                  f"move that run folder away and start {name} again.")
+    if done is not None and int(done["meta"]["steps"]) < steps:
+        done = back_to_budget(out, int(done["meta"]["steps"]))
     if done is None or int(done.get("meta", {}).get("steps", 0)) < steps:
         # a resumed run has its Adam state back: no second warm-up
         s = TrainSettings(data=a.data, out=str(out), steps=steps, loss=loss, seed=seed, threads=a.threads,
@@ -94,6 +96,28 @@ def train_run(name: str, a, steps: int) -> Path:
                  f"start {name} again.")
     shutil.copyfile(last, kept)
     return kept
+
+
+def back_to_budget(out: Path, at: int) -> dict | None:
+    """A run stopped between budgets (a session's end) goes back to its last budget's weights
+    and log: resuming mid-way would seed the data sampler at another step than the other
+    runs, and their data orders would part. Returns that checkpoint (None: from scratch)."""
+    kept = sorted((int(q.stem.split("-")[1]), q) for q in out.glob("steps-*.pt"))
+    budget, src = max(((b, q) for b, q in kept if b <= at), default=(0, None))
+    if budget == at:
+        return read_checkpoint(src) if src else None
+    print(f"[{out.name}] stopped at step {at}, between budgets: back to step {budget}", flush=True)
+    log = out / "log.csv"
+    with open(log, newline="") as f:
+        rows = list(csv.reader(f))
+    with open(log, "w", newline="") as f:
+        csv.writer(f).writerows([rows[0]] + [r for r in rows[1:] if int(r[0]) <= budget])
+    if src is None:
+        (out / "last.pt").unlink()
+        log.unlink()
+        return None
+    shutil.copyfile(src, out / "last.pt")
+    return read_checkpoint(src)
 
 
 def training_curve(run: Path, steps: int) -> dict:
