@@ -1,6 +1,6 @@
 """The paper's claims, each measured at an equal budget and at the shipped width (issue 29).
 
-    python research/ablations.py --only proposed-smoothl1,baseline-l1   # some runs
+    python research/ablations.py --only proposed-smoothl1,baseline-l1   # some runs, in RUNS' order
     python research/ablations.py --speed                                # the gates' step time
     python research/ablations.py --tables                               # print what has been measured
 
@@ -10,10 +10,10 @@ and so the same initial draw and data order, through the same budgets: 2,100 ste
 hours of the slowest variant on one core), then on to 3,600 (at least 1.5 CPU hours for every
 variant). Each run stops at each budget, is evaluated, and continues with its optimiser's
 state (the data sampler is seeded again at the same step for every run). A second seed of two
-runs measures the run-to-run noise. At each budget, a run is evaluated on the 24 Kodak images with the real codec and the paper's plain
-bits (32 per 16x16 block per iteration, the same bpp for every run): the mean |x - x_16| after
-16 iterations as the paper's Table 1 reports it, the MS-SSIM curve and its BD-rate against
-Pillow JPEG 4:2:0 (docs/results/classical/jpeg.json).
+runs measures the run-to-run noise. At each budget, a run is evaluated on the 24 Kodak images
+with the real codec and the paper's plain bits (32 per 16x16 block per iteration, the same bpp
+for every run): the mean |x - x_16| after 16 iterations as the paper's Table 1 reports it, the
+MS-SSIM curve and its BD-rate against Pillow JPEG 4:2:0 (docs/results/classical/jpeg.json).
 
 Claims, and the runs that decide them (one change each from `proposed-smoothl1`):
 1. Table 1, SmoothL1 beats L1: {baseline, proposed} x {l1, smoothl1};
