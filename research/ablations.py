@@ -108,14 +108,14 @@ def back_to_budget(out: Path, at: int) -> dict | None:
         return read_checkpoint(src) if src else None
     print(f"[{out.name}] stopped at step {at}, between budgets: back to step {budget}", flush=True)
     log = out / "log.csv"
-    with open(log, newline="") as f:
-        rows = list(csv.reader(f))
-    with open(log, "w", newline="") as f:
-        csv.writer(f).writerows([rows[0]] + [r for r in rows[1:] if int(r[0]) <= budget])
     if src is None:
         (out / "last.pt").unlink()
         log.unlink()
         return None
+    with open(log, newline="") as f:
+        rows = list(csv.reader(f))
+    with open(log, "w", newline="") as f:
+        csv.writer(f).writerows([rows[0]] + [r for r in rows[1:] if int(r[0]) <= budget])
     shutil.copyfile(src, out / "last.pt")
     return read_checkpoint(src)
 
