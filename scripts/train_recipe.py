@@ -112,6 +112,8 @@ def main(argv=None) -> int:
     p.add_argument("--data", default=str(Path(__file__).resolve().parent.parent.parent / "shared/data/train"))
     p.add_argument("--minutes", type=float, help="this session's budget")
     p.add_argument("--seed", type=int, default=29)
+    p.add_argument("--no-compile", dest="compile", action="store_false",
+                   help="run the network eagerly (torch.compile: minutes to compile each leg, then 1.3x the steps)")
     a = p.parse_args(argv)
     if a.report:
         return report(a.report)
@@ -142,7 +144,8 @@ def main(argv=None) -> int:
         s = TrainSettings(data=a.data, out=str(out), steps=origin + leg.until, minutes=minutes,
                           batch=leg.batch, patch=leg.patch, loss="l1+ms-ssim", msssim_win=leg.msssim_win,
                           binarizer=leg.binarizer, lr=leg.lr, warmup=50, resume=resume,
-                          init="" if resume else a.init, seed=a.seed + done, progress=False)
+                          init="" if resume else a.init, seed=a.seed + done, progress=False,
+                          compile=a.compile)
         print(f"recipe step {done} of {RECIPE[-1].until}: {leg}", flush=True)
         train(s)
         resume = True

@@ -236,3 +236,15 @@ def test_train_only_the_encoder_keeps_the_decoder(tmp_path, data_dir):
     assert not all(torch.equal(before[k], after[k]) for k in before if k.startswith(("encoder.", "binarizer.")))
     with pytest.raises(Exception, match="train-only"):
         train(_settings(data_dir, tmp_path / "c", steps=1, train_only="decoder"), TINY, log=lambda *_: None)
+
+
+@pytest.mark.slow
+def test_compiled_training_saves_the_plain_network(tmp_path, data_dir):
+    """--compile runs the steps through torch.compile; the checkpoint is the plain module's."""
+    out = tmp_path / "compiled"
+    one = ModelConfig(width=0.0625, iterations=1)  # the smallest graph: compiling is the slow part
+    last = train(_settings(data_dir, out, steps=2, patch=16, compile=True), one, log=lambda *_: None)
+    ck = read_checkpoint(last)
+    assert ck["meta"]["steps"] == 2 and ck["meta"]["train_settings"]["compile"]
+    assert not any(k.startswith("_orig_mod") for k in ck["state_dict"])
+    assert load_model(last).config == one

@@ -156,9 +156,11 @@ def train(s: TrainSettings, cfg: ModelConfig | None = None, log=print) -> Path:
             p.requires_grad_(False)
     if device.type == "cpu":
         net = net.to(memory_format=torch.channels_last)  # weights too (checkpoints store them plainly)
-    model = net
+    model = net  # what runs the steps; checkpoints save net, the plain module
     if world > 1:
         model = torch.nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
+    if s.compile:
+        model = torch.compile(model)
     opt = make_optimizer(net, s)
     if state is not None and "optimizer" in state:
         opt.load_state_dict(state["optimizer"])
