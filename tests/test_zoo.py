@@ -88,3 +88,28 @@ def test_every_shipped_model_codes_its_bits_with_its_own_learned_context_model(m
     assert model.context is not None and model.context.bits == model.config.bits
     assert model.meta["context"]["command"].startswith("python -m codec.train.context")
     assert m.older_ids == (model.weights_id,)  # the files its weights wrote before still decode
+
+
+def test_retired_weights_still_decode_the_files_they_wrote(tmp_path, monkeypatch):
+    """Weights replaced under a shipped name move to resources/models/retired/: a file that
+    names them finds them there, and a shipped file is not mistaken for them."""
+    import shutil
+
+    from codec.lstm import zoo
+    old = shipped("baseline")
+    (tmp_path / "retired").mkdir()
+    shutil.copy(old.path, tmp_path / "retired" / "baseline-before.pt")
+    monkeypatch.setattr(zoo, "MODELS_DIR", tmp_path)  # the shipped files are gone: only the retired one
+    monkeypatch.setattr(zoo, "RETIRED", (zoo.RetiredModel("baseline-before.pt", "a test", (old.model_id,)),))
+    model = zoo.find_shipped(old.model_id)
+    assert model is not None and model.model_id == old.model_id
+    assert zoo.find_shipped(shipped("proposed").model_id) is None
+
+
+def test_every_retired_model_is_there_and_answers_to_its_ids():
+    from codec.lstm.zoo import RETIRED, find_shipped
+    for r in RETIRED:
+        assert r.path.exists(), r.file
+        for i in r.model_ids:
+            model = find_shipped(i)
+            assert model is not None and i in model.ids and model.path == str(r.path)

@@ -44,6 +44,22 @@ SHIPPED = (
 DEFAULT = "baseline-msssim"  # the best MS-SSIM BD-rate on Kodak: docs/model.md
 
 
+@dataclass(frozen=True)
+class RetiredModel:
+    """Weights that shipped under a name and were replaced by better ones: kept, under no name,
+    so that the .lstm files they wrote still decode."""
+    file: str  # in resources/models/retired/
+    title: str  # what it was, for docs and --help
+    model_ids: tuple[str, ...]  # the ids its files carry in their headers
+
+    @property
+    def path(self) -> Path:
+        return MODELS_DIR / "retired" / self.file
+
+
+RETIRED: tuple[RetiredModel, ...] = ()
+
+
 def shipped(name: str) -> ShippedModel:
     for m in SHIPPED:
         if m.name == name:
@@ -70,13 +86,16 @@ def model_help() -> str:
 
 
 def find_shipped(model_id: str):
-    """The shipped model with this id (as written in .lstm headers), loaded; None if none is.
+    """The shipped or retired model with this id (as written in .lstm headers), loaded; None
+    if none is.
 
-    Only that model's file is read (the table above names each file's id); a file whose
+    Only that model's file is read (the tables above name each file's ids); a file whose
     weights no longer match its id is not taken for it."""
     from codec.lstm.checkpoint import load_model  # torch: only when a file asks for it
-    for m in SHIPPED:
-        if model_id in (m.model_id, *m.older_ids) and m.path.exists():
-            model = load_model(m.path)
-            return model if model_id in model.ids else None
+    files = [(m.path, (m.model_id, *m.older_ids)) for m in SHIPPED] + [(r.path, r.model_ids) for r in RETIRED]
+    for path, ids in files:
+        if model_id in ids and path.exists():
+            model = load_model(path)
+            if model_id in model.ids:
+                return model
     return None
