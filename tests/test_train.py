@@ -238,6 +238,7 @@ def test_train_only_the_encoder_keeps_the_decoder(tmp_path, data_dir):
         train(_settings(data_dir, tmp_path / "c", steps=1, train_only="decoder"), TINY, log=lambda *_: None)
 
 
+@pytest.mark.skipif(shutil.which("g++") is None, reason="torch.compile on the CPU needs a C++ compiler")
 @pytest.mark.slow
 def test_compiled_training_saves_the_plain_network(tmp_path, data_dir):
     """--compile runs the steps through torch.compile; the checkpoint is the plain module's."""
