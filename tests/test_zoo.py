@@ -92,7 +92,7 @@ def test_every_shipped_model_codes_its_bits_with_its_own_learned_context_model(m
 
 def test_retired_weights_still_decode_the_files_they_wrote(tmp_path, monkeypatch):
     """Weights replaced under a shipped name move to resources/models/retired/: a file that
-    names them finds them there, and a shipped file is not mistaken for them."""
+    names them finds them there, and an id that no file there answers to finds nothing."""
     import shutil
 
     from codec.lstm import zoo

@@ -49,7 +49,7 @@ class RetiredModel:
     """Weights that shipped under a name and were replaced by better ones: kept, under no name,
     so that the .lstm files they wrote still decode."""
     file: str  # in resources/models/retired/
-    title: str  # what it was, for docs and --help
+    title: str  # what it was, for whoever reads this table
     model_ids: tuple[str, ...]  # the ids its files carry in their headers
 
     @property

@@ -118,7 +118,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-bf16", dest="bf16", action="store_false", help="train in fp32")
     p.add_argument("--compile", action="store_true",
                    help="torch.compile the network: a few minutes to compile, then faster steps "
-                   "(1.3x on one CPU core); for long runs")
+                   "(1.1-1.3x at one thread on the CPU); for long runs")
     p.add_argument("--checkpoint-minutes", type=float, default=d.checkpoint_minutes)
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     p.add_argument("--init", default="", help="start from these weights (e.g. the shipped model), continuing "
