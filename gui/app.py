@@ -79,6 +79,8 @@ def _run(args) -> int:
             return _fail(f"{out} already exists; choose another name or pass --force to overwrite it.")
         if not out.parent.is_dir():
             return _fail(f"the folder {out.parent} does not exist; create it first.")
+    else:
+        quit_requested = _remember_quit_signals()  # start-up takes seconds: Ctrl+C meanwhile still quits cleanly
 
     import pyqtgraph as pg
     from PySide6.QtCore import QSettings
@@ -130,7 +132,7 @@ def _run(args) -> int:
         return _export_headless(app, win, photos[0], Path(args.export), args.timeout)
 
     win.show()
-    _close_on_signals(app, win)
+    _close_on_signals(app, win, quit_requested)
     win.scheduler.warm_up()  # after the handlers: a signal meanwhile still closes the app cleanly
     if model is None:
         QMessageBox.warning(win, "No model", f"{model_error}\n\nUse the Model menu to pick a shipped model or load a checkpoint.")
@@ -172,15 +174,33 @@ def _export_headless(app, win, photo: str, out: Path, timeout: float) -> int:
     return 0
 
 
-def _close_on_signals(app, win) -> None:
+def _remember_quit_signals() -> list:
+    """Until the window exists, SIGINT and SIGTERM are only noted (`_close_on_signals` acts on
+    them): a Ctrl+C during start-up must not end in a KeyboardInterrupt half-way through it."""
+    import signal
+    requested = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: requested.append(True))
+    return requested
+
+
+def _close_on_signals(app, win, requested: list) -> None:
     """Ctrl+C in the terminal and SIGTERM close the window as File > Quit does (settings
     saved, workers and the codecs' child process stopped), instead of Ctrl+C waiting for the
-    next Qt event and SIGTERM killing the app with its child process's semaphores leaked."""
+    next Qt event and SIGTERM killing the app with its child process's semaphores leaked.
+    The close is queued for the event loop: a signal that comes before `app.exec()` starts
+    (or came during start-up, in `requested`) must still end it."""
     import signal
 
     from PySide6.QtCore import QTimer
+
+    def close_soon(*_):
+        QTimer.singleShot(0, win.close)
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: win.close())
+        signal.signal(sig, close_soon)
+    if requested:
+        close_soon()
     # Python runs signal handlers only between bytecodes; while Qt's loop waits in C++ none
     # run, so a timer wakes the interpreter four times a second.
     timer = QTimer(app)

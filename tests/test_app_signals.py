@@ -22,6 +22,26 @@ def _children(pid: int) -> list[int]:
     return out
 
 
+def _codec_children(pid: int) -> list[int]:
+    """The children that are Python processes (not e.g. the `ldconfig` that ctypes runs at start-up)."""
+    out = []
+    for c in _children(pid):
+        try:
+            if b"multiprocessing" in Path(f"/proc/{c}/cmdline").read_bytes():
+                out.append(c)
+        except OSError:
+            pass
+    return out
+
+
+def _catches(pid: int, sig: int) -> bool:
+    """Whether pid has a handler for sig (its SigCgt mask in /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) >> (sig - 1) & 1)
+    return False
+
+
 def _gone(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
@@ -37,11 +57,11 @@ def test_signal_closes_the_app_cleanly(tmp_path, sig):
     app = subprocess.Popen([sys.executable, str(ROOT / "main.py")], cwd=tmp_path, env=env,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        # the codecs' child process starts once the sample is open: by then the handlers are in
+        # the codecs' child processes start once the window is up
         deadline = time.monotonic() + 120
-        while not _children(app.pid) and app.poll() is None and time.monotonic() < deadline:
+        while not _codec_children(app.pid) and app.poll() is None and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert app.poll() is None and _children(app.pid), "the app did not start its codec child process"
+        assert app.poll() is None and _codec_children(app.pid), "the app did not start its codec child process"
         children = _children(app.pid)
         app.send_signal(sig)
         _, err = app.communicate(timeout=30)
@@ -54,3 +74,25 @@ def test_signal_closes_the_app_cleanly(tmp_path, sig):
     while not all(map(_gone, children)) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert all(map(_gone, children)), "a child process outlived the app"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc to see the app's signal handlers")
+def test_signal_during_start_up_closes_the_app_cleanly(tmp_path):
+    """SIGTERM as soon as the app handles it (seconds before the window exists) still ends
+    it as File > Quit does, not in a KeyboardInterrupt or a kill half-way through start-up."""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path))
+    app = subprocess.Popen([sys.executable, str(ROOT / "main.py")], cwd=tmp_path, env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while app.poll() is None and not _catches(app.pid, signal.SIGTERM) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert app.poll() is None, "the app ended before it handled SIGTERM"
+        app.send_signal(signal.SIGTERM)
+        _, err = app.communicate(timeout=120)
+    finally:
+        if app.poll() is None:
+            app.kill()
+    assert app.returncode == 0, err
+    assert "Traceback" not in err and "leaked" not in err, err
