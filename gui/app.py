@@ -194,8 +194,14 @@ def _close_on_signals(app, win, requested: list) -> None:
 
     from PySide6.QtCore import QTimer
 
+    from shiboken6 import isValid
+
+    def close():
+        if isValid(win):  # a second Ctrl+C may come after the window has deleted itself
+            win.close()
+
     def close_soon(*_):
-        QTimer.singleShot(0, win.close)
+        QTimer.singleShot(0, app, close)
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, close_soon)

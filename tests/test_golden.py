@@ -8,6 +8,9 @@ kernel, a refactor or a new format version cannot change the pictures unnoticed.
 - tests/golden/format1/, format2/: the same files as format versions 1 (no per-iteration
   checksums) and 2 (no learned context model: the ids of the weights alone) wrote them.
   Never regenerated: old files must keep decoding.
+- tests/golden/retired/<format>/: the files of weights that once shipped under a name and
+  were replaced (resources/models/retired/), moved here when they were. Never regenerated:
+  each decodes through the model its header names, found by id as `lstm-codec decode` does.
 - tests/golden/rd_<model>.json: the default model's per-iteration RD points on two small
   crops (bytes, bpp, PSNR, MS-SSIM), in CompressAI's shape. Re-encoding must reproduce them
   within the tolerances below.
@@ -74,6 +77,18 @@ def test_golden_files_decode_to_their_images(models, stem, model_name, entropy, 
     # every shorter prefix decodes too (the progressive promise of the format)
     for k in (1, 8):
         assert codec.decode(lstm.read_bytes(), k).shape == expected.shape
+
+
+RETIRED_FILES = sorted((GOLDEN / "retired").rglob("*.lstm"))
+
+
+@pytest.mark.parametrize("lstm", RETIRED_FILES, ids=lambda p: str(p.relative_to(GOLDEN / "retired")))
+def test_golden_files_of_retired_weights_still_decode(lstm):
+    from codec.lstm.lstm_file import decode_file
+    decoded = decode_file(lstm.read_bytes())
+    assert any(decoded.model_id in r.model_ids for r in zoo.RETIRED), "not a retired model's file"
+    diff = np.abs(decoded.pixels.astype(int) - load_rgb(lstm.with_suffix(".png")).pixels.astype(int))
+    assert diff.max() <= 1, f"{lstm.name}: {int((diff > 0).sum())} samples differ, by up to {diff.max()} levels"
 
 
 def _rd_points(codec, pixels):
