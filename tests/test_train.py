@@ -249,3 +249,6 @@ def test_compiled_training_saves_the_plain_network(tmp_path, data_dir):
     assert ck["meta"]["steps"] == 2 and ck["meta"]["train_settings"]["compile"]
     assert not any(k.startswith("_orig_mod") for k in ck["state_dict"])
     assert load_model(last).config == one
+    # the recipe's last leg: larger crops, resumed in the same process, compile anew
+    train(_settings(data_dir, out, steps=3, patch=32, batch=2, compile=True, resume=True), one, log=lambda *_: None)
+    assert read_checkpoint(last)["meta"]["steps"] == 3

@@ -160,7 +160,9 @@ def train(s: TrainSettings, cfg: ModelConfig | None = None, log=print) -> Path:
     if world > 1:
         model = torch.nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
     if s.compile:
-        model = torch.compile(model)
+        # static: a leg's crops have one size; a new size recompiles instead of going
+        # symbolic, which Inductor failed on (64x64 crops, then 128x128, in one process)
+        model = torch.compile(model, dynamic=False)
     opt = make_optimizer(net, s)
     if state is not None and "optimizer" in state:
         opt.load_state_dict(state["optimizer"])
