@@ -11,6 +11,13 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _launch(tmp_path) -> subprocess.Popen:
+    """The app on its built-in sample, headless, with its settings kept in tmp_path."""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path))
+    return subprocess.Popen([sys.executable, str(ROOT / "main.py")], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
 def _children(pid: int) -> list[int]:
     """Child processes of every thread of pid (the codecs' child is started by a worker thread)."""
     out = []
@@ -53,9 +60,7 @@ def _gone(pid: int) -> bool:
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc to see the app's child process")
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_signal_closes_the_app_cleanly(tmp_path, sig):
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path))
-    app = subprocess.Popen([sys.executable, str(ROOT / "main.py")], cwd=tmp_path, env=env,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    app = _launch(tmp_path)
     try:
         # the codecs' child processes start once the window is up
         deadline = time.monotonic() + 120
@@ -81,9 +86,7 @@ def test_signal_closes_the_app_cleanly(tmp_path, sig):
 def test_signal_during_start_up_closes_the_app_cleanly(tmp_path):
     """SIGTERM as soon as the app handles it (seconds before the window exists) still ends
     it as File > Quit does, not in a KeyboardInterrupt or a kill half-way through start-up."""
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path))
-    app = subprocess.Popen([sys.executable, str(ROOT / "main.py")], cwd=tmp_path, env=env,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    app = _launch(tmp_path)
     try:
         deadline = time.monotonic() + 60
         while app.poll() is None and not _catches(app.pid, signal.SIGTERM) and time.monotonic() < deadline:
