@@ -49,6 +49,22 @@ def _catches(pid: int, sig: int) -> bool:
     return False
 
 
+def _signal_cleanly(app: subprocess.Popen, sig: int, when, wait_s: float, exit_s: float) -> None:
+    """Send sig as soon as when() is true; the app must then exit with 0, no traceback, nothing leaked."""
+    try:
+        deadline = time.monotonic() + wait_s
+        while app.poll() is None and not when() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert app.poll() is None and when(), "the app ended, or never got ready for the signal"
+        app.send_signal(sig)
+        _, err = app.communicate(timeout=exit_s)
+    finally:
+        if app.poll() is None:
+            app.kill()
+    assert app.returncode == 0, err
+    assert "leaked" not in err and "Traceback" not in err, err
+
+
 def _gone(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
@@ -61,20 +77,13 @@ def _gone(pid: int) -> bool:
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_signal_closes_the_app_cleanly(tmp_path, sig):
     app = _launch(tmp_path)
-    try:
-        # the codecs' child processes start once the window is up
-        deadline = time.monotonic() + 120
-        while not _codec_children(app.pid) and app.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert app.poll() is None and _codec_children(app.pid), "the app did not start its codec child process"
-        children = _children(app.pid)
-        app.send_signal(sig)
-        _, err = app.communicate(timeout=30)
-    finally:
-        if app.poll() is None:
-            app.kill()
-    assert app.returncode == 0, err
-    assert "leaked" not in err and "Traceback" not in err, err
+    children = []
+
+    def codecs_started():  # the codecs' child processes start once the window is up
+        children[:] = _codec_children(app.pid) and _children(app.pid)
+        return bool(children)
+
+    _signal_cleanly(app, sig, when=codecs_started, wait_s=120, exit_s=30)
     deadline = time.monotonic() + 10  # children follow within seconds (the pool's shutdown, or the watchdog)
     while not all(map(_gone, children)) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -87,15 +96,4 @@ def test_signal_during_start_up_closes_the_app_cleanly(tmp_path):
     """SIGTERM as soon as the app handles it (seconds before the window exists) still ends
     it as File > Quit does, not in a KeyboardInterrupt or a kill half-way through start-up."""
     app = _launch(tmp_path)
-    try:
-        deadline = time.monotonic() + 60
-        while app.poll() is None and not _catches(app.pid, signal.SIGTERM) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert app.poll() is None, "the app ended before it handled SIGTERM"
-        app.send_signal(signal.SIGTERM)
-        _, err = app.communicate(timeout=120)
-    finally:
-        if app.poll() is None:
-            app.kill()
-    assert app.returncode == 0, err
-    assert "Traceback" not in err and "leaked" not in err, err
+    _signal_cleanly(app, signal.SIGTERM, when=lambda: _catches(app.pid, signal.SIGTERM), wait_s=60, exit_s=120)
