@@ -42,7 +42,7 @@ SHIPPED = (
                  "Baseline, &tuned for MS-SSIM", "a174c1f668891189",
                  older_ids=("10e4ec54820ecc1f",)),  # the same weights before their context model
 )
-DEFAULT = "baseline-msssim"  # the best MS-SSIM BD-rate on Kodak: docs/model.md
+DEFAULT = "proposed"  # the best MS-SSIM BD-rate on Kodak: docs/model.md
 
 
 @dataclass(frozen=True)
