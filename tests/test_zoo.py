@@ -113,3 +113,10 @@ def test_every_retired_model_is_there_and_answers_to_its_ids():
         for i in r.model_ids:
             model = find_shipped(i)
             assert model is not None and i in model.ids and model.path == str(r.path)
+
+
+def test_shipped_models_are_found_by_any_of_their_ids():
+    from codec.lstm.zoo import shipped_by_id
+    for m in SHIPPED:
+        assert all(shipped_by_id(i) is m for i in (m.model_id, *m.older_ids))
+    assert shipped_by_id("0" * 16) is None

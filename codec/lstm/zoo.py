@@ -72,6 +72,11 @@ def shipped(name: str) -> ShippedModel:
     raise KeyError(name)
 
 
+def shipped_by_id(model_id: str) -> ShippedModel | None:
+    """The shipped model with this id (or one of its earlier ids), if any."""
+    return next((m for m in SHIPPED if model_id in (m.model_id, *m.older_ids)), None)
+
+
 def default_model_path() -> Path:
     return shipped(DEFAULT).path
 
