@@ -35,7 +35,7 @@ SHIPPED = (
                  "f39034451ff23f68", older_ids=("af15c0942593f179",)),
     ShippedModel("proposed", "proposed.pt",
                  "Paper's variant: hard-sigmoid gates, image recovery block, γ = 0.5, SmoothL1; "
-                 "then the default's L1 + MS-SSIM recipe", "&Proposed",
+                 "then the L1 + MS-SSIM recipe baseline-msssim got", "&Proposed",
                  "67a7f84f1e6067ab", older_ids=("3e5cca460726ef03",)),
     ShippedModel("baseline-msssim", "baseline_msssim.pt",
                  "Toderici baseline, then fine-tuned on L1 + MS-SSIM (not in the paper)",
@@ -61,7 +61,7 @@ class RetiredModel:
 RETIRED: tuple[RetiredModel, ...] = (
     RetiredModel("proposed-smoothl1.pt",
                  "`proposed` until 2026-12-06: the paper's variant on SmoothL1 alone (9,249 steps), "
-                 "before the default's fine-tuning recipe", ("d6fd48dab947d338", "fefa1ba8d8b6a1a9")),
+                 "before the L1 + MS-SSIM fine-tuning recipe", ("d6fd48dab947d338", "fefa1ba8d8b6a1a9")),
 )
 
 
