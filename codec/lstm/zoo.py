@@ -28,6 +28,11 @@ class ShippedModel:
     def path(self) -> Path:
         return MODELS_DIR / self.file
 
+    @property
+    def ids(self) -> tuple[str, ...]:
+        """Every id its files may carry: this version's, then the earlier ones."""
+        return (self.model_id, *self.older_ids)
+
 
 SHIPPED = (
     ShippedModel("baseline", "baseline.pt",
@@ -74,7 +79,7 @@ def shipped(name: str) -> ShippedModel:
 
 def shipped_by_id(model_id: str) -> ShippedModel | None:
     """The shipped model with this id (or one of its earlier ids), if any."""
-    return next((m for m in SHIPPED if model_id in (m.model_id, *m.older_ids)), None)
+    return next((m for m in SHIPPED if model_id in m.ids), None)
 
 
 def default_model_path() -> Path:
@@ -102,7 +107,7 @@ def find_shipped(model_id: str):
     Only that model's file is read (the tables above name each file's ids); a file whose
     weights no longer match its id is not taken for it."""
     from codec.lstm.checkpoint import load_model  # torch: only when a file asks for it
-    files = [(m.path, (m.model_id, *m.older_ids)) for m in SHIPPED] + [(r.path, r.model_ids) for r in RETIRED]
+    files = [(m.path, m.ids) for m in SHIPPED] + [(r.path, r.model_ids) for r in RETIRED]
     for path, ids in files:
         if model_id in ids and path.exists():
             model = load_model(path)
