@@ -15,7 +15,7 @@ from codec.imaging.imageio import find_images
 from codec.base.errors import CodecError
 from codec.imaging.imageio import IMAGE_SUFFIXES
 from codec.lstm.lstm_file import LSTM_SUFFIX
-from codec.lstm.zoo import MODELS_DIR, SHIPPED
+from codec.lstm.zoo import MODELS_DIR, SHIPPED, display_name
 
 from . import export
 from .state import Entry
@@ -26,7 +26,7 @@ class WindowActions:
         s = self.state.current.session
         k = self.state.iteration
         title = (f"{s.name} · LSTM {k} iterations vs {CODECS[self.state.classical].label} at matched bpp · "
-                 f"model {self.model.model_id}")
+                 f"model {display_name(self.model)} ({self.model.model_id})")
         v = self.views
         views = export.panes_image(v.visible_panes(), s.original.shape[:2], v.visible_bars())
         plot = export.render_plot(self.plot, max(640, views.width()), 360)

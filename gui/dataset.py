@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QPro
 from codec.base.atomic import atomic_path, write_text
 from codec.classical import get_codec
 from codec.rd.dataset import DatasetSummary, image_points, intervals, model_points, summarize
+from codec.lstm.zoo import display_name
 from codec.rd.published import load as load_published, matching, shipped
 from codec.base.errors import CodecError
 from codec.rd.bd import BD_LABELS
@@ -357,8 +358,13 @@ class DatasetWindow(QWidget):
             raise ExportError(f"could not write {path} ({e.strerror}); choose another place.") from None
 
     def label(self, key: str) -> str:
-        """What the plot and tables call a curve: a published one by its name, else label()."""
-        return f"{self.published[key].label} (published)" if key in self.published else label(key)
+        """What the plot and tables call a curve: a published one by its name, the model in use
+        by its name once other models are drawn (as the main window's legend does), else label()."""
+        if key in self.published:
+            return f"{self.published[key].label} (published)"
+        if key == "lstm" and self.other_models:
+            return f"LSTM {display_name(self.codec.model)} (in use)"
+        return label(key)
 
     def _describe(self, key: str) -> str:
         if key in self.published:
@@ -391,7 +397,7 @@ class DatasetWindow(QWidget):
 def label(key: str) -> str:
     """What the plot and tables call a curve: the model in use, another model, or a codec."""
     if key == "lstm":
-        return "LSTM (model in use)"
+        return "LSTM"
     if key.startswith("lstm:"):
         return f"LSTM {key[5:]}"
     return get_codec(key).label

@@ -17,7 +17,7 @@ from codec.lstm.checkpoint import LoadedModel
 from codec.classical.plugins import problems as plugin_problems
 from codec.lstm.encoders import DEFAULT_ENCODER, ENCODER_LABELS
 from codec.rd.session import ImageSession
-from codec.lstm.zoo import SHIPPED, shipped_by_id
+from codec.lstm.zoo import SHIPPED, display_name
 
 from .actions import WindowActions
 from .rdplot import Curves, RDPlot
@@ -758,8 +758,7 @@ class MainWindow(WindowActions, QMainWindow):
         (a shipped model's by the name the others' curves have)."""
         if not (self.state.all_models and self.model):
             return "LSTM"
-        mine = shipped_by_id(self.model.model_id)
-        return f"LSTM {mine.name if mine else self.model.name} (in use)"
+        return f"LSTM {display_name(self.model)} (in use)"
 
     def _model_names(self) -> dict[str, str]:
         """model id -> legend name of the curves drawn besides the model in use."""

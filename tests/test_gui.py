@@ -615,7 +615,7 @@ def test_dataset_window_tables_plot_exports_and_cache(qtbot, window, photos, tmp
 def test_dataset_window_draws_every_models_mean_curve(qtbot, window, photos):
     """Figure 5 over a data set: with every model's curve on, the window adds each shipped
     model's mean curve and its BD-rate row."""
-    from codec.lstm.zoo import SHIPPED
+    from codec.lstm.zoo import SHIPPED, display_name
     window.set_option("all_models", True)
     w = window.open_dataset([photos[0]])
     qtbot.waitUntil(lambda: not w.cancel_btn.isEnabled(), timeout=180000)
@@ -623,6 +623,8 @@ def test_dataset_window_draws_every_models_mean_curve(qtbot, window, photos):
     assert {"lstm:" + m.name for m in SHIPPED} <= keys
     rows = [w.bd_table.item(r, 0).text() for r in range(w.bd_table.rowCount())]
     assert all(f"LSTM {m.name}" in rows for m in SHIPPED)
+    # the model in use is named as in the main window's legend, not left as a bare "LSTM"
+    assert f"LSTM {display_name(window.model)} (in use)" in rows
     w.close()
 
 

@@ -82,6 +82,12 @@ def shipped_by_id(model_id: str) -> ShippedModel | None:
     return next((m for m in SHIPPED if model_id in m.ids), None)
 
 
+def display_name(model) -> str:
+    """What the app calls a loaded model: a shipped one by its zoo name, else by its own."""
+    mine = shipped_by_id(model.model_id)
+    return mine.name if mine else model.name
+
+
 def default_model_path() -> Path:
     return shipped(DEFAULT).path
 
