@@ -59,6 +59,8 @@ def _fail(msg: str) -> int:
 
 
 def main(argv=None) -> int:
+    from .spawned import exit_if_spawned_child
+    exit_if_spawned_child()  # before the seconds of start-up a child would spend for nothing
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
         status = _run(args)

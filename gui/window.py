@@ -22,6 +22,7 @@ from codec.lstm.zoo import SHIPPED, display_name
 from .actions import WindowActions
 from .rdplot import Curves, RDPlot
 from .scheduler import THUMB, Scheduler
+from .spawned import exit_if_spawned_child
 from .state import METRICS, MODE_LABELS, MODES, Entry, ViewState
 from .views import ComparisonViews
 
@@ -38,6 +39,7 @@ def caption(sample) -> str:
 
 class MainWindow(WindowActions, QMainWindow):
     def __init__(self, model: LoadedModel | None = None, settings: QSettings | None = None):
+        exit_if_spawned_child()
         super().__init__()
         # Qt deletes the window once closed: the signal connections to its own methods are
         # reference cycles through C++ that Python's collector cannot break

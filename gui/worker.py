@@ -19,8 +19,6 @@ import multiprocessing
 import os
 import queue
 import sys
-import threading
-import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, TimeoutError
 from concurrent.futures.process import BrokenProcessPool
@@ -32,22 +30,7 @@ from PySide6.QtCore import QObject, QThread, Signal
 from codec.base.errors import CodecError
 from codec.rd.session import run_each, run_here
 
-
-def _child_init(parent_pid: int):
-    import cv2
-    import torch
-    torch.set_num_threads(1)  # one core for the child, the other for the GUI and the LSTM
-    cv2.setNumThreads(1)  # the metrics' filtering, likewise
-    if hasattr(os, "nice"):
-        os.nice(10)  # background work: the GUI (and the X server) come first when they need a core
-    threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
-
-
-def _exit_with_parent(parent_pid: int):
-    """A killed app (SIGKILL, SIGTERM) runs no clean-up; its child must not linger."""
-    while os.getppid() == parent_pid:
-        time.sleep(1.0)
-    os._exit(0)
+from .child import child_init
 
 
 def _ready() -> None:
@@ -66,10 +49,10 @@ class ChildProcessRunner:
 
     Called from the classical worker thread only. If the child dies (killed, out of
     memory), the call is retried here in this process and the next call starts a new child.
-    If children cannot work at all (they die twice; or a script creates the window without
-    an `if __name__ == "__main__":` guard, and each child, which re-imports the script,
-    fails), the work runs here from then on: slower slider moves while it runs, but
-    nothing lost."""
+    If children cannot work at all (they die twice; or a script starts the app without an
+    `if __name__ == "__main__":` guard, and each child, which re-runs the script, ends in
+    `gui/spawned.py`), the work runs here from then on: slower slider moves while it
+    runs, but nothing lost."""
 
     MAX_BROKEN = 2
     CHILDREN = 2
@@ -99,7 +82,7 @@ class ChildProcessRunner:
         if self._pool is None:
             # spawn, not fork: forking a process that runs Qt and torch threads is unsafe
             self._pool = ProcessPoolExecutor(self.CHILDREN, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_child_init, initargs=(os.getpid(),))
+                                             initializer=child_init, initargs=(os.getpid(),))
         return self._pool.submit(fn, *args)
 
     def map(self, fn, calls, should_stop=None) -> list:
