@@ -8,8 +8,9 @@ Every run trains from scratch with the recipe of `lstm-codec train` (batch 32 of
 Adam 5e-4 with warm-up, bf16 autocast, stochastic binarizer) at width 0.25, with the same seed
 and so the same initial draw and data order, through the same budgets: 2,100 steps (1.4 CPU
 hours of the slowest variant on one core), then on to 3,600 (1.2-1.5 CPU hours for the
-baseline, 1.8 and more for the proposed model). Each run stops at each budget, is evaluated, and continues with its optimiser's
-state (the data sampler is seeded again at the same step for every run). A second seed of two
+baseline, 1.8 and more for the proposed model). Each run stops at each budget, is evaluated,
+and continues with its optimiser's state (the data sampler is seeded again at the same step
+for every run). A second seed of two
 runs measures the run-to-run noise. At each budget, a run is evaluated on the 24 Kodak images
 with the real codec and the paper's plain bits (32 per 16x16 block per iteration, the same bpp
 for every run): the mean |x - x_16| after 16 iterations as the paper's Table 1 reports it, the
