@@ -700,7 +700,7 @@ class MainWindow(WindowActions, QMainWindow):
     def _update_title(self):
         st = self.state
         name = st.current.name if st.current else ""
-        model = f"{st.model.name}, model {st.model.model_id}" if st.model else "no model"
+        model = f"{display_name(st.model)}, model {st.model.model_id}" if st.model else "no model"
         if st.model and not st.entropy:
             model += ", plain bits"
         if st.model:

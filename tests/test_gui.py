@@ -320,7 +320,7 @@ def test_model_menu_switches_between_shipped_models(qtbot, window, photos, tmp_p
         actions[m.label].trigger()
         assert window.model.path == str(m.path) and window.slider.maximum() == window.model.config.iterations
         assert actions[m.label].isChecked()
-        assert window.model.model_id in window.windowTitle()
+        assert f"({m.name}, model {window.model.model_id}" in window.windowTitle()  # the zoo's name
         _wait_encoded(qtbot, window, timeout=60000)  # the open image is encoded again with it
     # a checkpoint that fails to load leaves the model in use, and its menu item, as they were
     monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: None)
