@@ -14,6 +14,7 @@ here, touched on the GUI thread only.
 """
 from __future__ import annotations
 
+import gc
 import threading
 from dataclasses import dataclass, field
 
@@ -69,6 +70,23 @@ class OtherCodecs:
             return self._codecs[key]
 
 
+# Imported lazily by what they serve, but on every first opening: bjontegaard (with matplotlib
+# and scipy, 0.6 s) by the BD-rate readout, which runs on the GUI thread; and torch._dynamo
+# (0.9 s), which torch.optim imports on first use, in the refining encoders.
+IMPORTED_AHEAD = ("bjontegaard", "torch._dynamo")
+
+
+def settle_start_up() -> None:
+    """Import IMPORTED_AHEAD, then move all that start-up made (torch, Qt, the model, those
+    imports: about 400,000 objects, nearly all for the app's lifetime) out of the cyclic
+    garbage collector's reach: a full collection over them takes 0.1-0.2 s, a slider drag's
+    six to twelve frames."""
+    import importlib
+    for name in IMPORTED_AHEAD:
+        importlib.import_module(name)
+    gc.freeze()
+
+
 class Scheduler(QObject):
     # results, on the GUI thread, once stored in their session
     encoding_changed = Signal(object)           # the session being encoded (None: none)
@@ -118,9 +136,11 @@ class Scheduler(QObject):
 
     # ================================================================ lifetime
     def warm_up(self):
-        """Start the classical codecs' child processes now, e.g. while the user picks a file."""
+        """Start the classical codecs' child processes now, e.g. while the user picks a file,
+        and import what the first opening would import on its way (`settle_start_up`)."""
         self.workers.submit("classic", lambda _: CLASSICAL_RUNNER.warm_up(), priority=-1,
                             what="starting the classical codecs' processes")
+        self.workers.submit("lstm", lambda _: settle_start_up(), priority=-1, what="importing what an opening needs")
 
     def busy(self) -> bool:
         return self.workers.busy()

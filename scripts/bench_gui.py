@@ -36,12 +36,15 @@ def pause(app, seconds=0.05):
         time.sleep(0.002)
 
 
-GC_DURING = []  # garbage collections that started inside a timed move
+GC_DURING = []  # (generation, seconds) of the garbage collections inside a timed move
+_GC_START = [0.0]
 
 
 def _gc_probe(phase, info):
-    if phase == "start" and TIMING[0]:
-        GC_DURING.append(info["generation"])
+    if phase == "start":
+        _GC_START[0] = time.perf_counter()
+    elif TIMING[0]:
+        GC_DURING.append((info["generation"], time.perf_counter() - _GC_START[0]))
 
 
 TIMING = [False]
@@ -154,7 +157,9 @@ def main():
     win.slider.setValue(16)
     app.processEvents()
     report("slider redraw, diff view (revisits: error maps cached)", [timed_move(app, win, k) for k in sweep * 3])
-    print(f"garbage collections inside timed moves: {len(GC_DURING)} (generations {sorted(set(GC_DURING))})")
+    longest = max((t for _, t in GC_DURING), default=0.0)
+    print(f"garbage collections inside timed moves: {len(GC_DURING)} (generations "
+          f"{sorted({g for g, _ in GC_DURING})}, the longest {longest * 1000:.1f} ms)")
     win.close()
 
 

@@ -1,6 +1,9 @@
 """The real window, driven offscreen with pytest-qt (tiny random model for speed)."""
+import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +16,7 @@ import shiboken6  # noqa: E402
 from PySide6.QtCore import QRectF, QSettings  # noqa: E402
 from PySide6.QtGui import QImage  # noqa: E402
 
+from gui.scheduler import IMPORTED_AHEAD  # noqa: E402
 from gui.window import MainWindow  # noqa: E402
 
 
@@ -257,6 +261,45 @@ def test_headless_export_command(tmp_path, tiny_model_path, photos):
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
                        cwd=str(__import__("pathlib").Path(__file__).resolve().parent.parent))
     assert r.returncode == 2 and "already exists" in r.stderr
+
+
+SETTLE = """
+import gc, json, os, sys, time
+from PySide6.QtWidgets import QApplication
+from gui.scheduler import IMPORTED_AHEAD
+from gui.window import MainWindow
+if __name__ == "__main__":
+    app = QApplication([])
+    win = MainWindow(None)
+    before = [m for m in IMPORTED_AHEAD if m in sys.modules]
+    win.scheduler.warm_up()
+    t = time.monotonic()
+    while win.scheduler.busy() and time.monotonic() - t < 240:
+        app.processEvents()
+        time.sleep(0.01)
+    after = [m for m in IMPORTED_AHEAD if m in sys.modules]
+    print(json.dumps({"before": before, "after": after, "frozen": gc.get_freeze_count(),
+                      "tracked": len(gc.get_objects())}), flush=True)
+    os._exit(0)
+"""
+
+
+@pytest.mark.slow
+def test_warm_up_imports_what_an_opening_needs_and_freezes_the_start_up_heap(tmp_path):
+    """While the user picks a file, the app imports what the first opening would import on
+    its way (the BD-rate readout's library would otherwise load on the GUI thread) and moves
+    what start-up made out of the garbage collector's reach, so that no full collection
+    over it falls inside a slider drag."""
+    script = tmp_path / "settle.py"
+    script.write_text(SETTLE)
+    root = Path(__file__).resolve().parent.parent
+    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                       env=dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(root),
+                                HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path)))
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["before"] == [] and out["after"] == list(IMPORTED_AHEAD), out
+    assert out["frozen"] > 100_000 and out["tracked"] < out["frozen"] / 10, out
 
 
 def test_drop_files_opens_them(qtbot, window, photos):
