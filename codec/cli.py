@@ -3,7 +3,8 @@
     lstm-codec encode IN OUT.lstm [--iterations K] [--model baseline|proposed|PATH] [--refine 10]
     lstm-codec decode IN.lstm OUT.png [--iterations K] [--salvage]
     lstm-codec info IN.lstm
-    lstm-codec eval DIR --out OUTDIR
+    lstm-codec eval DIR --out OUTDIR [--metrics ID[,ID]]
+    lstm-codec metrics
     lstm-codec train --data DIR ...
     lstm-codec compare IN --iterations K --out fig.png
 
@@ -35,22 +36,25 @@ def _load(model_path):
     return load_model(resolve_model(model_path))
 
 
-def _refine(args):
-    """The encoder's settings: --refine STEPS (a search of your own) or --encoder NAME."""
+def _options(args):
+    """The LSTM's options from the command line: --model, --tile, --no-entropy, --encoder or
+    --refine STEPS (a search of your own), --precision."""
     from codec.lstm.encoders import ENCODERS, RefineSettings
+    from codec.lstm.options import LSTMOptions
     steps, ahead = getattr(args, "refine", 0), getattr(args, "refine_lookahead", 1)
     if steps < 0 or ahead < 0:
         raise UserError("--refine and --refine-lookahead take a number of steps (0 or more).")
-    if steps:
-        return RefineSettings(steps=steps, lookahead=ahead)
-    return ENCODERS[getattr(args, "encoder", "fast")]
+    refine = RefineSettings(steps=steps, lookahead=ahead) if steps else ENCODERS[getattr(args, "encoder", "fast")]
+    defaults = LSTMOptions()
+    return LSTMOptions(model=getattr(args, "model", None), refine=refine,
+                       entropy=not getattr(args, "no_entropy", False),
+                       precision=getattr(args, "precision", defaults.precision),
+                       tile=getattr(args, "tile", None) or defaults.tile)
 
 
 def _codec(args, model=None):
-    from codec.lstm.coder import DEFAULT_TILE, LSTMCodec
-    return LSTMCodec(model or _load(args.model), getattr(args, "tile", None) or DEFAULT_TILE,
-                     entropy=not getattr(args, "no_entropy", False), refine=_refine(args),
-                     precision=getattr(args, "precision", "fp32"))
+    from codec.lstm.coder import LSTMCodec
+    return LSTMCodec.from_options(_options(args), model)
 
 
 def _writable(path, force: bool) -> Path:
@@ -150,6 +154,7 @@ def cmd_eval(a):
         raise UserError("--workers takes a number of worker processes (1 or more).")
     from codec.rd.published import load as load_published
     published = [load_published(f) for f in a.published]
+    asked = _metrics(a.metrics) + (["ssimulacra2"] if a.ssimulacra2 else [])
     codec = _codec(a)
     client = None
     if a.workers or a.scheduler:
@@ -158,7 +163,7 @@ def cmd_eval(a):
     try:
         res = evaluate(a.directory, a.out, codec, classical=classical, iterations=a.iterations,
                        limit=a.limit or None, progress=not a.quiet, resume=a.resume,
-                       with_ssimulacra2=a.ssimulacra2, client=client, bd_method=a.bd_method,
+                       asked=tuple(asked), client=client, bd_method=a.bd_method,
                        published=published)
     finally:
         if client is not None:
@@ -166,6 +171,25 @@ def cmd_eval(a):
     for line in summary_lines(res):
         print(line)
     print("wrote " + ", ".join(res.files))
+
+
+def _metrics(names: str) -> list[str]:
+    """--metrics a,b: registered metric ids, or a sentence naming the ones there are."""
+    from codec.quality import registry
+    try:
+        return registry.parse(names)
+    except KeyError as e:
+        raise UserError(f"{e.args[0]}; `lstm-codec metrics` lists them.") from None
+
+
+def cmd_metrics(a):
+    from codec.quality import registry
+    print(f"{'id':16s} {'BD scale':18s} {'better':7s} {'measured':12s} {'version':8s} label, origin")
+    for x in registry.all_metrics():
+        print(f"{x.id:16s} {x.bd_scale:18s} {'higher' if x.higher_is_better else 'lower':7s} "
+              f"{'on request' if x.slow else 'always':12s} {x.version:8s} {x.label}, {x.origin}")
+    for p in registry.problems():
+        print(f"note: {p}")
 
 
 def cmd_train(a):
@@ -191,7 +215,7 @@ def cmd_compare(a):
     label = get_codec(a.codec).label
 
     def text(s):
-        return f"{s.num_bytes} B, {s.bpp:.3f} bpp, PSNR {s.psnr:.2f} dB, MS-SSIM {s.ms_ssim:.4f}"
+        return f"{s.num_bytes} B, {s.bpp:.3f} bpp, PSNR {s.value('psnr-rgb'):.2f} dB, MS-SSIM {s.value('ms-ssim-rgb'):.4f}"
 
     panels = [(f"LSTM ({a.iterations} iterations)", lstm.reconstruction, text(lstm)),
               (f"{label} ({cl.label})", cl.reconstruction, text(cl))]
@@ -267,8 +291,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--iterations", "-k", type=int, default=None)
     ev.add_argument("--limit", type=int, default=0, help="only the first N images")
     ev.add_argument("--quiet", action="store_true")
+    ev.add_argument("--metrics", default="", metavar="ID[,ID]",
+                    help="also measure these metrics and their BD-rates, by id (ssimulacra2, or a plugin's: "
+                    "`lstm-codec metrics` lists them); PSNR, MS-SSIM and SSIM are always measured")
     ev.add_argument("--ssimulacra2", action="store_true",
-                    help="also measure SSIMULACRA2 and its BD-rates (about 0.3 s per point at Kodak's size)")
+                    help="the same as --metrics ssimulacra2 (about 0.3 s per point at Kodak's size)")
     ev.add_argument("--resume", action="store_true",
                     help="carry on from the images an interrupted evaluation into --out finished")
     ev.add_argument("--bd-method", choices=["pchip", "akima"], default="pchip",
@@ -284,6 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "the model at the same paths, and a shared LSTM_COMPARE_CACHE")
     model_opts(ev)
     ev.set_defaults(func=cmd_eval)
+
+    mt = sub.add_parser("metrics", help="list the quality metrics: built in and plugins")
+    mt.set_defaults(func=cmd_metrics)
 
     t = sub.add_parser("train", help="train a model")
     from codec.train.settings import add_arguments

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 from codec.lstm.checkpoint import load_model
 from codec.classical import CODECS
 from codec.imaging.imageio import find_images
+from codec.quality import registry
 from codec.base.errors import CodecError
 from codec.imaging.imageio import IMAGE_SUFFIXES
 from codec.lstm.lstm_file import LSTM_SUFFIX
@@ -169,10 +170,10 @@ class WindowActions:
             self.status("No image files there.", error=True)
             return None
         # Figure 5 over the data set too (with the encoder the plot uses for them)
-        others = {name: self.scheduler.others.get(mid, path, st.entropy, st.others_encoder())
+        others = {name: self.scheduler.others.get(mid, path, st.others_options())
                   for mid, name, path in st.plot_models()}
         w = DatasetWindow(files, st.codec, [k for k in st.classical_codecs if k != "jpeg444"], others,
-                          with_ssimulacra2=st.metric == "ssimulacra2", parent=self)
+                          asked=tuple(m.id for m in [registry.scale(st.metric).metric] if m.slow), parent=self)
         w.open_image.connect(lambda path: self.open_paths([path]))
         w.show()
         return w

@@ -17,8 +17,9 @@ SAMPLE = SAMPLES_DIR / "coffee.png"
 
 def parse_args(argv):
     from codec.classical import CODECS
+    from codec.quality import registry
 
-    from .state import METRICS, MODES
+    from .state import MODES
     p = argparse.ArgumentParser(prog="lstm-compare", description="Compare a progressive LSTM image codec with "
                                 "JPEG, WebP, JPEG 2000, AVIF, HEIC and JPEG XL. With no PHOTO, opens the built-in sample.")
     p.add_argument("photos", nargs="*", help="images or folders to open")
@@ -27,7 +28,7 @@ def parse_args(argv):
     p.add_argument("--codec", choices=list(CODECS), help="classical codec")
     p.add_argument("--mode", choices=MODES, help="view mode")
     p.add_argument("--all-models", action="store_true", help="plot every shipped model's curve too (Figure 5)")
-    p.add_argument("--metric", choices=list(METRICS), help="the RD plot's quality axis")
+    p.add_argument("--metric", choices=list(registry.scales()), help="the RD plot's quality axis")
     p.add_argument("--export", metavar="OUT.png", help="render the comparison of the first PHOTO to OUT.png "
                    "without showing a window, then exit")
     p.add_argument("--force", action="store_true", help="with --export: overwrite OUT.png if it exists")

@@ -25,13 +25,13 @@ from codec.rd.dataset import DatasetSummary, image_points, intervals, model_poin
 from codec.lstm.zoo import display_name
 from codec.rd.published import load as load_published, matching, shipped
 from codec.base.errors import CodecError
-from codec.rd.bd import BD_LABELS
-from codec.rd.points import compressai_json
+from codec.quality import registry
+from codec.rd.bd import DEFAULT_SCALE, bd_scales
+from codec.rd.results import compressai_json
 from codec.imaging.imageio import content_key, load_rgb
 
 from .export import ExportError, export_plot
 from .rdplot import COLORS, MODEL_COLORS
-from .state import METRICS
 
 
 
@@ -59,15 +59,18 @@ class DatasetWindow(QWidget):
     open_image = Signal(str)  # a path the user double-clicked
 
     def __init__(self, paths: list[Path], codec, keys: list[str], other_models: dict | None = None,
-                 with_ssimulacra2: bool = False, parent=None):
+                 asked: tuple[str, ...] = (), parent=None):
         """`other_models`: name -> LSTMCodec of more models whose mean curves to draw (Figure 5);
-        `with_ssimulacra2`: measure SSIMULACRA2 too (about 0.3 s per point at Kodak's size)."""
+        `asked`: the on-request metrics to measure too (SSIMULACRA2: about 0.3 s per point at
+        Kodak's size)."""
         super().__init__(parent, Qt.Window)
         self.setAttribute(Qt.WA_DeleteOnClose)
         self.paths, self.codec, self.keys = list(paths), codec, list(keys)
         self.other_models = dict(other_models or {})
-        self.with_ssimulacra2 = with_ssimulacra2
-        self.bd_columns = {m: BD_LABELS[m] for m in BD_LABELS if m != "ssimulacra2" or with_ssimulacra2}
+        self.asked = tuple(asked)
+        measured = [x for x in registry.all_metrics() if not x.slow or x.id in self.asked]
+        # BD scale id -> its label: the table's columns, the default's first
+        self.bd_columns = {k: registry.scale(k).label for k in bd_scales() if registry.scale(k).metric in measured}
         self._per_image_bd: dict = {}  # (image, anchor, method) -> its BD-rates: each computed once
         self._complete = False  # every image in: the BD-rates' intervals are worth their seconds
         self._intervals: dict = {}  # (anchor, method) -> codec -> interval, computed off the GUI thread
@@ -101,8 +104,8 @@ class DatasetWindow(QWidget):
         self.anchor_box.setToolTip("The anchor the BD-rates are computed against")
         self.anchor_box.currentIndexChanged.connect(lambda _: self._refresh())
         self.metric_box = QComboBox()
-        for m in ("ms-ssim-db", "psnr", "ssim", "ms-ssim") + (("ssimulacra2",) if self.with_ssimulacra2 else ()):
-            self.metric_box.addItem(METRICS[m][0], m)
+        for k in self.bd_columns:
+            self.metric_box.addItem(registry.scale(k).label, k)
         self.metric_box.setToolTip("The quality axis of the plot and the metric the per-image BD-rates use")
         self.metric_box.currentIndexChanged.connect(lambda _: self._refresh())
         self.method_box = QComboBox()
@@ -155,13 +158,13 @@ class DatasetWindow(QWidget):
             try:
                 pixels = load_rgb(p).pixels
                 self._content[p.name] = content_key(pixels)
-                pts = image_points(pixels, p.name, self.codec, self.keys, with_ssimulacra2=self.with_ssimulacra2,
+                pts = image_points(pixels, p.name, self.codec, self.keys, asked=self.asked,
                                    should_stop=self._stop.is_set)
                 for label, codec in self.other_models.items():
                     if pts is None or self._stop.is_set():
                         pts = None
                         break
-                    pts += model_points(pixels, p.name, codec, label, with_ssimulacra2=self.with_ssimulacra2)
+                    pts += model_points(pixels, p.name, codec, label, asked=self.asked)
             except CodecError as e:
                 pts = str(e)
             if pts is None:
@@ -237,7 +240,7 @@ class DatasetWindow(QWidget):
 
     @property
     def metric(self) -> str:
-        """The plotted metric (a key of gui.state.METRICS)."""
+        """The plotted scale (a BD scale id of codec/quality/registry.py), also the per-image BD-rates'."""
         return self.metric_box.currentData()
 
     def _refresh(self):
@@ -260,8 +263,8 @@ class DatasetWindow(QWidget):
 
     def _draw_plot(self):
         self.plot.clear()
-        axis, values, _ = METRICS[self.metric]
-        self.plot.setLabel("left", axis)
+        values = self.metric
+        self.plot.setLabel("left", registry.scale(values).label)
         others = [k for k in self.summary.curves if k.startswith("lstm:") or k in self.published]
         for key, curve in self.summary.curves.items():
             if values not in curve:
@@ -299,7 +302,7 @@ class DatasetWindow(QWidget):
 
     def _fill_image_table(self):
         t = self.image_table
-        key = METRICS[self.metric][2]
+        key = self.metric
         t.setSortingEnabled(False)
         t.clear()
         headers = ["image", f"LSTM BD-rate vs {self.label(self.anchor)} ({self.bd_columns[key]})",
@@ -312,8 +315,9 @@ class DatasetWindow(QWidget):
             t.setItem(i, 0, QTableWidgetItem(image))
             t.setItem(i, 1, NumberItem(self.summary.per_image.get(image, {}).get(key, math.nan)))
             t.setItem(i, 2, NumberItem(last.bpp, f"{last.bpp:.3f}"))
-            t.setItem(i, 3, NumberItem(last.ms_ssim, f"{last.ms_ssim:.4f}"))
-            t.setItem(i, 4, NumberItem(last.psnr, f"{last.psnr:.2f}"))
+            ms, ps = last.value("ms-ssim-rgb"), last.value("psnr-rgb")
+            t.setItem(i, 3, NumberItem(ms, f"{ms:.4f}"))
+            t.setItem(i, 4, NumberItem(ps, f"{ps:.2f}"))
         t.setSortingEnabled(True)
         t.sortItems(1, Qt.DescendingOrder)  # worst first: where the LSTM needs the most bits
         t.resizeColumnsToContents()
@@ -338,7 +342,7 @@ class DatasetWindow(QWidget):
                 with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
                     w = csv.writer(f)
                     w.writerow(["codec", *[f"bd_rate_vs_{s.anchor}_{m}" for m in self.bd_columns],
-                                "ms-ssim-db_95ci_low", "ms-ssim-db_95ci_high", "bd_interpolation"])
+                                f"{DEFAULT_SCALE}_95ci_low", f"{DEFAULT_SCALE}_95ci_high", "bd_interpolation"])
                     for k, bd in s.bd.items():
                         w.writerow([k, *[bd.get(m, "") for m in self.bd_columns], *s.intervals.get(k, ("", "")),
                                     s.method])
@@ -351,7 +355,7 @@ class DatasetWindow(QWidget):
                        "results": [compressai_json(f"LSTM {self.codec.model.model_id}" if k == "lstm" else self.label(k),
                                                    self._describe(k), c) for k, c in s.curves.items()],
                        "bd_rate_percent_vs_anchor": s.bd, "bd_interpolation": s.method,
-                       "ms-ssim-db_bd_rate_95ci_across_images": s.intervals,
+                       f"{DEFAULT_SCALE}_bd_rate_95ci_across_images": s.intervals,
                        "lstm_bd_rate_percent_per_image": s.per_image}
                 write_text(path, json.dumps(doc, indent=2, default=lambda v: None))
         except OSError as e:

@@ -2,7 +2,7 @@
 the plot alone (PNG/SVG), the RD data (CSV/JSON), the .lstm file and reconstructions."""
 from __future__ import annotations
 
-import csv
+import dataclasses
 import json
 from pathlib import Path
 
@@ -11,6 +11,7 @@ from PySide6.QtGui import QColor, QFont, QImage, QPainter
 
 from codec.base.atomic import atomic_path, write_bytes, write_text
 from codec.classical import get_codec
+from codec.rd.results import csv_text
 
 
 class ExportError(Exception):
@@ -118,23 +119,15 @@ def export_plot(plot_widget, path) -> None:
 
 
 def export_rd(session, path) -> None:
-    """CompressAI-shaped JSON (a list, one entry per codec) or a flat CSV."""
+    """CompressAI-shaped JSON (a list, one entry per codec) or a flat CSV (codec/rd/results.py's
+    layout, as `lstm-codec eval` writes per_image.csv)."""
     path = Path(path)
-    data = session.rd_results()
     try:
         if path.suffix.lower() == ".csv":
-            with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
-                w = csv.writer(f)
-                w.writerow(["image", "codec", "setting", "bpp", "psnr_rgb", "ms_ssim_rgb", "ssim_rgb", "ssimulacra2"])
-                for d in data:
-                    r = d["results"]
-                    s2 = r.get("ssimulacra2") or [None] * len(r["bpp"])
-                    for s, b, p, m, ss, q in zip(r["setting"], r["bpp"], r["psnr-rgb"], r["ms-ssim-rgb"],
-                                                 r["ssim-rgb"], s2):
-                        w.writerow([session.name, d["name"], s, f"{b:.5f}", f"{p:.4f}", f"{m:.6f}", f"{ss:.6f}",
-                                    "" if q is None else f"{q:.4f}"])
+            points = [*session.lstm, *(p for c in session.curves.values() for p in c)]
+            write_text(path, csv_text([dataclasses.replace(p, image=session.name) for p in points]))
         else:
-            write_text(path, json.dumps(data, indent=2))
+            write_text(path, json.dumps(session.rd_results(), indent=2))
     except OSError as e:
         raise ExportError(f"could not write {path} ({e.strerror}); choose another place.") from None
 

@@ -9,29 +9,21 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QGraphicsItem
 
 from codec.classical import get_codec
-from codec.quality.metrics import msssim_db
-from codec.rd.bd import BD_LABELS, BD_METRICS, image_bd_rate
+from codec.quality import registry
+from codec.rd.bd import image_bd_rate
 from codec.rd.points import RDPoint
 
-from .state import METRICS
 COLORS = {"lstm": (230, 60, 60), "jpeg": (255, 160, 40), "jpeg444": (170, 110, 60),
           "webp": (80, 190, 80), "jpeg2000": (170, 110, 220), "avif": (70, 150, 240),
           "heic": (230, 110, 180), "jxl": (60, 200, 200)}
 MODEL_COLORS = [(255, 120, 120), (250, 210, 90), (200, 140, 255), (140, 220, 140)]  # other LSTM models, dashed
 
 
-def metric_value(sample, metric: str) -> float:
-    """The plotted value (NaN: not computed yet)."""
-    if metric == "ssimulacra2":
-        return math.nan if sample.ssimulacra2 is None else sample.ssimulacra2
-    if metric == "ssim":
-        return sample.ssim
-    if metric == "psnr":
-        return sample.psnr if math.isfinite(sample.psnr) else 100.0
-    if metric == "ms-ssim-db":
-        v = msssim_db(sample.ms_ssim)
-        return v if math.isfinite(v) else 60.0
-    return sample.ms_ssim
+def metric_value(sample, scale: str) -> float:
+    """The plotted value on a quality scale (NaN: not computed yet); an identical picture's
+    infinite PSNR or MS-SSIM dB is drawn at 100, above every real point."""
+    v = sample.value(scale)
+    return 100.0 if v == math.inf else v
 
 
 @dataclass
@@ -63,7 +55,7 @@ class RDPlot(pg.PlotWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.quality = "ms-ssim"
+        self.quality = registry.DEFAULT  # the plotted scale (codec/quality/registry.py)
         self.setBackground((30, 30, 30))
         self.showGrid(x=True, y=True, alpha=0.25)
         self.setLabel("bottom", "bits per pixel (real file bytes)")
@@ -92,7 +84,7 @@ class RDPlot(pg.PlotWidget):
         self._x_top = None
         self._title = None
         self._model_names: dict[str, str] = {}  # other LSTM models drawn: model id -> legend name
-        self.set_metric("ms-ssim")
+        self.set_metric(registry.DEFAULT)
 
     def _marker(self, color, symbol) -> pg.ScatterPlotItem:
         m = pg.ScatterPlotItem(size=16, pen=pg.mkPen(color, width=3), brush=None, symbol=symbol)
@@ -135,7 +127,7 @@ class RDPlot(pg.PlotWidget):
 
     def set_metric(self, metric: str):
         self.quality = metric
-        self.setLabel("left", METRICS[metric][0])
+        self.setLabel("left", registry.scale(metric).label)
         self._draw()
 
     def set_codecs(self, codecs: list[str]):
@@ -171,9 +163,10 @@ class RDPlot(pg.PlotWidget):
 
     def _show_bd_rate(self):
         """This image's BD-rate of the LSTM against the codec on screen, in the title, on the
-        plotted metric (MS-SSIM in dB for both MS-SSIM views): the number papers quote."""
-        d, codec, bd_name = self._data, self._current[1], METRICS[self.quality][2]
-        bd = (image_bd_rate(d.classical[codec], d.lstm, BD_METRICS[bd_name])
+        plotted metric's BD scale (MS-SSIM in dB for both MS-SSIM views): the number papers quote."""
+        d, codec = self._data, self._current[1]
+        bd_scale = registry.scale(self.quality).metric.bd_scale
+        bd = (image_bd_rate(d.classical[codec], d.lstm, bd_scale)
               if d.lstm_complete and codec in d.classical else None)
         if bd is None:
             text = ""
@@ -181,7 +174,7 @@ class RDPlot(pg.PlotWidget):
             text = f"BD-rate vs {get_codec(codec).label}: undefined (the curves do not overlap)"
         else:
             text = (f"this image: the LSTM needs {abs(bd):.1f}% {'more' if bd > 0 else 'fewer'} bits than "
-                    f"{get_codec(codec).label} for the same quality (BD-rate {bd:+.1f}%, {BD_LABELS[bd_name]})")
+                    f"{get_codec(codec).label} for the same quality (BD-rate {bd:+.1f}%, {registry.scale(bd_scale).label})")
         if text != self._title:  # a title change relays the plot out: only on change
             self._title = text
             self.setTitle(text or None, color="#cccccc", size="9pt")

@@ -26,10 +26,11 @@ from codec.classical import CODECS
 from codec.lstm.coder import LSTMCodec
 from codec.base.errors import CodecError
 from codec.lstm.lstm_file import load_picture
-from codec.lstm.encoders import ENCODERS
+from codec.lstm.options import LSTMOptions
 from codec.imaging.region import region_for
 from codec.base.runtime import release_free_memory
-from codec.rd.session import ImageSession, measure_blocks, ssimulacra2_of
+from codec.quality import registry
+from codec.rd.session import ImageSession, measure_blocks, quality_of
 
 from .state import Entry, ViewState
 from .worker import CLASSICAL_RUNNER, Ticket, Workers
@@ -50,7 +51,7 @@ class Visit:
     ticket: Ticket = field(default_factory=Ticket)
     matches: set = field(default_factory=set)  # (codec, k) queued
     curves: set = field(default_factory=set)   # codec keys queued
-    metric: bool = False                       # SSIMULACRA2 being measured
+    metrics: set = field(default_factory=set)  # on-request metric ids being measured
     blocks: set = field(default_factory=set)   # iterations whose block costs are queued
 
 
@@ -60,13 +61,13 @@ class OtherCodecs:
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._codecs: dict[tuple[str, bool, str], LSTMCodec] = {}
+        self._codecs: dict[tuple[str, LSTMOptions], LSTMCodec] = {}
 
-    def get(self, model_id: str, path: str, entropy: bool, encoder: str) -> LSTMCodec:
+    def get(self, model_id: str, path: str, options: LSTMOptions) -> LSTMCodec:
         with self._lock:
-            key = (model_id, entropy, encoder)
+            key = (model_id, options)
             if key not in self._codecs:
-                self._codecs[key] = LSTMCodec(load_model(path), entropy=entropy, refine=ENCODERS[encoder])
+                self._codecs[key] = LSTMCodec.from_options(options, load_model(path))
             return self._codecs[key]
 
 
@@ -93,7 +94,7 @@ class Scheduler(QObject):
     lstm_preview = Signal(object, int, object, bool)  # session, iteration, reconstruction, a draft (refinement to follow)
     lstm_iteration = Signal(object, object)     # session, RDPoint
     lstm_done = Signal(object, bool)            # session, complete
-    curve_ready = Signal(object, str)           # session, codec key / "lstm:<model id>" / "ssimulacra2"
+    curve_ready = Signal(object, str)           # session, codec key / "lstm:<model id>" / "metric:<id>"
     match_ready = Signal(object, str, int)      # session, codec, iteration
     blocks_ready = Signal(object, int)          # session, iteration (its block costs stored)
     failed = Signal(str, str)                   # what, message
@@ -106,7 +107,7 @@ class Scheduler(QObject):
     _got_curve = Signal(object, object, str, object, str)   # visit, session, key, points or None, error
     _got_match = Signal(object, object, str, int, float, object, str)  # visit, session, key, k, target, point, error
     _got_blocks = Signal(object, object, int, object, object)  # visit, session, k, its point, costs
-    _got_metric = Signal(object, object, object, object)    # visit, session, points, values
+    _got_metric = Signal(object, object, str, object, object)  # visit, session, metric id, points, values
     _got_model = Signal(object, object, str, object)        # visit, session, model id, points
 
     def __init__(self, state: ViewState, parent=None):
@@ -402,28 +403,31 @@ class Scheduler(QObject):
             self.blocks_ready.emit(s, k)
 
     def _queue_slow_metric(self):
-        """SSIMULACRA2 (0.3 s a sample at Kodak's size) is measured only while it is the
-        plotted metric: the image's samples that lack it, again as new samples arrive."""
+        """A slow metric (codec/quality/registry.py: SSIMULACRA2, 0.3 s a sample at Kodak's
+        size, or a plugin's) is measured only while it is the plotted one: the image's samples
+        that lack it, again as new samples arrive."""
         e, visit = self.state.current, self._visit
         s = e.session if e is not None else None
-        if s is None or self.state.metric != "ssimulacra2" or visit.metric:
+        metric = registry.scale(self.state.metric).metric
+        if s is None or not metric.slow or metric.id in visit.metrics:
             return
-        todo = [p for p in s.samples() if p.ssimulacra2 is None]
+        todo = [p for p in s.samples() if p.missing([metric.id])]
         if not todo:
             return
-        visit.metric = True
+        visit.metrics.add(metric.id)
         recs = [p.reconstruction for p in todo]
 
         def run(t):
-            self._got_metric.emit(visit, s, todo, ssimulacra2_of(s.original, recs, should_stop=lambda: t.cancelled))
+            values = quality_of(s.original, recs, [metric.id], should_stop=lambda: t.cancelled)
+            self._got_metric.emit(visit, s, metric.id, todo, values)
 
-        self.workers.submit("classic", run, visit.ticket, priority=3, what="measuring SSIMULACRA2")
+        self.workers.submit("classic", run, visit.ticket, priority=3, what=f"measuring {metric.label}")
 
-    def _store_metric(self, visit: Visit, s: ImageSession, points, values):
-        visit.metric = False
+    def _store_metric(self, visit: Visit, s: ImageSession, metric_id: str, points, values):
+        visit.metrics.discard(metric_id)
         for p, v in zip(points, values):
-            p.ssimulacra2 = v
-        self.curve_ready.emit(s, "ssimulacra2")
+            p.quality.update(v)
+        self.curve_ready.emit(s, "metric:" + metric_id)
         if visit is self._visit and len(values) == len(points):
             self._queue_slow_metric()  # samples that arrived meanwhile
 
@@ -434,14 +438,14 @@ class Scheduler(QObject):
         s = e.session if e is not None else None
         if s is None or not s.lstm_complete:
             return
-        entropy, encoder = self.state.entropy, self.state.others_encoder()
+        options = self.state.others_options()
         for mid, name, path in self.state.plot_models():
             if mid in s.model_curves or ("lstm:" + mid) in visit.curves:
                 continue
             visit.curves.add("lstm:" + mid)
 
             def run(t, mid=mid, path=path):
-                pts = s.model_points(self.others.get(mid, path, entropy, encoder), should_stop=lambda: t.cancelled)
+                pts = s.model_points(self.others.get(mid, path, options), should_stop=lambda: t.cancelled)
                 if pts is not None:
                     self._got_model.emit(visit, s, mid, pts)
 

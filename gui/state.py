@@ -18,7 +18,9 @@ import numpy as np
 from codec.classical import CODECS
 from codec.lstm.encoders import DEFAULT_ENCODER, ENCODERS
 from codec.imaging.region import Region
+from codec.lstm.options import LSTMOptions
 from codec.lstm.zoo import SHIPPED
+from codec.quality import registry
 
 if TYPE_CHECKING:  # torch's modules: imported when a model is used, not to parse a command line
     from codec.lstm.checkpoint import LoadedModel
@@ -27,13 +29,6 @@ if TYPE_CHECKING:  # torch's modules: imported when a model is used, not to pars
 
 MODES = ("side", "split", "diff", "bits")
 MODE_LABELS = {"side": "Side by side", "split": "Split", "diff": "Difference", "bits": "Where the bits go"}
-# the plots' quality axes: key -> (axis label, the curves' values drawn, the BD-rate reported
-# on it, by its name in codec.rd.BD_METRICS: MS-SSIM's in dB, as papers quote it)
-METRICS = {"ms-ssim": ("MS-SSIM", "ms-ssim-rgb", "ms-ssim-db"),
-           "ms-ssim-db": ("MS-SSIM (dB)", "ms-ssim-rgb-db", "ms-ssim-db"),
-           "psnr": ("PSNR (dB)", "psnr-rgb", "psnr"),
-           "ssim": ("SSIM", "ssim-rgb", "ssim"),
-           "ssimulacra2": ("SSIMULACRA2", "ssimulacra2", "ssimulacra2")}
 OPTIONS = ("entropy", "all_models")  # the LSTM's on/off options, saved by these names
 
 
@@ -82,7 +77,7 @@ class ViewState:
         self.iteration = 2
         self.classical = self.classical_codecs[0]
         self.mode = "side"
-        self.metric = "ms-ssim"
+        self.metric = registry.DEFAULT  # the plot's quality axis: a scale id of codec/quality/registry.py
         self.gain, self.signed = 4, False
         # checkpoints loaded in this session besides the shipped models: id -> (name, path)
         self.checkpoints: dict[str, tuple[str, str]] = {}
@@ -105,9 +100,13 @@ class ViewState:
     def iterations(self) -> int:
         return self.model.config.iterations if self.model is not None else 16
 
+    def options(self, encoder: str | None = None) -> LSTMOptions:
+        """The LSTM's options as the Model menu has them (with another encoder, if given)."""
+        return LSTMOptions.with_encoder(encoder or self.encoder, entropy=self.entropy)
+
     def make_codec(self, model: LoadedModel, encoder: str | None = None) -> LSTMCodec:
         from codec.lstm.coder import LSTMCodec
-        return LSTMCodec(model, entropy=self.entropy, refine=ENCODERS[encoder or self.encoder])
+        return LSTMCodec.from_options(self.options(encoder), model)
 
     def _note_checkpoint(self, model):
         if model is not None and model.model_id not in {m.model_id for m in SHIPPED}:
@@ -152,10 +151,10 @@ class ViewState:
         self.iteration = min(self.iteration, self.iterations)
         self.codec_changed.emit()
 
-    def others_encoder(self) -> str:
-        """The encoder of the models drawn besides the one in use: the same, unless it is
-        the thorough search (minutes per model and image), then the default."""
-        return DEFAULT_ENCODER if self.encoder == "thorough" else self.encoder
+    def others_options(self) -> LSTMOptions:
+        """The options of the models drawn besides the one in use: the same, unless the encoder
+        is the thorough search (minutes per model and image), then the default encoder."""
+        return self.options(DEFAULT_ENCODER if self.encoder == "thorough" else self.encoder)
 
     def plot_models(self) -> list[tuple[str, str, str]]:
         """(model id, name, checkpoint path) of every model whose curve is drawn besides the
@@ -219,7 +218,7 @@ class ViewState:
         self._choose("mode", mode, MODES, "view", self.mode_changed)
 
     def set_metric(self, metric: str):
-        self._choose("metric", metric, METRICS, "plot's metric", self.metric_changed)
+        self._choose("metric", metric, registry.scales(), "plot's metric", self.metric_changed)
 
     def _choose(self, name: str, value: str, allowed, what: str, event: Event):
         """Set one of the state's choices to `value`, one of `allowed`; `event` on change."""
@@ -250,8 +249,8 @@ class ViewState:
         self.iteration = max(1, min(int(settings.value("iteration", 2)), self.iterations))
         mode = settings.value("mode", "side")
         self.mode = mode if mode in MODES else "side"
-        metric = settings.value("metric", "ms-ssim")
-        self.metric = metric if metric in METRICS else "ms-ssim"
+        metric = settings.value("metric", registry.DEFAULT)
+        self.metric = metric if metric in registry.scales() else registry.DEFAULT
         self.gain = max(1, min(int(settings.value("gain", 4)), 64))
         self.signed = settings.value("signed", False, type=bool)
 

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QHBoxLayout, 
 from codec.classical import CODECS, available_codecs
 from codec.lstm.checkpoint import LoadedModel
 from codec.classical.plugins import problems as plugin_problems
+from codec.quality import registry
 from codec.lstm.encoders import DEFAULT_ENCODER, ENCODER_LABELS
 from codec.rd.session import ImageSession
 from codec.lstm.zoo import SHIPPED, display_name
@@ -23,7 +24,7 @@ from .actions import WindowActions
 from .rdplot import Curves, RDPlot
 from .scheduler import THUMB, Scheduler
 from .spawned import exit_if_spawned_child
-from .state import METRICS, MODE_LABELS, MODES, Entry, ViewState
+from .state import MODE_LABELS, MODES, Entry, ViewState
 from .views import ComparisonViews
 
 
@@ -34,7 +35,7 @@ def icon(pixels) -> QIcon:
 
 def caption(sample) -> str:
     return (f"{sample.label} · {sample.num_bytes:,} B · {sample.bpp:.3f} bpp · "
-            f"PSNR {sample.psnr:.2f} dB · MS-SSIM {sample.ms_ssim:.4f}")
+            f"PSNR {sample.value('psnr-rgb'):.2f} dB · MS-SSIM {sample.value('ms-ssim-rgb'):.4f}")
 
 
 class MainWindow(WindowActions, QMainWindow):
@@ -148,8 +149,8 @@ class MainWindow(WindowActions, QMainWindow):
         self.signed.toggled.connect(lambda on: self.state.set_diff(signed=on))
 
         self.metric_box = QComboBox()
-        for k, (label, _, _) in METRICS.items():
-            self.metric_box.addItem(label + (" (computed on request)" if k == "ssimulacra2" else ""), k)
+        for k, scale in registry.scales().items():
+            self.metric_box.addItem(scale.label + (" (computed on request)" if scale.metric.slow else ""), k)
         self.metric_box.setToolTip("Quality axis of the RD plot")
         self.metric_box.currentIndexChanged.connect(lambda i: self.state.set_metric(self.metric_box.itemData(i)))
 
@@ -585,8 +586,9 @@ class MainWindow(WindowActions, QMainWindow):
     def _metric_changed(self, metric: str):
         self._show_metric()
         self.plot.set_metric(metric)
-        if metric == "ssimulacra2" and self._session() is not None:
-            self.status(f"Measuring SSIMULACRA2 for {self._session().name}'s samples (about 0.3 s each)…")
+        m = registry.scale(metric).metric
+        if m.slow and self._session() is not None:
+            self.status(f"Measuring {m.label} for {self._session().name}'s samples in the background…")
 
     def _diff_changed(self):
         self._show_diff()
@@ -724,7 +726,7 @@ class MainWindow(WindowActions, QMainWindow):
             return True
         return (all(c in s.curves or c in s.failures for c in st.classical_codecs)
                 and all(mid in s.model_curves for mid in self._model_names())
-                and (st.metric != "ssimulacra2" or all(p.ssimulacra2 is not None for p in s.samples()))
+                and not any(p.missing([registry.scale(st.metric).metric.id]) for p in s.samples())
                 and (st.mode != "bits" or self.views.block_maps is not None))
 
     # ================================================================ model and encoder

@@ -55,7 +55,7 @@ def main():
     classical = [b for b in a.classical.split(",") if b and b != "none"]
     res = evaluate(a.data, a.out, LSTMCodec(model, entropy=not a.no_entropy, refine=refine,
                                                 precision=a.precision), classical=classical, limit=a.limit or None,
-                   reuse=a.reuse or None, resume=a.resume, with_ssimulacra2=a.ssimulacra2)
+                   reuse=a.reuse or None, resume=a.resume, asked=("ssimulacra2",) if a.ssimulacra2 else ())
     print(model.describe())
     print(f"encoder: {encoder_name(refine)} ({refine or 'the encoder network own bits'})")
     for line in summary_lines(res):
@@ -63,20 +63,20 @@ def main():
     per = defaultdict(dict)
     for q in res.points:
         if q.codec == "lstm":
-            per[q.image][int(q.setting)] = q.ms_ssim
+            per[q.image][int(q.setting)] = q.quality["ms-ssim-rgb"]
     not_prog = not_progressive(per)
     c = res.curves["lstm"]
     ms = dict(zip([int(s) for s in c["setting"]], c["ms-ssim-rgb"]))
     bpp = dict(zip([int(s) for s in c["setting"]], c["bpp"]))
-    jpeg = res.bd.get("jpeg", {}).get("ms-ssim-db", float("nan"))
-    webp = res.bd.get("webp", {}).get("ms-ssim-db", float("nan"))
+    jpeg = res.bd.get("jpeg", {}).get("ms-ssim-rgb-db", float("nan"))
+    webp = res.bd.get("webp", {}).get("ms-ssim-rgb-db", float("nan"))
     # met / not met on the unrounded figures: 0.98496 prints as 0.9850 at four decimals
     def verdict(ok):
         return "met" if ok else "NOT met"
     print(f"BAR BD-rate vs JPEG 4:2:0 (MS-SSIM dB): {jpeg:+.2f}%  (issue 20: -20% or better: {verdict(jpeg <= -20)}; "
           f"stretch -25%: {verdict(jpeg <= -25)})")
     print(f"BAR BD-rate vs WebP (MS-SSIM dB): {webp:+.2f}%  (stretch: 0% or better: {verdict(webp <= 0)})")
-    print(f"    BD-rate vs JPEG 4:2:0 in PSNR: {res.bd.get('jpeg', {}).get('psnr', float('nan')):+.2f}%")
+    print(f"    BD-rate vs JPEG 4:2:0 in PSNR: {res.bd.get('jpeg', {}).get('psnr-rgb', float('nan')):+.2f}%")
     if 2 in ms:
         print(f"BAR MS-SSIM at 2 iterations ({bpp[2]:.3f} bpp): {ms[2]:.5f}  (bar: >= 0.88: {verdict(ms[2] >= 0.88)})")
     if 16 in ms:

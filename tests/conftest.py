@@ -55,3 +55,25 @@ def kodak_dir():
 
 needs_shared = pytest.mark.skipif(not (SHARED / "data" / "kodak").is_dir(),
                                   reason="../shared/data/kodak is not present")
+
+
+METRIC_PACKAGE = Path(__file__).resolve().parent / "plugins" / "metric_package"
+
+
+@pytest.fixture
+def metric_plugins(monkeypatch):
+    """The entry points of tests/plugins/metric_package (a PSNR of its own, a lower-is-better
+    error), one that does not load and one that takes a built-in's id, as if installed; the
+    metric registry reads them afresh, and again without them afterwards."""
+    from importlib import metadata
+
+    from codec.quality import registry
+    dist = metadata.Distribution.at(METRIC_PACKAGE / "psnr_metric-1.0.dist-info")
+    eps = list(dist.entry_points) + [metadata.EntryPoint("broken", "no_such_module:f", registry.GROUP),
+                                     metadata.EntryPoint("psnr-rgb", "psnr_metric:psnr", registry.GROUP)]
+    monkeypatch.syspath_prepend(str(METRIC_PACKAGE))
+    monkeypatch.setattr(registry.metadata, "entry_points", lambda group: [e for e in eps if e.group == group])
+    registry.reload()
+    yield
+    monkeypatch.undo()
+    registry.reload()

@@ -44,7 +44,7 @@ def _points(codec, images, bpp_scale, rng):
         shift = rng.normal(0, 0.15)
         for k, b in enumerate((0.1, 0.2, 0.4, 0.8, 1.6), 1):
             q = 1 - 0.2 * (b * bpp_scale * (1 + shift)) ** -0.7 / 10
-            out.append(RDPoint(codec, k, 0, b, 30.0, min(q, 0.9999), image=image))
+            out.append(RDPoint(codec, k, 0, b, {"psnr-rgb": 30.0, "ms-ssim-rgb": min(q, 0.9999)}, image=image))
     return out
 
 
@@ -89,9 +89,9 @@ def test_evaluate_writes_compressai_json_csv_bd_and_plot(tmp_path, tiny_model, s
     assert res.curves["lstm"]["bpp"] == r["bpp"]
     # MS-SSIM to 1e-12 in the file: a refined stream's top iterations can gain as little as 1e-8, and
     # the progressive check must come out the same from the file as it did in the run
-    exact = {(q.image, q.codec, str(q.setting)): q.ms_ssim for q in res.points}
+    exact = {(q.image, q.codec, str(q.setting)): q.quality["ms-ssim-rgb"] for q in res.points}
     for row in rows:
-        assert float(row["ms_ssim_rgb"]) == pytest.approx(exact[row["image"], row["codec"], row["setting"]], abs=1e-12)
+        assert float(row["ms-ssim-rgb"]) == pytest.approx(exact[row["image"], row["codec"], row["setting"]], abs=1e-12)
 
 
 def test_evaluate_reuses_stored_classical_curves(tmp_path, tiny_model, sample_pixels):
@@ -104,7 +104,7 @@ def test_evaluate_reuses_stored_classical_curves(tmp_path, tiny_model, sample_pi
                      progress=False, plot=False, reuse=tmp_path / "first")
     assert again.curves["webp"] == json.loads((tmp_path / "first" / "webp.json").read_text())["results"]
     assert set(again.bd) == {"jpeg", "webp"}
-    assert again.bd["webp"]["ms-ssim-db"] == pytest.approx(first.bd["webp"]["ms-ssim-db"], nan_ok=True)
+    assert again.bd["webp"]["ms-ssim-rgb-db"] == pytest.approx(first.bd["webp"]["ms-ssim-rgb-db"], nan_ok=True)
     assert not any(q.codec == "webp" for q in again.points)  # nothing re-encoded
 
 
@@ -186,8 +186,8 @@ def test_a_second_evaluation_reads_every_curve_from_the_cache(tmp_path, tiny_mod
     second = evaluate(src, tmp_path / "b", LSTMCodec(tiny_model), classical=("jpeg",), iterations=2,
                       progress=False, plot=False)
     assert calls == [] and second.bd == first.bd
-    assert [(p.image, p.codec, p.num_bytes, p.ms_ssim) for p in second.points] == \
-        [(p.image, p.codec, p.num_bytes, p.ms_ssim) for p in first.points]
+    assert [(p.image, p.codec, p.num_bytes, p.quality) for p in second.points] == \
+        [(p.image, p.codec, p.num_bytes, p.quality) for p in first.points]
     dataset.code_version.cache_clear()
     monkeypatch.setattr(dataset, "code_version", lambda: "changed")
     evaluate(src, tmp_path / "c", LSTMCodec(tiny_model), classical=("jpeg",), iterations=2, progress=False, plot=False)

@@ -442,7 +442,7 @@ def test_child_process_runner_gives_the_same_samples(small_image):
     try:
         for fn, arg in ((classical_sample, 50), (matched_sample, 0.5)):
             here, there = fn("jpeg", small_image, arg), runner(fn, "jpeg", small_image, arg)
-            assert there.num_bytes == here.num_bytes and there.ms_ssim == here.ms_ssim
+            assert there.num_bytes == here.num_bytes and there.quality == here.quality
             assert np.array_equal(there.reconstruction, here.reconstruction)
     finally:
         runner.shutdown()
@@ -563,7 +563,7 @@ def test_figure5_live_draws_every_shipped_model(qtbot, window, photos):
     qtbot.waitUntil(lambda: all(drawn(mid) for mid in others), timeout=10000)
     names = [window.plot.legend.getLabel(window.plot.curves["lstm:" + m.model_id]).text for m in SHIPPED]
     assert names == [f"LSTM {m.name}" for m in SHIPPED]
-    assert all(p.bpp > 0 and 0 < p.ms_ssim <= 1 for mid in others for p in s.model_curves[mid])
+    assert all(p.bpp > 0 and 0 < p.quality["ms-ssim-rgb"] <= 1 for mid in others for p in s.model_curves[mid])
     window.set_option("all_models", False)
     assert not [k for k in window.plot.curves if k.startswith("lstm:")]
 
@@ -575,20 +575,36 @@ def test_ssim_and_ssimulacra2_on_the_plot(qtbot, window, photos):
     _wait_encoded(qtbot, window)
     s = window.state.current.session
     qtbot.waitUntil(lambda: "jpeg" in s.curves, timeout=60000)
-    assert all(0 < p.ssim <= 1 for p in s.samples())
-    window.metric_box.setCurrentIndex(window.metric_box.findData("ssim"))
-    assert window.plot.lstm_curve.getData()[1][0] == s.lstm[0].ssim
+    assert all(0 < p.quality["ssim-rgb"] <= 1 for p in s.samples())
+    window.metric_box.setCurrentIndex(window.metric_box.findData("ssim-rgb"))
+    assert window.plot.lstm_curve.getData()[1][0] == s.lstm[0].quality["ssim-rgb"]
     window.metric_box.setCurrentIndex(window.metric_box.findData("ssimulacra2"))
-    qtbot.waitUntil(lambda: all(p.ssimulacra2 is not None for p in s.samples()), timeout=120000)
+    qtbot.waitUntil(lambda: all("ssimulacra2" in p.quality for p in s.samples()), timeout=120000)
     def plotted():
         y = window.plot.lstm_curve.getData()[1]
         return y is not None and len(y) == len(s.lstm)
 
     qtbot.waitUntil(plotted, timeout=10000)
-    assert list(window.plot.lstm_curve.getData()[1]) == [p.ssimulacra2 for p in s.lstm]
+    assert list(window.plot.lstm_curve.getData()[1]) == [p.quality["ssimulacra2"] for p in s.lstm]
     assert "ssimulacra2" in s.curve("jpeg") and "ssim-rgb" in s.curve("lstm")
     bd = s.bd_rate("jpeg", "ssimulacra2")
     assert bd is not None
+
+
+def test_a_metric_plugin_is_plotted_and_measured_in_the_background(metric_plugins, qtbot, window, photos):
+    """A metric from a plugin is in the plot's menu; plotted, it is measured on every sample in
+    the background (its cost is not declared: on request), and equals PSNR, which it is."""
+    assert window.metric_box.findData("my-psnr") >= 0 and window.metric_box.findData("mean-error") >= 0
+    window.open_paths([photos[0]])
+    _wait_encoded(qtbot, window)
+    s = window.state.current.session
+    qtbot.waitUntil(lambda: "jpeg" in s.curves, timeout=60000)
+    assert all("my-psnr" not in p.quality for p in s.samples())
+    window.metric_box.setCurrentIndex(window.metric_box.findData("my-psnr"))
+    qtbot.waitUntil(lambda: all("my-psnr" in p.quality for p in s.samples()), timeout=60000)
+    assert all(p.quality["my-psnr"] == pytest.approx(p.quality["psnr-rgb"], abs=1e-9) for p in s.samples())
+    qtbot.waitUntil(lambda: window.plot.lstm_curve.getData()[1] is not None
+                    and len(window.plot.lstm_curve.getData()[1]) == len(s.lstm), timeout=10000)
 
 
 @pytest.mark.slow
@@ -622,7 +638,7 @@ def test_dataset_window_tables_plot_exports_and_cache(qtbot, window, photos, tmp
     assert w.add_published(mine).startswith("Added mine")
     assert any(w.bd_table.item(r, 0).text() == "mine (published)" for r in range(w.bd_table.rowCount()))
     w.anchor_box.setCurrentIndex(w.anchor_box.findData("published:mine"))
-    assert w.summary.bd["lstm"]["ms-ssim-db"] == pytest.approx(-20.0, abs=0.01)
+    assert w.summary.bd["lstm"]["ms-ssim-rgb-db"] == pytest.approx(-20.0, abs=0.01)
     elsewhere = out / "elsewhere.json"
     elsewhere.write_text(_json.dumps({"name": "elsewhere", "dataset": "kodak", "results": {"bpp": lstm["bpp"],
                                                                                         "ms-ssim": lstm["ms-ssim-rgb"]}}))
@@ -635,7 +651,7 @@ def test_dataset_window_tables_plot_exports_and_cache(qtbot, window, photos, tmp
         w.export_tables(out / f"t.{ext}")
     doc = _json.loads((out / "t.json").read_text())
     assert doc["anchor"] == "jpeg" and {r["name"] for r in doc["results"]} >= {"JPEG 4:2:0", "WebP"}
-    assert "lstm_bd_rate_percent_per_image" in doc and "bd_rate_vs_jpeg_ms-ssim-db" in (out / "t.csv").read_text()
+    assert "lstm_bd_rate_percent_per_image" in doc and "bd_rate_vs_jpeg_ms-ssim-rgb-db" in (out / "t.csv").read_text()
     from gui.export import export_plot
     export_plot(w.plot, out / "p.png")
     assert (out / "p.png").stat().st_size > 0
@@ -647,7 +663,7 @@ def test_dataset_window_tables_plot_exports_and_cache(qtbot, window, photos, tmp
     w.close()
     # reopened: everything comes from the cache, nothing is encoded again
     calls = []
-    monkeypatch.setattr(dataset, "lstm_points", lambda *a, **k: calls.append(a) or [])
+    monkeypatch.setattr(dataset, "lstm_points", lambda *a, **k: calls.append(a) or ([], b""))
     w2 = window.open_dataset([folder])
     qtbot.waitUntil(lambda: not w2.cancel_btn.isEnabled(), timeout=60000)
     assert not calls and w2.summary.bd == s.bd

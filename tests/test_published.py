@@ -56,7 +56,7 @@ def test_a_curve_of_the_same_images_gets_bd_rates_and_another_data_sets_is_refus
     res = evaluate(images, tmp_path / "out", codec, classical=("jpeg",), iterations=3, progress=False, plot=False,
                    published=[same, other])
     assert set(res.published) == {"published:mine"}
-    assert res.published["published:mine"]["bd"]["psnr"] == pytest.approx(-20.0, abs=0.01)
+    assert res.published["published:mine"]["bd"]["psnr-rgb"] == pytest.approx(-20.0, abs=0.01)
     assert len(res.notes) == 1 and "other" in res.notes[0] and "left out" in res.notes[0]
     lines = "\n".join(summary_lines(res))
     assert "BD-rate vs mine (published):" in lines and "note: other was measured on" in lines

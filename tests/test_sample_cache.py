@@ -22,8 +22,8 @@ def _no_encoding(monkeypatch):
 
 
 def _same(a, b):
-    assert (a.codec, a.setting, a.num_bytes, a.bpp, a.psnr, a.ms_ssim) == (b.codec, b.setting, b.num_bytes,
-                                                                          b.bpp, b.psnr, b.ms_ssim)
+    assert (a.codec, a.setting, a.num_bytes, a.bpp, a.quality) == (b.codec, b.setting, b.num_bytes,
+                                                                          b.bpp, b.quality)
     assert np.array_equal(a.reconstruction, b.reconstruction)
 
 

@@ -6,7 +6,8 @@ import pytest
 
 from codec.rd.session import ImageSession
 from codec.lstm.encoders import DEFAULT_ENCODER
-from gui.state import METRICS, MODES, ViewState
+from codec.quality import registry
+from gui.state import MODES, ViewState
 
 
 class Settings(dict):
@@ -53,7 +54,7 @@ def test_settings_round_trip_and_bad_saved_values_fall_back(tiny_model):
     st.set_classical("webp")
     st.set_iteration(3)
     st.set_mode(MODES[2])
-    st.set_metric("psnr")
+    st.set_metric("psnr-rgb")
     st.set_option("entropy", False)
     st.set_encoder("fast")
     saved = Settings()
@@ -61,13 +62,13 @@ def test_settings_round_trip_and_bad_saved_values_fall_back(tiny_model):
     again = ViewState(tiny_model, ["jpeg", "webp"])
     again.load(saved)
     assert (again.classical, again.iteration, again.mode, again.metric, again.entropy, again.encoder) == \
-        ("webp", 3, MODES[2], "psnr", False, "fast")
+        ("webp", 3, MODES[2], "psnr-rgb", False, "fast")
     assert again.codec.entropy is False and again.codec.refine is None
     junk = Settings(codec="avif", iteration=400, mode="x", metric="y", gain=0, encoder="z")
     again.load(junk)
     assert (again.classical, again.iteration, again.mode, again.metric, again.gain, again.encoder) == \
-        ("jpeg", tiny_model.config.iterations, "side", "ms-ssim", 1, DEFAULT_ENCODER)
-    assert set(METRICS) >= {"ms-ssim", "psnr", "ssimulacra2"}
+        ("jpeg", tiny_model.config.iterations, "side", "ms-ssim-rgb", 1, DEFAULT_ENCODER)
+    assert set(registry.scales()) >= {"ms-ssim-rgb", "ms-ssim-rgb-db", "psnr-rgb", "ssimulacra2"}
 
 
 def test_images_open_once_and_closing_the_current_moves_to_a_neighbour(tiny_model, tmp_path):

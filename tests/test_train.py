@@ -146,6 +146,33 @@ def test_l1_msssim_loss_matches_the_metric():
         assert ms_ssim(z + 0.5, x + 0.5, data_range=1.0, win_size=3) > 1 - want + 0.01
 
 
+def test_msssim_share_falls_with_the_iteration():
+    """--msssim-weight-last moves iteration t's loss from MS-SSIM towards L1 linearly: the
+    first iteration keeps --msssim-weight, the last gets the given share; each iteration's
+    loss is the mix of its own L1 and MS-SSIM terms at its share."""
+    import torch
+    from pytorch_msssim import ms_ssim
+    from codec.base.errors import SettingsError
+    from codec.train.trainer import check_loss_settings, msssim_shares, reconstruction_loss
+    s = TrainSettings(data="", loss="l1+ms-ssim", patch=64, msssim_weight=0.84, msssim_weight_last=0.0)
+    shares = msssim_shares(16, s)
+    assert float(shares[0]) == pytest.approx(0.84) and float(shares[-1]) == pytest.approx(0.0)
+    assert bool((shares[1:] < shares[:-1]).all())
+    assert torch.allclose(msssim_shares(16, TrainSettings(data="", msssim_weight=0.5)), torch.full((16,), 0.5))
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(2, 3, 64, 64, generator=g) - 0.5
+    ys = [(x + a * torch.randn(2, 3, 64, 64, generator=g)).clamp(-0.5, 0.5) for a in (0.2, 0.1, 0.05)]
+    got = float(reconstruction_loss(ys, x, TrainSettings(data="", loss="l1+ms-ssim", patch=64,
+                                                         msssim_weight=0.8, msssim_weight_last=0.2))[0])
+    want = []
+    for a, y in zip((0.8, 0.5, 0.2), ys):
+        m = float(ms_ssim(y + 0.5, x + 0.5, data_range=1.0, win_size=3))
+        want.append((1 - a) * float((y - x).abs().mean()) + a * (1 - m))
+    assert got == pytest.approx(sum(want) / 3, rel=1e-4)
+    with pytest.raises(SettingsError, match="--msssim-weight-last"):
+        check_loss_settings(TrainSettings(data="", loss="l1+ms-ssim", patch=64, msssim_weight_last=1.5))
+
+
 def test_late_weight_counts_late_iterations_more():
     """--late-weight p scales iteration t's loss by t**p (mean 1): 0 leaves the paper's equal
     sum; 1 makes an error at the last iteration cost 2T/(T+1) times what it cost before,

@@ -25,11 +25,11 @@ from codec.lstm.checkpoint import LoadedModel
 from codec.base.errors import BitstreamError, CodecError, ModelError
 from codec.imaging.imageio import pad_to_multiple, tile_grid
 from codec.lstm.encoders import RefineSettings
+from codec.lstm.options import DEFAULT_TILE, LSTMOptions
 from codec.imaging.pixels import to_tensor, to_uint8
 from codec.base.runtime import tune_allocator
 from codec.imaging.units import bpp
 
-DEFAULT_TILE = 1024  # whole Kodak images are one tile; 24 MP photos are 24 tiles
 # A refining encoder's search holds one tile's autograd graph: about 1.4 GB per megapixel of
 # tile (2.4 GB peak for a 1024x1024 tile). Tiles of at most 640x640 (Kodak's 768x512 still
 # fits in one) keep a photo of any size within 2 GB.
@@ -88,6 +88,25 @@ class LSTMCodec:
         self.tile = tile
         self.entropy = entropy
         self.refine = refine
+
+    @classmethod
+    def from_options(cls, options: LSTMOptions, model: LoadedModel | None = None) -> "LSTMCodec":
+        """The codec `options` describe, of `model` (loaded from options.model if not given): the
+        one place the command line, eval, the cluster's workers and the app make their codec."""
+        if model is None:
+            from codec.lstm.checkpoint import load_model
+            from codec.lstm.zoo import resolve_model
+            model = load_model(resolve_model(options.model))
+        return cls(model, options.tile, entropy=options.entropy, refine=options.refine, precision=options.precision)
+
+    @property
+    def options(self) -> LSTMOptions:
+        """This codec's options (codec/lstm/options.py), its model by path."""
+        return LSTMOptions(self.model.path, self.refine, self.entropy, self.precision, self.tile)
+
+    def spec(self) -> dict:
+        """What decides this codec's bits and pictures, for fingerprints (LSTMOptions.spec)."""
+        return self.options.spec(self.model.model_id)
 
     # -- helpers --------------------------------------------------------------------
     def tile_for(self, height: int, width: int) -> int:

@@ -10,29 +10,38 @@ import warnings
 
 import numpy as np
 
-from codec.quality.metrics import msssim_db
+from codec.quality import registry
 from codec.rd.points import RDPoint, curve_of
 
-BD_METRICS = {"ms-ssim-db": "ms-ssim-rgb-db", "psnr": "psnr-rgb", "ssim": "ssim-rgb", "ssimulacra2": "ssimulacra2"}
-BD_LABELS = {"ms-ssim-db": "MS-SSIM dB", "psnr": "PSNR", "ssim": "SSIM", "ssimulacra2": "SSIMULACRA2"}
+DEFAULT_SCALE = registry.get(registry.DEFAULT).bd_scale  # MS-SSIM in dB, as papers quote it
 METHODS = ("pchip", "akima")  # pchip: JVET's CTC and CompressAI; akima: the other common choice
 
 
-def image_bd_rate(anchor: list[RDPoint], test: list[RDPoint], metric: str = "ms-ssim-rgb-db") -> float | None:
+def bd_scales() -> list[str]:
+    """The scales BD-rates are computed on, one per metric (its dB scale where it has one), the
+    default's first."""
+    return list(dict.fromkeys([DEFAULT_SCALE, *(x.bd_scale for x in registry.all_metrics())]))
+
+
+def _has(curve: dict, scale: str) -> bool:
+    return scale in curve or registry.scale(scale).metric.id in curve
+
+
+def image_bd_rate(anchor: list[RDPoint], test: list[RDPoint], scale: str = DEFAULT_SCALE) -> float | None:
     """BD-rate (%) of `test` against `anchor` on one image, from their points; None when
-    `metric` is not measured on every point (SSIMULACRA2 is measured on request), NaN when
-    the curves do not overlap."""
+    the scale's metric is not measured on every point (the slow ones are measured on request),
+    NaN when the curves do not overlap."""
     a, t = curve_of(anchor), curve_of(test)
-    if metric != "ms-ssim-rgb-db" and not (metric in a and metric in t):
+    if not (_has(a, scale) and _has(t, scale)):
         return None
-    return bd_rate(a, t, metric)
+    return bd_rate(a, t, scale)
 
 
 def bd_rates(anchor: dict, test: dict, method: str = "pchip") -> dict[str, float]:
-    """BD-rate (%) of `test` against `anchor` on every BD metric both curves have (MS-SSIM dB
-    is derived from MS-SSIM where a curve lacks it)."""
-    return {name: bd_rate(anchor, test, metric, method) for name, metric in BD_METRICS.items()
-            if metric == "ms-ssim-rgb-db" or (metric in anchor and metric in test)}
+    """BD-rate (%) of `test` against `anchor` on every BD scale both curves have, by scale id
+    (a dB scale is derived from its metric where a curve lacks it)."""
+    return {scale: bd_rate(anchor, test, scale, method) for scale in bd_scales()
+            if _has(anchor, scale) and _has(test, scale)}
 
 
 def bd_rate(anchor: dict, test: dict, metric: str, method: str = "pchip") -> float:
@@ -50,12 +59,14 @@ def bd_rate(anchor: dict, test: dict, metric: str, method: str = "pchip") -> flo
 
 
 def overlap(anchor: dict, test: dict, metric: str) -> tuple[float, float] | None:
-    """The quality range both curves span, over which the BD integral runs (None: none)."""
+    """The quality range both curves span, over which the BD integral runs (None: none), low
+    to high in the metric's own units."""
     ra, da = _monotone(anchor["bpp"], _metric(anchor, metric))
     rt, dt = _monotone(test["bpp"], _metric(test, metric))
     if len(ra) < 2 or len(rt) < 2 or max(da) <= min(dt) or max(dt) <= min(da):
         return None
-    return max(min(da), min(dt)), min(max(da), max(dt))
+    low, high = max(min(da), min(dt)), min(max(da), max(dt))
+    return (low, high) if _higher_is_better(metric) else (-high, -low)
 
 
 def bd_rate_interval(anchor: list[RDPoint], test: list[RDPoint], method: str = "pchip", resamples: int = 400,
@@ -73,9 +84,9 @@ def bd_rate_interval(anchor: list[RDPoint], test: list[RDPoint], method: str = "
         warnings.simplefilter("ignore")  # a setting no drawn image has: NaN, dropped by _monotone
         for _ in range(resamples):
             draw = rng.choice(len(images), len(images))
-            values.append(bd_rate({"bpp": np.nanmean(a_bpp[draw], 0), "ms-ssim-rgb": np.nanmean(a_q[draw], 0)},
-                                  {"bpp": np.nanmean(t_bpp[draw], 0), "ms-ssim-rgb": np.nanmean(t_q[draw], 0)},
-                                  "ms-ssim-rgb-db", method))
+            values.append(bd_rate({"bpp": np.nanmean(a_bpp[draw], 0), registry.DEFAULT: np.nanmean(a_q[draw], 0)},
+                                  {"bpp": np.nanmean(t_bpp[draw], 0), registry.DEFAULT: np.nanmean(t_q[draw], 0)},
+                                  DEFAULT_SCALE, method))
     values = np.array(values)
     values = values[np.isfinite(values)]
     if not len(values):
@@ -93,7 +104,7 @@ def _by_setting(points: list[RDPoint], images: list[str]) -> tuple[np.ndarray, n
     bpp, q = np.full((len(images), len(settings)), np.nan), np.full((len(images), len(settings)), np.nan)
     for p in points:
         if p.image in row:
-            bpp[row[p.image], col[p.setting]], q[row[p.image], col[p.setting]] = p.bpp, p.ms_ssim
+            bpp[row[p.image], col[p.setting]], q[row[p.image], col[p.setting]] = p.bpp, p.quality[registry.DEFAULT]
     return bpp, q
 
 
@@ -109,8 +120,19 @@ def _monotone(rate, dist):
     return [p[0] for p in keep], [p[1] for p in keep]
 
 
-def _metric(curve: dict, metric: str) -> list[float]:
-    """A curve's values of `metric`; MS-SSIM in dB is derived when a curve has only MS-SSIM."""
-    if metric not in curve and metric == "ms-ssim-rgb-db":
-        return [msssim_db(v) for v in curve["ms-ssim-rgb"]]
-    return curve[metric]
+def _metric(curve: dict, scale_id: str) -> list[float]:
+    """A curve's values on a scale, oriented so that higher is better (a lower-is-better metric
+    negated, so the BD integral and _monotone see a rising curve); a dB scale is derived when
+    a curve has only its metric."""
+    if scale_id in curve:
+        values = curve[scale_id]
+    else:
+        scale = registry.scale(scale_id)
+        values = [scale.of(v) for v in curve[scale.metric.id]]
+    return list(values) if _higher_is_better(scale_id) else [-v for v in values]
+
+
+def _higher_is_better(scale_id: str) -> bool:
+    """A registered scale's direction; a curve key of one's own counts as higher-is-better."""
+    scales = registry.scales()
+    return scales[scale_id].higher_is_better if scale_id in scales else True

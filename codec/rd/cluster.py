@@ -22,7 +22,8 @@ from codec.classical import get_codec
 from codec.imaging.imageio import content_key, load_rgb
 from codec.lstm.checkpoint import load_model
 from codec.lstm.coder import LSTMCodec
-from codec.lstm.encoders import RefineSettings
+from codec.lstm.options import LSTMOptions
+from codec.quality import registry
 from codec.rd.dataset import classical_spec, curve_points, lstm_spec
 from codec.rd.points import RDPoint
 
@@ -31,31 +32,26 @@ CONNECT_TIMEOUT = "10s"
 
 @dataclass(frozen=True)
 class LSTMJob:
-    """What a worker needs to build the same LSTM codec: the model by path and id, and the
-    codec's options."""
-    model_path: str
+    """What a worker needs to build the same LSTM codec: its options (codec/lstm/options.py),
+    the model by absolute path, and the model's id to check that file against."""
+    options: LSTMOptions
     model_id: str
-    tile: int
-    entropy: bool
-    refine: RefineSettings | None
-    precision: str
 
     @classmethod
     def of(cls, codec: LSTMCodec) -> "LSTMJob":
         if not codec.model.path:
             raise CodecError("the LSTM model has no file, so cluster workers cannot load it; "
                              "save it with 'lstm-codec export-model' and pass its path with --model.")
-        return cls(str(Path(codec.model.path).resolve()), codec.model.model_id, codec.tile, codec.entropy,
-                   codec.refine, codec.precision)
+        return cls(codec.options.replace(model=str(Path(codec.model.path).resolve())), codec.model.model_id)
 
 
 @lru_cache(maxsize=4)
 def _codec(job: LSTMJob) -> LSTMCodec:
-    model = load_model(job.model_path)
+    model = load_model(job.options.model)
     if model.model_id != job.model_id:
-        raise CodecError(f"the model file {job.model_path} on this worker is another model (id {model.model_id}, "
+        raise CodecError(f"the model file {job.options.model} on this worker is another model (id {model.model_id}, "
                          f"not {job.model_id}); give every worker the same file.")
-    return LSTMCodec(model, job.tile, entropy=job.entropy, refine=job.refine, precision=job.precision)
+    return LSTMCodec.from_options(job.options, model)
 
 
 def _one_thread() -> None:
@@ -68,17 +64,19 @@ def _one_thread() -> None:
 
 
 def curve_task(path: str, name: str, image: str, key: str, job: LSTMJob, iterations: int | None,
-               with_ssimulacra2: bool) -> list[dict]:
+               asked: tuple[str, ...]) -> list[dict]:
     """On a worker: one curve of one image, through the cache; records, not arrays."""
     _one_thread()
     pixels = load_rgb(path).pixels
     codec = _codec(job) if key == "lstm" else None
-    return [p.record() for p in curve_points(pixels, name, key, codec, iterations, with_ssimulacra2, image=image)]
+    return [p.record() for p in curve_points(pixels, name, key, codec, iterations, asked, image=image)]
 
 
-def task_key(image: str, key: str, spec: dict, with_ssimulacra2: bool) -> str:
-    """The task's name in Dask: the cache's key (content, codec, what decides the points)."""
-    digest = hashlib.sha256(json.dumps([spec, with_ssimulacra2], sort_keys=True).encode()).hexdigest()[:16]
+def task_key(image: str, key: str, spec: dict, asked: tuple[str, ...]) -> str:
+    """The task's name in Dask: the cache's key (content, codec, what decides the points) and
+    the metrics measured, by id and version."""
+    metrics = registry.fingerprint([*registry.fast(), *asked])
+    digest = hashlib.sha256(json.dumps([spec, metrics], sort_keys=True).encode()).hexdigest()[:16]
     return f"rd-{key}-{image}-{digest}"
 
 
@@ -118,7 +116,7 @@ def close(client) -> None:
 
 
 def run(client, images: Iterable[tuple[Path, str]], keys: list[str], codec: LSTMCodec, iterations: int | None,
-        with_ssimulacra2: bool, on_image: Callable[[str, list[RDPoint]], None],
+        asked: tuple[str, ...], on_image: Callable[[str, list[RDPoint]], None],
         on_failure: Callable[[str, str, str], None]) -> None:
     """Every (image, curve) as a task; `on_image(name, points)` as soon as an image's curves
     are all in (the LSTM's first, then `keys` in order), `on_failure(name, curve, why)` for
@@ -131,8 +129,8 @@ def run(client, images: Iterable[tuple[Path, str]], keys: list[str], codec: LSTM
     for path, image in images:
         pending[path.name] = {}
         for key in curves:
-            f = client.submit(curve_task, str(path), path.name, image, key, job, iterations, with_ssimulacra2,
-                              key=_unique(task_key(image, key, specs[key], with_ssimulacra2), taken), pure=False)
+            f = client.submit(curve_task, str(path), path.name, image, key, job, iterations, tuple(asked),
+                              key=_unique(task_key(image, key, specs[key], tuple(asked)), taken), pure=False)
             futures[f] = (path.name, key)
     failed = set()
     for f in as_completed(futures):
@@ -141,7 +139,7 @@ def run(client, images: Iterable[tuple[Path, str]], keys: list[str], codec: LSTM
             failed.add(name)
             on_failure(name, key, _why(f.exception(), key))
             continue
-        pending[name][key] = [RDPoint(**{**r, "image": name}) for r in f.result()]
+        pending[name][key] = [RDPoint.from_record(r, image=name) for r in f.result()]
         if name not in failed and len(pending[name]) == len(curves):
             done = pending.pop(name)
             on_image(name, [p for k in curves for p in done[k]])

@@ -21,10 +21,11 @@ import numpy as np
 
 from codec.classical import get_codec
 from codec.lstm.coder import LSTMCodec
-from codec.rd.points import RDPoint, classical_points, lstm_points, mean_curve
-from codec.rd.bd import bd_rate_interval, bd_rates, overlap
+from codec.quality import registry
+from codec.rd.points import RDPoint, classical_points, lstm_points, mean_curve, reconstructions
+from codec.rd.bd import DEFAULT_SCALE, bd_rate_interval, bd_rates, overlap
 from codec.imaging.imageio import content_key
-from codec.rd.sample_cache import METRICS_VERSION, SampleCache
+from codec.rd.sample_cache import LAYOUT_VERSION, SampleCache
 
 _CODE = ("lstm/coder.py", "lstm/bitstream.py", "lstm/entropy.py", "lstm/context.py", "lstm/refine.py", "quality/metrics.py",
          "lstm/model")
@@ -43,46 +44,58 @@ def code_version() -> str:
 
 
 def lstm_spec(codec: LSTMCodec, iterations: int | None) -> dict:
-    return {"model": codec.model.model_id, "entropy": codec.entropy, "refine": repr(codec.refine),
-            "tile": codec.tile, "precision": codec.precision, "iterations": iterations or codec.cfg.iterations,
-            "code": code_version(), "metrics": METRICS_VERSION}
+    """What an LSTM curve's cached points depend on: the codec (LSTMOptions.spec), the iterations,
+    the code and the layout of what is stored."""
+    return codec.spec() | {"iterations": iterations or codec.cfg.iterations, "code": code_version(),
+                           "layout": LAYOUT_VERSION}
 
 
 def classical_spec(key: str) -> dict:
     c = get_codec(key)
     return {"library": c.library(), "settings": [c.cache_key(s) for s in c.curve_settings],
-            "metrics": METRICS_VERSION}
+            "layout": LAYOUT_VERSION}
 
 
-def _cached(cache: SampleCache, image: str, key: str, spec: dict, name: str, compute, with_ssimulacra2: bool):
+def _cached(cache: SampleCache, image: str, key: str, spec: dict, name: str, pixels: np.ndarray, compute,
+            codec: LSTMCodec | None, asked: tuple[str, ...]) -> list[RDPoint]:
+    """A curve from the cache where it has one; a cached curve that lacks a metric now wanted
+    (asked for, newly registered, or of another version) is measured on that metric alone,
+    on its files decoded again, not encoded again."""
+    want = [*registry.fast(), *asked]
     hit = cache.get_points(image, key, spec)
     if hit is not None:
-        points = [RDPoint(**{**p, "image": name}) for p in hit]
-        if not with_ssimulacra2 or all(p.ssimulacra2 is not None for p in points):
+        records, data = hit
+        points = [RDPoint.from_record(r, image=name) for r in records]
+        if not any(p.missing(want) for p in points):
             return points
-    points = compute()
-    cache.put_points(image, key, spec, [p.record() for p in points])
+        if data:
+            for p, rec in zip(points, reconstructions(codec, points, data)):
+                p.quality.update(registry.measure(pixels, rec, p.missing(want)))
+            cache.put_points(image, key, spec, [p.record() for p in points], data)
+            return points
+    points, data = compute()
+    cache.put_points(image, key, spec, [p.record() for p in points], data)
     return points
 
 
 def curve_points(pixels: np.ndarray, name: str, key: str, codec: LSTMCodec | None, iterations: int | None = None,
-                 with_ssimulacra2: bool = False, cache: SampleCache | None = None,
+                 asked: tuple[str, ...] = (), cache: SampleCache | None = None,
                  image: str | None = None) -> list[RDPoint]:
-    """One curve of one image: the LSTM's points per iteration (`key` "lstm") or a classical
-    codec's sweep, from the cache when it has them. `image`: the pixels' content key, when
-    the caller has it already."""
+    """One curve of one image, on the fast metrics and the on-request ones `asked`: the LSTM's
+    points per iteration (`key` "lstm") or a classical codec's sweep, from the cache when it
+    has them. `image`: the pixels' content key, when the caller has it already."""
     cache = cache or SampleCache.default()
     image = image or content_key(pixels)
+    asked = tuple(asked)
     if key == "lstm":
-        return _cached(cache, image, "lstm", lstm_spec(codec, iterations), name,
-                       lambda: lstm_points(codec, pixels, name, iterations, with_ssimulacra2=with_ssimulacra2),
-                       with_ssimulacra2)
-    return _cached(cache, image, key, classical_spec(key), name,
-                   lambda: classical_points(key, pixels, name, with_ssimulacra2), with_ssimulacra2)
+        return _cached(cache, image, "lstm", lstm_spec(codec, iterations), name, pixels,
+                       lambda: lstm_points(codec, pixels, name, iterations, asked=asked), codec, asked)
+    return _cached(cache, image, key, classical_spec(key), name, pixels,
+                   lambda: classical_points(key, pixels, name, asked), None, asked)
 
 
 def image_points(pixels: np.ndarray, name: str, codec: LSTMCodec, keys, iterations: int | None = None,
-                 with_ssimulacra2: bool = False, cache: SampleCache | None = None,
+                 asked: tuple[str, ...] = (), cache: SampleCache | None = None,
                  should_stop: Callable[[], bool] | None = None) -> list[RDPoint] | None:
     """One image's RD points: the LSTM's per iteration, then each classical codec's curve,
     from the cache where it has them. None when stopped."""
@@ -92,15 +105,15 @@ def image_points(pixels: np.ndarray, name: str, codec: LSTMCodec, keys, iteratio
     for key in ["lstm", *keys]:
         if should_stop and should_stop():
             return None
-        points += curve_points(pixels, name, key, codec, iterations, with_ssimulacra2, cache, image)
+        points += curve_points(pixels, name, key, codec, iterations, asked, cache, image)
     return points
 
 
 def model_points(pixels: np.ndarray, name: str, codec: LSTMCodec, label: str, iterations: int | None = None,
-                 with_ssimulacra2: bool = False, cache: SampleCache | None = None) -> list[RDPoint]:
+                 asked: tuple[str, ...] = (), cache: SampleCache | None = None) -> list[RDPoint]:
     """Another LSTM model's points on an image (Figure 5 over a data set), as codec
     "lstm:<label>"; cached like the model in use's."""
-    points = curve_points(pixels, name, "lstm", codec, iterations, with_ssimulacra2, cache)
+    points = curve_points(pixels, name, "lstm", codec, iterations, asked, cache)
     return [dataclasses.replace(p, codec="lstm:" + label) for p in points]
 
 
@@ -139,7 +152,7 @@ def summarize(points: list[RDPoint], anchor: str = "jpeg", known: dict | None = 
         for k in keys:
             if k != anchor:
                 out.bd[k] = bd_rates(out.curves[anchor], out.curves[k], method)
-                out.overlaps[k] = overlap(out.curves[anchor], out.curves[k], "ms-ssim-rgb-db")
+                out.overlaps[k] = overlap(out.curves[anchor], out.curves[k], DEFAULT_SCALE)
         for image in images if anchor in measured else ():
             if (image, anchor, method) not in known:
                 mine = [p for p in points if p.image == image]

@@ -21,17 +21,19 @@ from codec.classical import CODECS, get_codec
 from codec.lstm.coder import LSTMCodec
 from codec.base.errors import CodecError
 from codec.imaging.imageio import content_key, find_images, load_rgb
-from codec.rd.bd import BD_LABELS, bd_rate_interval, bd_rates, overlap
-from codec.rd.dataset import image_points
+from codec.quality import registry
+from codec.rd.bd import DEFAULT_SCALE, bd_rate_interval, bd_rates, overlap
+from codec.rd.dataset import code_version, image_points
 from codec.rd.published import matching, shipped
-from codec.rd.points import RDPoint, compressai_json, mean_curve
+from codec.rd.points import RDPoint, mean_curve
+from codec.rd.results import compressai_json, csv_header, csv_row, csv_text, point_of
 
 
 @dataclass
 class EvalResult:
     points: list[RDPoint] = field(default_factory=list)
     curves: dict = field(default_factory=dict)       # codec key -> mean curve
-    bd: dict = field(default_factory=dict)           # codec key -> {"ms-ssim-db": %, "psnr": %}
+    bd: dict = field(default_factory=dict)           # codec key -> {BD scale id: %}
     files: list[str] = field(default_factory=list)
     bd_method: str = "pchip"
     intervals: dict = field(default_factory=dict)    # codec key -> MS-SSIM dB BD-rate's 95% interval across images
@@ -44,41 +46,15 @@ class EvalResult:
 FIGURE_CODECS = tuple(k for k in CODECS if k != "jpeg444")
 
 
-_CSV_FIELDS = ["image", "codec", "setting", "bytes", "bpp", "psnr_rgb", "ms_ssim_rgb", "encode_s", "decode_s",
-               "ssim_rgb", "ssimulacra2"]
 PARTIAL = "per_image.partial.csv"
 _DONE = "# done "
 
 
-def _csv_row(q: RDPoint, exact: bool = False) -> list:
-    """exact: every digit (the partial file, so a resumed run averages the same numbers).
-
-    MS-SSIM keeps twelve decimals even so: the top iterations of a refined stream can gain
-    as little as 1e-8, and the progressive check must be repeatable from the file."""
-    if exact:
-        return [q.image, q.codec, q.setting, q.num_bytes, repr(q.bpp), repr(q.psnr), repr(q.ms_ssim),
-                repr(q.encode_seconds), repr(q.decode_seconds), repr(q.ssim),
-                "" if q.ssimulacra2 is None else repr(q.ssimulacra2)]
-    return [q.image, q.codec, q.setting, q.num_bytes, f"{q.bpp:.5f}", f"{q.psnr:.4f}", f"{q.ms_ssim:.12f}",
-            f"{q.encode_seconds:.4f}", f"{q.decode_seconds:.4f}", f"{q.ssim:.12f}",
-            "" if q.ssimulacra2 is None else f"{q.ssimulacra2:.4f}"]
-
-
-def _point(row: dict) -> RDPoint:
-    setting = float(row["setting"])
-    return RDPoint(row["codec"], int(setting) if setting.is_integer() else setting, int(row["bytes"]),
-                   float(row["bpp"]), float(row["psnr_rgb"]), float(row["ms_ssim_rgb"]),
-                   float(row.get("ssim_rgb") or "nan"),
-                   float(row["ssimulacra2"]) if row.get("ssimulacra2") else None, image=row["image"],
-                   encode_seconds=float(row["encode_s"]), decode_seconds=float(row["decode_s"]))
-
-
-def _fingerprint(codec: LSTMCodec, classical, iterations, with_ssimulacra2: bool = False) -> str:
-    """What a partial evaluation's rows depend on: resuming with anything else would mix runs."""
-    return json.dumps({"model": codec.model.model_id, "entropy": codec.entropy, "refine": repr(codec.refine),
-                       "tile": codec.tile, "iterations": iterations,
-                       "precision": codec.precision, "classical": list(classical)}
-                      | ({"ssimulacra2": True} if with_ssimulacra2 else {}))
+def fingerprint(codec: LSTMCodec, classical, iterations, metric_ids) -> str:
+    """What a partial evaluation's rows depend on: the codec, the code, the curves and the
+    metrics by version. Resuming with anything else would mix runs."""
+    return json.dumps(codec.spec() | {"iterations": iterations, "classical": list(classical), "code": code_version(),
+                                      "metrics": registry.versions(metric_ids)})
 
 
 def _resume_points(path: Path, fingerprint: str, resume: bool) -> list[RDPoint]:
@@ -98,18 +74,19 @@ def _resume_points(path: Path, fingerprint: str, resume: bool) -> list[RDPoint]:
     # image's rows leaves them incomplete, and that image is evaluated again
     done = {line[len(_DONE):] for line in lines if line.startswith(_DONE)}
     rows = csv.DictReader(line for line in lines if not line.startswith("#"))
-    return [_point(row) for row in rows if row.get("image") in done]
+    return [point_of(row) for row in rows if row.get("image") in done]
 
 
 def evaluate(image_dir, out_dir, codec: LSTMCodec, classical=FIGURE_CODECS,
              iterations: int | None = None, limit: int | None = None, progress: bool = True,
-             plot: bool = True, reuse=None, resume: bool = False, with_ssimulacra2: bool = False,
+             plot: bool = True, reuse=None, resume: bool = False, asked: tuple[str, ...] = (),
              client=None, bd_method: str = "pchip", published=()) -> EvalResult:
     """`reuse`: a folder of an earlier evaluation of the same images; the classical curves
     not computed now are taken from its <codec>.json (the classical codecs are
     deterministic), so an LSTM-only re-evaluation still reports every BD-rate and plot.
     `resume`: carry on from the images an interrupted evaluation into `out_dir` finished.
-    `with_ssimulacra2`: also measure SSIMULACRA2 (about 0.3 s per point at Kodak's size).
+    `asked`: the on-request metrics to measure too (registry ids; SSIMULACRA2 about 0.3 s per
+    point at Kodak's size); every fast metric is always measured.
     `client`: a Dask client (codec/rd/cluster.py) that computes every (image, curve) as a task;
     the results are the same, and a curve that fails there is reported while the rest goes on.
     `bd_method`: the BD-rates' interpolation, pchip (JVET's) or akima. `published`: curves of
@@ -122,17 +99,19 @@ def evaluate(image_dir, out_dir, codec: LSTMCodec, classical=FIGURE_CODECS,
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     res = EvalResult()
-    fingerprint = _fingerprint(codec, classical, iterations, with_ssimulacra2)
+    asked = tuple(k for k in asked if k not in registry.fast())
+    metric_ids = [k for k in registry.ids() if k in registry.fast() or k in asked]
     partial = out / PARTIAL
-    res.points = _resume_points(partial, fingerprint, resume)
+    res.points = _resume_points(partial, fingerprint(codec, classical, iterations, metric_ids), resume)
     done = {q.image for q in res.points}
     todo = [p for p in paths if p.name not in done]
     # (re)start the journal with the finished images only: a cut-off row must not run into
     # the next one appended
     with atomic.atomic_path(partial) as tmp, open(tmp, "w", newline="") as f:
-        f.write("# " + fingerprint + "\n" + ",".join(_CSV_FIELDS) + "\n")
+        f.write("# " + fingerprint(codec, classical, iterations, metric_ids) + "\n"
+                + ",".join(csv_header(metric_ids)) + "\n")
         for image in dict.fromkeys(q.image for q in res.points):
-            csv.writer(f).writerows(_csv_row(q, exact=True) for q in res.points if q.image == image)
+            csv.writer(f).writerows(csv_row(q, metric_ids, exact=True) for q in res.points if q.image == image)
             f.write(_DONE + image + "\n")
     bar = None
     if progress:
@@ -141,7 +120,7 @@ def evaluate(image_dir, out_dir, codec: LSTMCodec, classical=FIGURE_CODECS,
 
     def finished(name: str, points: list[RDPoint]) -> None:
         with open(partial, "a", newline="") as f:  # one image's rows at a time, then its done mark
-            csv.writer(f).writerows(_csv_row(q, exact=True) for q in points)
+            csv.writer(f).writerows(csv_row(q, metric_ids, exact=True) for q in points)
             f.write(_DONE + name + "\n")
         res.points.extend(points)
         if bar is not None:
@@ -150,11 +129,11 @@ def evaluate(image_dir, out_dir, codec: LSTMCodec, classical=FIGURE_CODECS,
 
     if client is None:
         for p in todo:
-            finished(p.name, image_points(load_rgb(p).pixels, p.name, codec, classical, iterations, with_ssimulacra2))
+            finished(p.name, image_points(load_rgb(p).pixels, p.name, codec, classical, iterations, asked))
     else:
         from codec.rd import cluster
         failures = []
-        cluster.run(client, cluster.image_keys(todo), list(classical), codec, iterations, with_ssimulacra2,
+        cluster.run(client, cluster.image_keys(todo), list(classical), codec, iterations, asked,
                     finished, lambda name, key, why: failures.append(f"{name}: {why}"))
         if failures:
             if bar is not None:
@@ -180,7 +159,7 @@ def evaluate(image_dir, out_dir, codec: LSTMCodec, classical=FIGURE_CODECS,
     lstm = [q for q in res.points if q.codec == "lstm"]
     for k in list(classical) + reused:
         res.bd[k] = bd_rates(res.curves[k], res.curves["lstm"], bd_method)
-        res.overlaps[k] = overlap(res.curves[k], res.curves["lstm"], "ms-ssim-rgb-db")
+        res.overlaps[k] = overlap(res.curves[k], res.curves["lstm"], DEFAULT_SCALE)
         if k in classical:  # per-image points: an interval across the images
             res.intervals[k] = bd_rate_interval([q for q in res.points if q.codec == k], lstm, bd_method)
     res.bd_method = bd_method
@@ -194,18 +173,15 @@ def evaluate(image_dir, out_dir, codec: LSTMCodec, classical=FIGURE_CODECS,
         path = out / f"{k}.json"
         atomic.write_text(path, json.dumps(compressai_json(name, desc, res.curves[k]), indent=2))
         res.files.append(str(path))
-    with atomic.atomic_path(out / "per_image.csv") as tmp, open(tmp, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(_CSV_FIELDS)
-        w.writerows(_csv_row(q) for q in res.points)
+    atomic.write_text(out / "per_image.csv", csv_text(res.points, metric_ids))
     res.files.append(str(out / "per_image.csv"))
     partial.unlink()  # its rows are all in per_image.csv now
     summary = {"images": len(paths), "model": model.describe(), "model_id": model.model_id,
                "bd_rate_percent_vs": res.bd, "bd_interpolation": bd_method,
-               "ms-ssim-db_bd_rate_95ci_across_images": res.intervals,
-               "ms-ssim-db_overlap_db": res.overlaps, "bd_rate_percent_vs_published": res.published,
+               f"{DEFAULT_SCALE}_bd_rate_95ci_across_images": res.intervals,
+               f"{DEFAULT_SCALE}_overlap": res.overlaps, "bd_rate_percent_vs_published": res.published,
                "published_left_out": res.notes, "curves_reused_from": {k: str(reuse) for k in reused},
-               "lstm_mean": {k: res.curves["lstm"][k] for k in ("bpp", "ms-ssim-rgb", "psnr-rgb")}}
+               "lstm_mean": {k: res.curves["lstm"][k] for k in ["bpp", *metric_ids]}}
     atomic.write_text(out / "bd_rate.json", json.dumps(summary, indent=2))
     res.files.append(str(out / "bd_rate.json"))
     if plot:
@@ -232,9 +208,9 @@ def summary_lines(res: EvalResult) -> list[str]:
     lines = []
     c = res.curves["lstm"]
     lines.append("LSTM mean per iteration: " + ", ".join(
-        f"{b:.3f} bpp {m:.4f}" for b, m in zip(c["bpp"], c["ms-ssim-rgb"])))
+        f"{b:.3f} bpp {m:.4f}" for b, m in zip(c["bpp"], c[registry.DEFAULT])))
     for k, v in res.bd.items():
-        parts = [f"{BD_LABELS[m]} {x:+.1f}%" for m, x in v.items()]
+        parts = [f"{registry.scale(m).label} {x:+.1f}%" for m, x in v.items()]
         lo, hi = res.intervals.get(k, (math.nan, math.nan))
         if math.isfinite(lo):
             parts[0] += f" [{lo:+.1f}, {hi:+.1f}]"
@@ -244,7 +220,7 @@ def summary_lines(res: EvalResult) -> list[str]:
         lines.append(f"BD-rate vs {get_codec(k).label}: " + ", ".join(parts))
     for p in res.published.values():
         lines.append(f"BD-rate vs {p['label']} (published): "
-                     + ", ".join(f"{BD_LABELS[m]} {x:+.1f}%" for m, x in p["bd"].items()))
+                     + ", ".join(f"{registry.scale(m).label} {x:+.1f}%" for m, x in p["bd"].items()))
     lines.append(f"(BD-rates of the LSTM, {res.bd_method} interpolation; [the MS-SSIM dB BD-rate's 95% interval "
                  "across the images], and the range both curves span; published curves' conventions in bd_rate.json)")
     return lines + [f"note: {n}" for n in res.notes]

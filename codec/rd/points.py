@@ -15,23 +15,21 @@ from codec.base.errors import CodecError
 from codec.classical import get_codec
 from codec.lstm import bitstream
 from codec.lstm.coder import LSTMCodec
-from codec.quality.metrics import msssim_and_ssim, msssim_db, psnr, ssimulacra2
+from codec.quality import registry
 from codec.imaging.units import bpp as bits_per_pixel
 
 
 @dataclass
 class RDPoint:
-    """A codec at one setting on one image: the real size, the metrics, and (in the app)
-    the reconstruction. `setting`: the quality or rate of a classical codec, the iteration
-    count of the LSTM."""
+    """A codec at one setting on one image: the real size, the quality (metric id -> value, by
+    codec/quality/registry.py; on-request metrics only once asked for), and (in the app) the
+    reconstruction. `setting`: the quality or rate of a classical codec, the iteration count of
+    the LSTM."""
     codec: str
     setting: float
     num_bytes: int
     bpp: float
-    psnr: float
-    ms_ssim: float
-    ssim: float = math.nan
-    ssimulacra2: float | None = None  # measured on request only (slow)
+    quality: dict[str, float] = field(default_factory=dict)
     label: str = ""
     image: str = ""
     encode_seconds: float = 0.0
@@ -43,28 +41,50 @@ class RDPoint:
         """For LSTM points: the iteration count (the setting)."""
         return int(self.setting)
 
-    @property
-    def ms_ssim_db(self) -> float:
-        return msssim_db(self.ms_ssim)
+    def value(self, scale_id: str) -> float:
+        """The point on a quality scale (a metric id, or its "-db" scale); NaN when not measured."""
+        scale = registry.scale(scale_id)
+        return scale.of(self.quality.get(scale.metric.id))
+
+    def missing(self, metric_ids) -> list[str]:
+        """Which of `metric_ids` this point has not been measured on."""
+        return [k for k in metric_ids if k not in self.quality]
+
+    def add_quality(self, original: np.ndarray, metric_ids) -> None:
+        """Measure the metrics among `metric_ids` that this point lacks, from its reconstruction."""
+        todo = self.missing(metric_ids)
+        if todo:
+            self.quality.update(registry.measure(original, self.reconstruction, todo))
 
     def record(self) -> dict:
-        """The point without its reconstruction (for caches and files)."""
-        return {k: v for k, v in self.__dict__.items() if k != "reconstruction"}
+        """The point without its reconstruction (for caches and files), with the version of each
+        metric it holds."""
+        out = {k: v for k, v in self.__dict__.items() if k not in ("reconstruction", "quality")}
+        return out | {"quality": dict(self.quality), "versions": registry.versions(self.quality)}
+
+    @classmethod
+    def from_record(cls, record: dict, **changes) -> "RDPoint":
+        """A point from record(); a value measured by another version of its metric, or by a
+        metric no longer registered, is dropped (measured again when asked for), never mixed."""
+        r = {**record, **changes}
+        now, then = registry.versions(), r.pop("versions", {})
+        r["quality"] = {k: v for k, v in r.get("quality", {}).items() if k in now and then.get(k) == now[k]}
+        return cls(**r)
 
 
 def measure(original: np.ndarray, codec: str, setting, label: str, rec: np.ndarray, num_bytes: int,
-            encode_seconds: float = 0.0, image: str = "", with_ssimulacra2: bool = False,
+            encode_seconds: float = 0.0, image: str = "", asked: tuple[str, ...] = (),
             keep: bool = True) -> RDPoint:
     """An RD point of reconstruction `rec` of `original` (8-bit RGB) from a file of
-    `num_bytes`; `keep`: hold on to the reconstruction."""
-    ms, single = msssim_and_ssim(original, rec)
-    return RDPoint(codec, setting, num_bytes, bits_per_pixel(num_bytes, *original.shape[:2]), psnr(original, rec), ms,
-                   single, ssimulacra2(original, rec) if with_ssimulacra2 else None, label, image, encode_seconds,
-                   reconstruction=rec if keep else None)
+    `num_bytes`, on every fast metric and the on-request ones `asked`; `keep`: hold on to the
+    reconstruction."""
+    quality = registry.measure(original, rec, [*registry.fast(), *asked])
+    return RDPoint(codec, setting, num_bytes, bits_per_pixel(num_bytes, *original.shape[:2]), quality, label, image,
+                   encode_seconds, reconstruction=rec if keep else None)
 
 
 def encode_lstm(codec, pixels: np.ndarray, image: str = "", iterations: int | None = None,
-                should_stop: Callable[[], bool] | None = None, with_ssimulacra2: bool = False,
+                should_stop: Callable[[], bool] | None = None, asked: tuple[str, ...] = (),
                 keep: bool = True, preview: Callable[[int, np.ndarray], None] | None = None,
                 draft: Callable[[int, np.ndarray], None] | None = None) -> Iterator[tuple]:
     """The LSTM's points, one per iteration as it is encoded: yields (point, the iteration's
@@ -77,45 +97,37 @@ def encode_lstm(codec, pixels: np.ndarray, image: str = "", iterations: int | No
         if preview:
             preview(r.iteration, r.reconstruction)
         yield (measure(pixels, "lstm", r.iteration, f"{r.iteration} it.", r.reconstruction, r.file_bytes, total,
-                       image, with_ssimulacra2, keep), r)
+                       image, asked, keep), r)
 
 
-def sweep_classical(key: str, pixels: np.ndarray, image: str = "", settings=None,
-                     with_ssimulacra2: bool = False, keep: bool = True) -> list[RDPoint]:
-    """A classical codec's sweep over its curve settings (or `settings`)."""
-    c = get_codec(key)
-    out = []
-    for s in settings or c.curve_settings:
-        r = c.encode(pixels, s)
-        p = measure(pixels, key, s, c.setting_label(s), r.reconstruction, r.num_bytes, r.encode_seconds, image,
-                    with_ssimulacra2, keep)
-        p.decode_seconds = r.decode_seconds
-        out.append(p)
-    return out
+def measured_on(points: list[RDPoint]) -> list[str]:
+    """The metric ids every point has, in the registry's order."""
+    return [k for k in registry.ids() if points and all(k in p.quality for p in points)]
 
 
 def curve_of(points: list[RDPoint]) -> dict:
-    """Points of one codec on one image as a curve in CompressAI's `results` shape (with
-    SSIMULACRA2 once every point has it)."""
-    return {"setting": [p.setting for p in points], "bpp": [p.bpp for p in points],
-            "psnr-rgb": [p.psnr for p in points], "ms-ssim-rgb": [p.ms_ssim for p in points],
-            "ssim-rgb": [p.ssim for p in points]} | (
-                {"ssimulacra2": [p.ssimulacra2 for p in points]}
-                if points and all(p.ssimulacra2 is not None for p in points) else {})
+    """Points of one codec on one image as a curve in CompressAI's `results` shape: one list per
+    metric that every point has, keyed by its id."""
+    return {"setting": [p.setting for p in points], "bpp": [p.bpp for p in points]} | {
+        k: [p.quality[k] for p in points] for k in measured_on(points)}
 
 
 def mean_curve(points: list[RDPoint]) -> dict:
-    """Average over images at each setting (CompressAI's convention), sorted by setting."""
+    """Average over images at each setting (CompressAI's convention), sorted by setting; each
+    metric with a dB scale also on it (the dB of the mean, as papers plot MS-SSIM)."""
     by: dict[float, list[RDPoint]] = {}
     for p in points:
         by.setdefault(p.setting, []).append(p)
     settings = sorted(by)
-    m = lambda attr: [float(np.mean([getattr(p, attr) for p in by[s]])) for s in settings]  # noqa: E731
-    curve = {"setting": settings, "bpp": m("bpp"), "psnr-rgb": m("psnr"), "ms-ssim-rgb": m("ms_ssim"),
-             "ms-ssim-rgb-db": [msssim_db(v) for v in m("ms_ssim")], "ssim-rgb": m("ssim"),
-             "encoding_time": m("encode_seconds"), "decoding_time": m("decode_seconds")}
-    if all(p.ssimulacra2 is not None for p in points):
-        curve["ssimulacra2"] = m("ssimulacra2")
+    m = lambda get: [float(np.mean([get(p) for p in by[s]])) for s in settings]  # noqa: E731
+    curve = {"setting": settings, "bpp": m(lambda p: p.bpp)}
+    for k in measured_on(points):
+        curve[k] = m(lambda p: p.quality[k])
+        metric = registry.get(k)
+        if metric.db:
+            curve[metric.bd_scale] = [metric.db(v) for v in curve[k]]
+    curve["encoding_time"] = m(lambda p: p.encode_seconds)
+    curve["decoding_time"] = m(lambda p: p.decode_seconds)
     return curve
 
 
@@ -130,25 +142,45 @@ def not_progressive(per_image: dict[str, dict[int, float]]) -> dict[str, list[in
     return out
 
 
-def compressai_json(name: str, description: str, curve: dict) -> dict:
-    return {"name": name, "description": description, "results": curve}
-
-
 def lstm_points(codec: LSTMCodec, pixels: np.ndarray, name: str, iterations: int | None = None,
-                check_decode: bool = True, with_ssimulacra2: bool = False) -> list[RDPoint]:
-    """One point per iteration (rd.encode_lstm); then a decoder replays the file, which must
-    give the same pixels (its time is each point's decode time)."""
-    steps = list(encode_lstm(codec, pixels, name, iterations, with_ssimulacra2=with_ssimulacra2, keep=False))
+                check_decode: bool = True, asked: tuple[str, ...] = ()) -> tuple[list[RDPoint], bytes]:
+    """One point per iteration (rd.encode_lstm), and the .lstm file of them all; a decoder
+    replays the file, which must give the same pixels (its time is each point's decode time)."""
+    steps = list(encode_lstm(codec, pixels, name, iterations, asked=asked, keep=False))
     points = [p for p, _ in steps]
+    header = codec.header(pixels.shape[0], pixels.shape[1], len(steps))
+    data = bitstream.assemble(header, [r.block for _, r in steps])
     if check_decode:
-        header = codec.header(pixels.shape[0], pixels.shape[1], len(steps))
-        data = bitstream.assemble(header, [r.block for _, r in steps])
         for (k, rec, secs), (p, r) in zip(codec.decode_progressive(data), steps):
             if not np.array_equal(rec, r.reconstruction):
                 raise CodecError(f"decoding {name} at iteration {k} did not reproduce the encoder's image.")
             p.decode_seconds = secs
-    return points
+    return points, data
 
 
-def classical_points(codec_key: str, pixels: np.ndarray, name: str, with_ssimulacra2: bool = False) -> list[RDPoint]:
-    return sweep_classical(codec_key, pixels, name, with_ssimulacra2=with_ssimulacra2, keep=False)
+def classical_points(codec_key: str, pixels: np.ndarray, name: str,
+                     asked: tuple[str, ...] = ()) -> tuple[list[RDPoint], bytes]:
+    """A classical codec's sweep over its curve settings, and its files one after another (each
+    point's num_bytes says where one ends)."""
+    c, points, files = get_codec(codec_key), [], []
+    for s in c.curve_settings:
+        r = c.encode(pixels, s)
+        p = measure(pixels, codec_key, s, c.setting_label(s), r.reconstruction, r.num_bytes, r.encode_seconds, name,
+                    asked, keep=False)
+        p.decode_seconds = r.decode_seconds
+        points.append(p)
+        files.append(r.data)
+    return points, b"".join(files)
+
+
+def reconstructions(codec, points: list[RDPoint], data: bytes) -> list[np.ndarray]:
+    """The pictures behind points whose files are `data` (lstm_points' or classical_points'):
+    what a cached curve needs to be measured on a metric it lacks, without encoding again.
+    `codec`: the LSTMCodec for LSTM points, None for a classical codec's."""
+    if codec is not None:
+        return [rec for _, rec, _ in codec.decode_progressive(data)][:len(points)]
+    c, out, at = get_codec(points[0].codec), [], 0
+    for p in points:
+        out.append(c.decode(data[at:at + p.num_bytes]))
+        at += p.num_bytes
+    return out

@@ -4,7 +4,8 @@ image a second time (or the same photo under another name) costs no encoding.
 Keyed by the image's content (SHA-256 of its pixels), the codec, its exact Pillow save
 settings, the codec library's version and the metrics' definition: a new Pillow or a
 changed setting is a new entry, never a stale one. An entry holds the encoded bytes (the
-reconstruction is decoded from them) and the measured bpp, PSNR and MS-SSIM.
+reconstruction is decoded from them) and the measured bpp and quality, each value with its
+metric's version.
 
 Entries are written to a temporary name and renamed into place, so a second app instance,
 or one killed mid-write, never reads a partial entry; a damaged entry reads as missing.
@@ -19,7 +20,9 @@ import os
 import tempfile
 from pathlib import Path
 
-METRICS_VERSION = 3  # bump when what is stored changes (2: SSIM; 3: rd.RDPoint's fields): older entries miss
+# The layout of what is stored; older entries miss. Each stored metric value carries its metric's
+# version (codec/quality/registry.py), checked when read.
+LAYOUT_VERSION = 4
 ENV = "LSTM_COMPARE_CACHE"
 
 
@@ -35,7 +38,7 @@ def cache_root() -> Path | None:
 
 def _entry_name(kind: str, codec_key: str, settings: dict, library: str) -> str:
     spec = json.dumps({"kind": kind, "codec": codec_key, "settings": settings, "library": library,
-                       "metrics": METRICS_VERSION}, sort_keys=True, default=repr)
+                       "layout": LAYOUT_VERSION}, sort_keys=True, default=repr)
     return f"{codec_key}-{kind}-{hashlib.sha256(spec.encode()).hexdigest()[:24]}"
 
 
@@ -85,12 +88,13 @@ class SampleCache:
         self._write(self._path(image, _entry_name("sample", codec_key, settings, library)), meta, data)
 
     # -- a whole curve's points on an image (data sets: codec/rd/dataset.py) ------------------
-    def get_points(self, image: str, key: str, spec: dict) -> list[dict] | None:
+    def get_points(self, image: str, key: str, spec: dict) -> tuple[list[dict], bytes] | None:
+        """A curve's point records and the files they were measured on."""
         hit = self._read(self._path(image, _entry_name("points", key, spec, "")))
-        return None if hit is None else hit[0].get("points")
+        return None if hit is None or "points" not in hit[0] else (hit[0]["points"], hit[1])
 
-    def put_points(self, image: str, key: str, spec: dict, points: list[dict]) -> None:
-        self._write(self._path(image, _entry_name("points", key, spec, "")), {"points": points})
+    def put_points(self, image: str, key: str, spec: dict, points: list[dict], data: bytes = b"") -> None:
+        self._write(self._path(image, _entry_name("points", key, spec, "")), {"points": points}, data)
 
     # -- which setting matched a target bpp --------------------------------------------
     def get_match(self, image: str, codec_key: str, target_bpp: float, library: str):

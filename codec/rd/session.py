@@ -23,9 +23,9 @@ from codec.lstm import bitstream
 from codec.classical import ClassicalResult, get_codec, match_bpp
 from codec.lstm.coder import LSTMCodec
 from codec.base.errors import CodecError
-from codec.quality.metrics import ssimulacra2
+from codec.quality import registry
 from codec.rd.points import RDPoint, curve_of, encode_lstm, measure
-from codec.rd.bd import image_bd_rate
+from codec.rd.bd import DEFAULT_SCALE, image_bd_rate
 from codec.imaging.units import BLOCK, bpp
 from codec.imaging.region import Region
 from codec.imaging.imageio import content_key
@@ -62,9 +62,10 @@ def _measured(original: np.ndarray, r: ClassicalResult) -> RDPoint:
 
 def classical_sample(key: str, original: np.ndarray, setting, cache: SampleCache | None = None,
                      image: str | None = None) -> RDPoint:
-    """One classical encode at `setting`, measured, through the on-disk cache
-    (codec/rd/sample_cache.py). A module-level function, so a runner can send it to another
-    process."""
+    """One classical encode at `setting`, measured on the fast metrics, through the on-disk
+    cache (codec/rd/sample_cache.py): a hit decodes the cached bytes and measures only what the
+    entry lacks (a metric added or changed since). A module-level function, so a runner can
+    send it to another process."""
     cache = cache or SampleCache.default()
     image = image or content_key(original)
     c = get_codec(key)
@@ -72,17 +73,28 @@ def classical_sample(key: str, original: np.ndarray, setting, cache: SampleCache
     hit = cache.get_sample(*spec)
     if hit is not None:
         meta, data = hit
-        return RDPoint(key, setting, len(data), bpp(len(data), *original.shape[:2]), meta["psnr"], meta["ms_ssim"],
-                       meta["ssim"], label=c.setting_label(setting), encode_seconds=meta["seconds"],
-                       reconstruction=c.decode(data))
+        p = RDPoint.from_record({"codec": key, "setting": setting, "num_bytes": len(data),
+                                 "bpp": bpp(len(data), *original.shape[:2]), "quality": meta.get("quality", {}),
+                                 "versions": meta.get("versions", {}), "label": c.setting_label(setting),
+                                 "encode_seconds": meta.get("seconds", 0.0)}, reconstruction=c.decode(data))
+        if p.missing(registry.fast()):
+            p.add_quality(original, registry.fast())
+            _cache_sample(cache, image, p, data)
+        return p
     return _measured_and_cached(cache, image, original, c.encode(original, setting))
+
+
+def _cache_sample(cache: SampleCache, image: str, p: RDPoint, data: bytes) -> None:
+    c = get_codec(p.codec)
+    record = p.record()
+    cache.put_sample(image, p.codec, c.cache_key(p.setting), c.library(),
+                     {"quality": record["quality"], "versions": record["versions"], "seconds": p.encode_seconds},
+                     data)
 
 
 def _measured_and_cached(cache: SampleCache, image: str, original: np.ndarray, r: ClassicalResult) -> RDPoint:
     s = _measured(original, r)
-    c = get_codec(r.codec)
-    cache.put_sample(image, r.codec, c.cache_key(r.setting), c.library(),
-                     {"psnr": s.psnr, "ms_ssim": s.ms_ssim, "ssim": s.ssim, "seconds": s.encode_seconds}, r.data)
+    _cache_sample(cache, image, s, r.data)
     return s
 
 
@@ -125,11 +137,12 @@ def measure_blocks(original: np.ndarray, chunk: bytes | None, codes: np.ndarray,
     return spent, block_mse(original, before) - block_mse(original, after)
 
 
-def ssimulacra2_of(original: np.ndarray, reconstructions: list[np.ndarray],
-                   should_stop: Callable[[], bool] | None = None) -> list[float]:
-    """SSIMULACRA2 of each reconstruction (about 0.3 s each at Kodak's size), stopping early
-    (with the values so far) once should_stop() turns True."""
-    return run_each(run_here, ssimulacra2, [(original, r) for r in reconstructions], should_stop)
+def quality_of(original: np.ndarray, reconstructions: list[np.ndarray], metric_ids,
+               should_stop: Callable[[], bool] | None = None) -> list[dict[str, float]]:
+    """`metric_ids` of each reconstruction (SSIMULACRA2: about 0.3 s each at Kodak's size),
+    stopping early (with the values so far) once should_stop() turns True."""
+    return run_each(run_here, registry.measure, [(original, r, tuple(metric_ids)) for r in reconstructions],
+                    should_stop)
 
 
 class ImageSession:
@@ -215,13 +228,15 @@ class ImageSession:
         return [*self.lstm, *(p for c in self.curves.values() for p in c), *self.matches.values(),
                 *(p for c in self.model_curves.values() for p in c)]
 
-    def add_ssimulacra2(self, should_stop: Callable[[], bool] | None = None) -> int:
-        """Compute SSIMULACRA2 here for every sample that lacks it; returns how many are
-        still missing when stopped."""
-        todo = [p for p in self.samples() if p.ssimulacra2 is None]
-        for p, v in zip(todo, ssimulacra2_of(self.original, [p.reconstruction for p in todo], should_stop)):
-            p.ssimulacra2 = v
-        return sum(p.ssimulacra2 is None for p in todo)
+    def add_quality(self, metric_ids, should_stop: Callable[[], bool] | None = None) -> int:
+        """Measure `metric_ids` here on every sample that lacks one of them (only those it
+        lacks); returns how many samples still lack some when stopped."""
+        todo = [p for p in self.samples() if p.missing(metric_ids)]
+        for p in todo:
+            if should_stop and should_stop():
+                break
+            p.add_quality(self.original, metric_ids)
+        return sum(bool(p.missing(metric_ids)) for p in todo)
 
     def lstm_bytes(self, iteration: int) -> int | None:
         """Real size of a file of the first `iteration` iterations: known once that
@@ -334,13 +349,13 @@ class ImageSession:
         `results` shape."""
         return curve_of(self.lstm if key == "lstm" else self.curves.get(key, []))
 
-    def bd_rate(self, key: str, metric: str = "ms-ssim-rgb-db") -> float | None:
+    def bd_rate(self, key: str, scale: str = DEFAULT_SCALE) -> float | None:
         """BD-rate (%) of the LSTM against a classical codec on this image (negative: the
-        LSTM needs fewer bits); None until both curves are complete (and measured on `metric`),
-        NaN if they do not overlap."""
+        LSTM needs fewer bits); None until both curves are complete (and measured on `scale`'s
+        metric), NaN if they do not overlap."""
         if not self.lstm_complete or key not in self.curves:
             return None
-        return image_bd_rate(self.curves[key], self.lstm, metric)
+        return image_bd_rate(self.curves[key], self.lstm, scale)
 
     def rd_results(self) -> list[dict]:
         """This image's RD data, one CompressAI-shaped dict per codec."""

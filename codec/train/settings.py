@@ -19,6 +19,8 @@ class TrainSettings:
     patch: int = 32
     loss: str = "smoothl1"      # or "l1", or "l1+ms-ssim" (a departure from the paper, see LOSSES)
     msssim_weight: float = 0.84  # "l1+ms-ssim": alpha in (1 - alpha) * L1 + alpha * (1 - MS-SSIM)
+    msssim_weight_last: float | None = None  # the MS-SSIM share at the last iteration, linear in
+                                # between from msssim_weight at the first; None: msssim_weight throughout
     msssim_win: int = 3         # its Gaussian window; 5 scales need patch > (win - 1) * 16
     smoothl1_beta: float = 1.0  # PyTorch's default; with pixels in [-0.5, 0.5] that is 0.5*MSE
     binarizer: str = "stochastic"  # or "deterministic": sign with a straight-through gradient, as at inference
@@ -75,6 +77,8 @@ def check_loss_settings(s: TrainSettings) -> None:
                              f"pixels, not {s.patch}; use --patch {need + 16 - need % 16} or a smaller --msssim-win")
         if not 0.0 <= s.msssim_weight <= 1.0:
             raise SettingsError(f"--msssim-weight must lie in [0, 1], not {s.msssim_weight}")
+        if s.msssim_weight_last is not None and not 0.0 <= s.msssim_weight_last <= 1.0:
+            raise SettingsError(f"--msssim-weight-last must lie in [0, 1], not {s.msssim_weight_last}")
     if not 0.0 <= s.late_weight <= 4.0:
         raise SettingsError(f"--late-weight must lie in [0, 4], not {s.late_weight}; "
                             "0 weighs all iterations equally, 1 is a linear ramp")
@@ -91,6 +95,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--loss", choices=list(LOSSES), default=d.loss,
                    help="smoothl1: the paper; l1: Toderici 2017; l1+ms-ssim: Zhao et al. 2017's mix (needs --patch 64)")
     p.add_argument("--msssim-weight", type=float, default=d.msssim_weight)
+    p.add_argument("--msssim-weight-last", type=float, default=d.msssim_weight_last,
+                   help="the MS-SSIM share at the last iteration, falling linearly from --msssim-weight "
+                   "at the first: MS-SSIM where it helps at low rates, L1 where it keeps texture at high")
     p.add_argument("--msssim-win", type=int, default=d.msssim_win)
     p.add_argument("--smoothl1-beta", type=float, default=d.smoothl1_beta)
     p.add_argument("--binarizer", choices=list(BINARIZER_MODES), default=d.binarizer,

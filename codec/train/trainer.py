@@ -76,6 +76,17 @@ def iteration_weights(iterations: int, late_weight: float) -> torch.Tensor:
     return w / w.mean()
 
 
+def msssim_shares(iterations: int, s: TrainSettings) -> torch.Tensor:
+    """The MS-SSIM share of "l1+ms-ssim" at each iteration: msssim_weight at the first, falling
+    linearly to msssim_weight_last at the last (constant when that is None). MS-SSIM buys the
+    low rates; at high rates it blurs the texture that PSNR and SSIMULACRA2 count, so the late
+    iterations may lean on L1 instead (issue 46)."""
+    last = s.msssim_weight if s.msssim_weight_last is None else s.msssim_weight_last
+    if iterations == 1:
+        return torch.tensor([s.msssim_weight])
+    return torch.linspace(s.msssim_weight, last, iterations)
+
+
 def reconstruction_loss(outs, x, s: TrainSettings):
     """Mean over iterations of the per-iteration loss; also the per-iteration mean |r|."""
     y = torch.stack([o.float() for o in outs])  # (iterations, batch, 3, h, w)
@@ -91,7 +102,8 @@ def reconstruction_loss(outs, x, s: TrainSettings):
         # iteration is compared with the same patches, whose statistics are computed once
         target = MSSSIMTo((x + 0.5).reshape(1, b * c, h, w), s.msssim_win)
         q = target.similarity((y + 0.5).clamp(0, 1).reshape(t, b * c, h, w)).view(t, b, c).mean((1, 2))
-        per = (1 - s.msssim_weight) * l1 + s.msssim_weight * (1 - q)
+        alpha = msssim_shares(t, s).to(q.device)
+        per = (1 - alpha) * l1 + alpha * (1 - q)
     else:
         raise SettingsError(f"loss must be one of {LOSSES}, not {s.loss!r}")
     if s.log_loss:
