@@ -172,8 +172,9 @@ class WindowActions:
         # Figure 5 over the data set too (with the encoder the plot uses for them)
         others = {name: self.scheduler.others.get(mid, path, st.others_options())
                   for mid, name, path in st.plot_models()}
-        w = DatasetWindow(files, st.codec, [k for k in st.classical_codecs if k != "jpeg444"], others,
-                          asked=tuple(m.id for m in [registry.scale(st.metric).metric] if m.slow), parent=self)
+        plotted = registry.scale(st.metric).metric
+        w = DatasetWindow(files, st.codec, [k for k in st.classical_codecs if k != "jpeg444"], self.scheduler.workers,
+                          others, asked=(plotted.id,) if plotted.slow else (), parent=self)
         w.open_image.connect(lambda path: self.open_paths([path]))
         w.show()
         return w

@@ -32,6 +32,11 @@ from codec.imaging.imageio import content_key, load_rgb
 
 from .export import ExportError, export_plot
 from .rdplot import COLORS, MODEL_COLORS
+from .worker import Ticket, Workers
+
+# A data set's images wait on the LSTM worker behind the open image's encode (0) and its other
+# models' curves (10).
+DATASET_PRIORITY = 20
 
 
 
@@ -58,11 +63,12 @@ class NumberItem(QTableWidgetItem):
 class DatasetWindow(QWidget):
     open_image = Signal(str)  # a path the user double-clicked
 
-    def __init__(self, paths: list[Path], codec, keys: list[str], other_models: dict | None = None,
+    def __init__(self, paths: list[Path], codec, keys: list[str], workers: Workers, other_models: dict | None = None,
                  asked: tuple[str, ...] = (), parent=None):
-        """`other_models`: name -> LSTMCodec of more models whose mean curves to draw (Figure 5);
-        `asked`: the on-request metrics to measure too (SSIMULACRA2: about 0.3 s per point at
-        Kodak's size)."""
+        """`workers`: the app's (gui/worker.py), which run each image as a job behind the open
+        image's work; `other_models`: name -> LSTMCodec of more models whose mean curves to draw
+        (Figure 5); `asked`: the on-request metrics to measure too (SSIMULACRA2: about 0.3 s per
+        point at Kodak's size)."""
         super().__init__(parent, Qt.Window)
         self.setAttribute(Qt.WA_DeleteOnClose)
         self.paths, self.codec, self.keys = list(paths), codec, list(keys)
@@ -79,7 +85,11 @@ class DatasetWindow(QWidget):
         self.points: dict[str, list] = {}   # image name -> its points
         self.errors: dict[str, str] = {}    # image name -> why it could not be evaluated
         self.summary: DatasetSummary | None = None
-        self._stop = threading.Event()
+        self._workers, self._ticket = workers, Ticket()
+        self._todo = list(self.paths)
+        self._idle = threading.Event()  # no image of this window at work
+        self._idle.set()
+        self._ended = False
         self._signals = _Signals()
         self._signals.image_done.connect(self._image_done)
         self._signals.finished.connect(self._finished)
@@ -87,8 +97,7 @@ class DatasetWindow(QWidget):
         self.setWindowTitle(f"Data set: {len(self.paths)} images — lstm-compare")
         self._build()
         self.resize(1200, 860)
-        self._thread = threading.Thread(target=self._run, name="dataset", daemon=True)
-        self._thread.start()
+        self._next()
 
     # -- layout ---------------------------------------------------------------------
     def _build(self):
@@ -151,47 +160,61 @@ class DatasetWindow(QWidget):
         lay.addWidget(self.status)
 
     # -- work -----------------------------------------------------------------------
-    def _run(self):
-        for p in self.paths:
-            if self._stop.is_set():
-                break
-            try:
-                pixels = load_rgb(p).pixels
-                self._content[p.name] = content_key(pixels)
-                pts = image_points(pixels, p.name, self.codec, self.keys, asked=self.asked,
-                                   should_stop=self._stop.is_set)
-                for label, codec in self.other_models.items():
-                    if pts is None or self._stop.is_set():
-                        pts = None
-                        break
-                    pts += model_points(pixels, p.name, codec, label, asked=self.asked)
-            except CodecError as e:
-                pts = str(e)
-            if pts is None:
-                break
-            self._signals.image_done.emit(p.name, pts)
-        self._signals.finished.emit(not self._stop.is_set())
+    def _next(self):
+        """Queue the next image on the app's LSTM worker, one at a time and behind the open
+        image's work (a larger priority number), so the main window stays the first served."""
+        if not self._todo:
+            return self._signals.finished.emit(True)
+        path = self._todo.pop(0)
+        self._workers.submit("lstm", lambda ticket: self._work(path, ticket), self._ticket, priority=DATASET_PRIORITY,
+                             what=f"evaluating {path.name} of the data set")
+
+    def _work(self, path: Path, ticket: Ticket):
+        """On the worker: one image's points (an error sentence if it cannot be read or coded;
+        None if cancelled meanwhile)."""
+        self._idle.clear()
+        try:
+            pixels = load_rgb(path).pixels
+            self._content[path.name] = content_key(pixels)
+            pts = image_points(pixels, path.name, self.codec, self.keys, asked=self.asked,
+                               should_stop=lambda: ticket.cancelled)
+            for label, codec in self.other_models.items():
+                if pts is None or ticket.cancelled:
+                    pts = None
+                    break
+                pts += model_points(pixels, path.name, codec, label, asked=self.asked)
+        except CodecError as e:
+            pts = str(e)
+        finally:
+            self._idle.set()
+        self._signals.image_done.emit(path.name, pts)
 
     def cancel(self):
-        self._stop.set()
+        self._ticket.cancel()
         self.cancel_btn.setEnabled(False)
         self.status.setText("Stopping after the codec at work…")
+        if self._idle.is_set():  # a queued image is skipped: no job will say it stopped
+            self._signals.finished.emit(False)
 
     def wait(self, timeout: float | None = None) -> bool:
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
+        """Whether no image of this window is at work (waiting up to `timeout` seconds)."""
+        return self._idle.wait(timeout)
 
     def closeEvent(self, event):
-        self._stop.set()
+        self._ticket.cancel()
         super().closeEvent(event)
 
     def _image_done(self, name: str, result):
+        if result is None:
+            return self._signals.finished.emit(False)
         if isinstance(result, str):
             self.errors[name] = result
         else:
             self.points[name] = result
         self.progress.setValue(len(self.points) + len(self.errors))
         self._refresh()
+        if not self._ticket.cancelled:
+            self._next()
 
     def _intervals_ready(self, key, values: dict):
         self._intervals[key] = values
@@ -199,6 +222,9 @@ class DatasetWindow(QWidget):
             self._refresh()
 
     def _finished(self, complete: bool):
+        if self._ended:  # a cancel and the job it stopped may both say so
+            return
+        self._ended = True
         self.cancel_btn.setEnabled(False)
         done = f"{len(self.points)} of {len(self.paths)} images evaluated"
         skipped = f"; {len(self.errors)} could not be: " + "; ".join(self.errors.values()) if self.errors else ""

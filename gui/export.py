@@ -12,6 +12,7 @@ from PySide6.QtGui import QColor, QFont, QImage, QPainter
 from codec.base.atomic import atomic_path, write_bytes, write_text
 from codec.classical import get_codec
 from codec.rd.results import csv_text
+from codec.rd.session import classical_file
 
 
 class ExportError(Exception):
@@ -152,7 +153,8 @@ def reconstruction_files(session, iteration: int, codec: str, folder) -> dict[Pa
     if cls is not None:
         c = get_codec(codec)
         files[folder / f"{stem}_{codec}_{cls.bpp:.3f}bpp.png"] = png(cls.reconstruction)
-        files[folder / f"{stem}_{codec}_{cls.bpp:.3f}bpp{c.suffix}"] = c.encode(session.original, cls.setting).data
+        files[folder / f"{stem}_{codec}_{cls.bpp:.3f}bpp{c.suffix}"] = classical_file(codec, session.original,
+                                                                                   cls.setting)
     return files
 
 

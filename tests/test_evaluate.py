@@ -188,8 +188,9 @@ def test_a_second_evaluation_reads_every_curve_from_the_cache(tmp_path, tiny_mod
     assert calls == [] and second.bd == first.bd
     assert [(p.image, p.codec, p.num_bytes, p.quality) for p in second.points] == \
         [(p.image, p.codec, p.num_bytes, p.quality) for p in first.points]
-    dataset.code_version.cache_clear()
-    monkeypatch.setattr(dataset, "code_version", lambda: "changed")
+    from codec.rd import fingerprint
+    fingerprint.code_version.cache_clear()
+    monkeypatch.setattr(fingerprint, "code_version", lambda: "changed")
     evaluate(src, tmp_path / "c", LSTMCodec(tiny_model), classical=("jpeg",), iterations=2, progress=False, plot=False)
     assert calls == ["lstm_points", "lstm_points"]  # the classical curves still come from the cache
     summary = dataset.summarize(second.points, "jpeg")

@@ -45,7 +45,8 @@ def test_the_builtins_are_declared_once_with_their_directions_and_scales():
     assert (got["ms-ssim-rgb"], got["ssim-rgb"]) == metrics.msssim_and_ssim(a, b)
     with pytest.raises(KeyError, match="no metric named 'nope'; the metrics are psnr-rgb"):
         registry.parse("psnr-rgb,nope")
-    assert registry.fingerprint(["psnr-rgb"]) != registry.fingerprint(["psnr-rgb", "ssimulacra2"])
+    from codec.rd.fingerprint import digest
+    assert digest({}, ["psnr-rgb"]) != digest({}, ["psnr-rgb", "ssimulacra2"])
 
 
 def test_plugins_are_registered_and_broken_or_clashing_ones_reported(metric_plugins):

@@ -60,3 +60,16 @@ def test_off_disables_the_cache(monkeypatch, tmp_path, small_image):
     classical_sample("jpeg", small_image, 50)
     assert SampleCache.default().root is None
     assert not list(tmp_path.iterdir())
+
+
+def test_saving_a_shown_sample_reuses_its_cached_bytes(cache_dir, monkeypatch, small_image):
+    """Save (File > Save .lstm and reconstructions) writes the classical file the cache holds,
+    without encoding it again; a sample never shown is encoded, and cached on the way."""
+    from codec.rd.session import classical_file
+    fresh = classical_file("webp", small_image, 40)
+    shown = classical_sample("jpeg", small_image, 50)
+    _no_encoding(monkeypatch)
+    data = classical_file("jpeg", small_image, 50)
+    assert len(data) == shown.num_bytes and np.array_equal(classical.get_codec("jpeg").decode(data),
+                                                           shown.reconstruction)
+    assert classical_file("webp", small_image, 40) == fresh

@@ -20,8 +20,6 @@ background, like SSIMULACRA2. One that fails to load is left out with its reason
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import re
 from dataclasses import dataclass
@@ -208,7 +206,3 @@ def versions(metric_ids: Iterable[str] | None = None) -> dict[str, str]:
     """Each metric's version (all registered ones by default): what stored values are checked against."""
     return {x.id: x.version for x in all_metrics() if metric_ids is None or x.id in set(metric_ids)}
 
-
-def fingerprint(metric_ids: Iterable[str]) -> str:
-    """A short hash of these metrics' ids and versions, for cache keys and resumable files."""
-    return hashlib.sha256(json.dumps(versions(metric_ids), sort_keys=True).encode()).hexdigest()[:12]

@@ -10,8 +10,6 @@ on one thread: a worker's task slots, not the libraries' threads, use its cores.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -24,7 +22,8 @@ from codec.lstm.checkpoint import load_model
 from codec.lstm.coder import LSTMCodec
 from codec.lstm.options import LSTMOptions
 from codec.quality import registry
-from codec.rd.dataset import classical_spec, curve_points, lstm_spec
+from codec.rd.dataset import curve_points
+from codec.rd.fingerprint import classical_spec, digest, lstm_spec
 from codec.rd.points import RDPoint
 
 CONNECT_TIMEOUT = "10s"
@@ -75,9 +74,7 @@ def curve_task(path: str, name: str, image: str, key: str, job: LSTMJob, iterati
 def task_key(image: str, key: str, spec: dict, asked: tuple[str, ...]) -> str:
     """The task's name in Dask: the cache's key (content, codec, what decides the points) and
     the metrics measured, by id and version."""
-    metrics = registry.fingerprint([*registry.fast(), *asked])
-    digest = hashlib.sha256(json.dumps([spec, metrics], sort_keys=True).encode()).hexdigest()[:16]
-    return f"rd-{key}-{image}-{digest}"
+    return f"rd-{key}-{image}-{digest(spec, [*registry.fast(), *asked], 16)}"
 
 
 def _unique(key: str, taken: set) -> str:

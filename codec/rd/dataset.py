@@ -11,50 +11,18 @@ so two app instances sharing the cache corrupt nothing; reopening a data set is 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from codec.classical import get_codec
 from codec.lstm.coder import LSTMCodec
 from codec.quality import registry
 from codec.rd.points import RDPoint, classical_points, lstm_points, mean_curve, reconstructions
 from codec.rd.bd import DEFAULT_SCALE, bd_rate_interval, bd_rates, overlap
 from codec.imaging.imageio import content_key
-from codec.rd.sample_cache import LAYOUT_VERSION, SampleCache
-
-_CODE = ("lstm/coder.py", "lstm/bitstream.py", "lstm/entropy.py", "lstm/context.py", "lstm/refine.py", "quality/metrics.py",
-         "lstm/model")
-
-
-@lru_cache(maxsize=1)
-def code_version() -> str:
-    """A hash of the LSTM codec's source: cached LSTM results are recomputed after any change."""
-    root = Path(__file__).resolve().parent.parent  # codec/
-    h = hashlib.sha256()
-    for name in _CODE:
-        for f in sorted((root / name).rglob("*.py")) if (root / name).is_dir() else [root / name]:
-            h.update(f.name.encode())
-            h.update(f.read_bytes())
-    return h.hexdigest()[:16]
-
-
-def lstm_spec(codec: LSTMCodec, iterations: int | None) -> dict:
-    """What an LSTM curve's cached points depend on: the codec (LSTMOptions.spec), the iterations,
-    the code and the layout of what is stored."""
-    return codec.spec() | {"iterations": iterations or codec.cfg.iterations, "code": code_version(),
-                           "layout": LAYOUT_VERSION}
-
-
-def classical_spec(key: str) -> dict:
-    c = get_codec(key)
-    return {"library": c.library(), "settings": [c.cache_key(s) for s in c.curve_settings],
-            "layout": LAYOUT_VERSION}
-
+from codec.rd.fingerprint import classical_spec, lstm_spec
+from codec.rd.sample_cache import SampleCache
 
 def _cached(cache: SampleCache, image: str, key: str, spec: dict, name: str, pixels: np.ndarray, compute,
             codec: LSTMCodec | None, asked: tuple[str, ...]) -> list[RDPoint]:

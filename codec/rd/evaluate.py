@@ -23,7 +23,8 @@ from codec.base.errors import CodecError
 from codec.imaging.imageio import content_key, find_images, load_rgb
 from codec.quality import registry
 from codec.rd.bd import DEFAULT_SCALE, bd_rate_interval, bd_rates, overlap
-from codec.rd.dataset import code_version, image_points
+from codec.rd.dataset import image_points
+from codec.rd.fingerprint import classical_spec, fingerprint, lstm_spec
 from codec.rd.published import matching, shipped
 from codec.rd.points import RDPoint, mean_curve
 from codec.rd.results import compressai_json, csv_header, csv_row, csv_text, point_of
@@ -50,11 +51,11 @@ PARTIAL = "per_image.partial.csv"
 _DONE = "# done "
 
 
-def fingerprint(codec: LSTMCodec, classical, iterations, metric_ids) -> str:
-    """What a partial evaluation's rows depend on: the codec, the code, the curves and the
-    metrics by version. Resuming with anything else would mix runs."""
-    return json.dumps(codec.spec() | {"iterations": iterations, "classical": list(classical), "code": code_version(),
-                                      "metrics": registry.versions(metric_ids)})
+def _journal_key(codec: LSTMCodec, classical, iterations, metric_ids) -> str:
+    """What a partial evaluation's rows depend on (codec/rd/fingerprint.py): resuming with
+    anything else would mix runs."""
+    return fingerprint({"lstm": lstm_spec(codec, iterations), "classical": {k: classical_spec(k) for k in classical}},
+                       metric_ids)
 
 
 def _resume_points(path: Path, fingerprint: str, resume: bool) -> list[RDPoint]:
@@ -102,13 +103,13 @@ def evaluate(image_dir, out_dir, codec: LSTMCodec, classical=FIGURE_CODECS,
     asked = tuple(k for k in asked if k not in registry.fast())
     metric_ids = [k for k in registry.ids() if k in registry.fast() or k in asked]
     partial = out / PARTIAL
-    res.points = _resume_points(partial, fingerprint(codec, classical, iterations, metric_ids), resume)
+    res.points = _resume_points(partial, _journal_key(codec, classical, iterations, metric_ids), resume)
     done = {q.image for q in res.points}
     todo = [p for p in paths if p.name not in done]
     # (re)start the journal with the finished images only: a cut-off row must not run into
     # the next one appended
     with atomic.atomic_path(partial) as tmp, open(tmp, "w", newline="") as f:
-        f.write("# " + fingerprint(codec, classical, iterations, metric_ids) + "\n"
+        f.write("# " + _journal_key(codec, classical, iterations, metric_ids) + "\n"
                 + ",".join(csv_header(metric_ids)) + "\n")
         for image in dict.fromkeys(q.image for q in res.points):
             csv.writer(f).writerows(csv_row(q, metric_ids, exact=True) for q in res.points if q.image == image)

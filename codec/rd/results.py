@@ -10,7 +10,7 @@ import math
 from typing import Iterable
 
 from codec.quality import registry
-from codec.rd.points import RDPoint, measured_on
+from codec.rd.points import RDPoint
 
 FIELDS = ["image", "codec", "setting", "bytes", "bpp", "encode_s", "decode_s"]
 

@@ -14,15 +14,13 @@ disable the cache.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
 from pathlib import Path
 
-# The layout of what is stored; older entries miss. Each stored metric value carries its metric's
-# version (codec/quality/registry.py), checked when read.
-LAYOUT_VERSION = 4
+from codec.rd.fingerprint import LAYOUT_VERSION, digest
+
 ENV = "LSTM_COMPARE_CACHE"
 
 
@@ -37,9 +35,10 @@ def cache_root() -> Path | None:
 
 
 def _entry_name(kind: str, codec_key: str, settings: dict, library: str) -> str:
-    spec = json.dumps({"kind": kind, "codec": codec_key, "settings": settings, "library": library,
-                       "layout": LAYOUT_VERSION}, sort_keys=True, default=repr)
-    return f"{codec_key}-{kind}-{hashlib.sha256(spec.encode()).hexdigest()[:24]}"
+    """An entry's file name. Each stored metric value carries its metric's version, checked
+    when read (RDPoint.from_record), so the name holds no metric versions."""
+    spec = {"kind": kind, "codec": codec_key, "settings": settings, "library": library, "layout": LAYOUT_VERSION}
+    return f"{codec_key}-{kind}-{digest(spec)}"
 
 
 class SampleCache:

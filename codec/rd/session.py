@@ -29,6 +29,7 @@ from codec.rd.bd import DEFAULT_SCALE, image_bd_rate
 from codec.imaging.units import BLOCK, bpp
 from codec.imaging.region import Region
 from codec.imaging.imageio import content_key
+from codec.rd.results import compressai_json
 from codec.rd.sample_cache import SampleCache
 
 
@@ -82,6 +83,19 @@ def classical_sample(key: str, original: np.ndarray, setting, cache: SampleCache
             _cache_sample(cache, image, p, data)
         return p
     return _measured_and_cached(cache, image, original, c.encode(original, setting))
+
+
+def classical_file(key: str, original: np.ndarray, setting, cache: SampleCache | None = None) -> bytes:
+    """The classical codec's file at `setting`: the on-disk cache's bytes where it holds them
+    (every sample the app showed), encoded (and cached) otherwise."""
+    cache = cache or SampleCache.default()
+    image, c = content_key(original), get_codec(key)
+    hit = cache.get_sample(image, key, c.cache_key(setting), c.library())
+    if hit is not None:
+        return hit[1]
+    r = c.encode(original, setting)
+    _cache_sample(cache, image, _measured(original, r), r.data)
+    return r.data
 
 
 def _cache_sample(cache: SampleCache, image: str, p: RDPoint, data: bytes) -> None:
@@ -358,7 +372,7 @@ class ImageSession:
         return image_bd_rate(self.curves[key], self.lstm, scale)
 
     def rd_results(self) -> list[dict]:
-        """This image's RD data, one CompressAI-shaped dict per codec."""
+        """This image's RD data, one CompressAI-shaped dict per codec (codec/rd/results.py)."""
         out = []
         for key in ["lstm", *self.curves]:
             curve = self.curve(key)
@@ -366,5 +380,5 @@ class ImageSession:
                 continue
             name = f"LSTM {self.codec.model.model_id}" if key == "lstm" else get_codec(key).label
             desc = self.codec.model.describe() if key == "lstm" else get_codec(key).library()
-            out.append({"name": name, "description": f"{desc}; image {self.name}", "results": curve})
+            out.append(compressai_json(name, f"{desc}; image {self.name}", curve))
         return out
