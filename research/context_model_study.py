@@ -57,7 +57,7 @@ def encode(codec, images):
     for px in images:
         steps = list(codec.encode_progressive(px))
         header = codec.header(px.shape[0], px.shape[1], len(steps))
-        bits = [8 * len(bitstream.block_chunk(header, r.block)) for r in steps]
+        bits = [8 * len(bitstream.segment_chunk(header, r.segment)) for r in steps]
         out.append((np.stack([r.codes > 0 for r in steps]).astype(np.float32), np.array(bits)))
     return out
 

@@ -344,6 +344,6 @@ def test_block_bits_add_up_to_the_coded_size(tiny_model, sample_pixels):
         # the table mode also sends its 64 probability bytes; the range coder ends on a word
         assert coded - 8 * (64 + 8) <= per_block.sum() <= coded + 1e-6
         # the chunk the encoder wrote into the file gives the same costs, without coding again
-        chunk = bitstream.block_chunk(header, r.block)
+        chunk = bitstream.segment_chunk(header, r.segment)
         assert np.array_equal(block_bits(r.codes, prev, chunk), per_block)
         prev = r.codes

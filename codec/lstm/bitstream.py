@@ -175,7 +175,7 @@ def unpack_iteration(payload: bytes, header: Header) -> np.ndarray:
     return (bits.astype(np.float32) * 2 - 1).reshape(header.bits, bh, bw)
 
 
-def iteration_block(header: Header, codes: np.ndarray, prev: np.ndarray | None = None, context=None,
+def iteration_segment(header: Header, codes: np.ndarray, prev: np.ndarray | None = None, context=None,
                     t: int = 0) -> bytes:
     """The bytes iteration t (0-based) `codes` adds to a file before its checksum (`prev`: the
     iteration before, if any; `context`: the model's context model, if it has one and the
@@ -188,30 +188,30 @@ def iteration_block(header: Header, codes: np.ndarray, prev: np.ndarray | None =
     return _LEN.pack(len(chunk)) + chunk
 
 
-def block_chunk(header: Header, block: bytes) -> bytes | None:
-    """The entropy coder's chunk (mode byte first) of a block iteration_block made; None in
+def segment_chunk(header: Header, segment: bytes) -> bytes | None:
+    """The entropy coder's chunk (mode byte first) of a segment iteration_segment made; None in
     the plain layout."""
-    return bytes(block[_LEN.size:]) if header.entropy_coded else None
+    return bytes(segment[_LEN.size:]) if header.entropy_coded else None
 
 
 def write(header: Header, iterations: list[np.ndarray], context=None) -> bytes:
     if len(iterations) != header.iterations:
         raise ValueError("header iteration count and the codes given differ")
-    return assemble(header, [iteration_block(header, c, iterations[t - 1] if t else None, context, t)
+    return assemble(header, [iteration_segment(header, c, iterations[t - 1] if t else None, context, t)
                              for t, c in enumerate(iterations)])
 
 
-def assemble(header: Header, blocks: list[bytes]) -> bytes:
-    """A file from iteration blocks already made by iteration_block (the progressive
+def assemble(header: Header, segments: list[bytes]) -> bytes:
+    """A file from iteration segments already made by iteration_segment (the progressive
     encoder makes them once, to know each size; they are not coded again)."""
-    if len(blocks) != header.iterations:
-        raise ValueError("header iteration count and the blocks given differ")
+    if len(segments) != header.iterations:
+        raise ValueError("header iteration count and the segments given differ")
     if not header.checksums:
-        return header.pack() + b"".join(blocks)
+        return header.pack() + b"".join(segments)
     out, crc = [header.pack()], header.chain_seed()
-    for block in blocks:
-        crc = zlib.crc32(block, crc)
-        out += [block, _CRC.pack(crc)]
+    for segment in segments:
+        crc = zlib.crc32(segment, crc)
+        out += [segment, _CRC.pack(crc)]
     return b"".join(out)
 
 

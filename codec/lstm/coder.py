@@ -44,7 +44,7 @@ class IterationResult:
     file_bytes: int            # size of a file holding iterations 1..iteration
     bpp: float                 # from those real bytes
     seconds: float             # wall time of this iteration
-    block: bytes = b""         # the bytes this iteration adds to the file, less its checksum (bitstream.assemble)
+    segment: bytes = b""       # the bytes this iteration adds to the file, less its checksum (bitstream.assemble)
 
 
 def check_bf16(why: str = "--precision bf16 needs it") -> None:
@@ -216,11 +216,11 @@ class LSTMCodec:
                 c = self._step(st, iterations=k, should_stop=should_stop, values=v)
                 codes[:, y // 16:(y + th) // 16, xx // 16:(xx + tw) // 16] = c[0].numpy()
                 recon[y:y + th, xx:xx + tw] = to_uint8(st.recon)
-            block = bitstream.iteration_block(header, codes, prev, self.model.context, t)
-            size += len(block) + header.check_bytes
+            segment = bitstream.iteration_segment(header, codes, prev, self.model.context, t)
+            size += len(segment) + header.check_bytes
             prev = codes
             yield IterationResult(t + 1, codes, recon[:h, :w], size, bpp(size, h, w),
-                                  time.perf_counter() - t0, block)
+                                  time.perf_counter() - t0, segment)
 
     def encode(self, pixels: np.ndarray, iterations: int | None = None,
                progress: Callable[[int, int], None] | None = None) -> tuple[bytes, np.ndarray]:

@@ -149,7 +149,7 @@ def lstm_points(codec: LSTMCodec, pixels: np.ndarray, name: str, iterations: int
     steps = list(encode_lstm(codec, pixels, name, iterations, asked=asked, keep=False))
     points = [p for p, _ in steps]
     header = codec.header(pixels.shape[0], pixels.shape[1], len(steps))
-    data = bitstream.assemble(header, [r.block for _, r in steps])
+    data = bitstream.assemble(header, [r.segment for _, r in steps])
     if check_decode:
         for (k, rec, secs), (p, r) in zip(codec.decode_progressive(data), steps):
             if not np.array_equal(rec, r.reconstruction):

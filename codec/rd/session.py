@@ -169,7 +169,7 @@ class ImageSession:
         self.notes = list(notes)
         self.codec = codec
         self.lstm: list[RDPoint] = []
-        self._blocks: list[bytes] = []  # each iteration's bytes in the .lstm file
+        self._segments: list[bytes] = []  # each iteration's segment of the .lstm file
         self._codes: list[np.ndarray] = []  # each iteration's code bits, int8 +-1 (C, H/16, W/16)
         self._block_costs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self.lstm_complete = False
@@ -197,16 +197,16 @@ class ImageSession:
         a refining encoder searches iteration k."""
         for point, r in encode_lstm(self.codec, self.original, self.name, iterations, should_stop, preview=preview,
                                     draft=draft):
-            yield point, r.block, r.codes.astype(np.int8)
+            yield point, r.segment, r.codes.astype(np.int8)
 
     def reset_lstm(self):
         """Forget the LSTM's iterations (a new encode starts)."""
-        self.lstm, self._blocks, self._codes, self.lstm_complete = [], [], [], False
+        self.lstm, self._segments, self._codes, self.lstm_complete = [], [], [], False
         self._block_costs = {}
 
-    def add_iteration(self, point: RDPoint, block: bytes, codes: np.ndarray):
+    def add_iteration(self, point: RDPoint, segment: bytes, codes: np.ndarray):
         self.lstm.append(point)
-        self._blocks.append(block)
+        self._segments.append(segment)
         self._codes.append(codes)
 
     def end_lstm(self, iterations: int) -> bool:
@@ -277,7 +277,7 @@ class ImageSession:
         """How LSTM iteration `iteration` (1-based, encoded) is stored, in words."""
         from codec.lstm.entropy import MODE_LABELS
         header = self.codec.header(self.height, self.width, iteration)
-        chunk = bitstream.block_chunk(header, self._blocks[iteration - 1])
+        chunk = bitstream.segment_chunk(header, self._segments[iteration - 1])
         return "plain bits" if chunk is None else MODE_LABELS.get(chunk[0], "unknown mode")
 
     def block_cost_inputs(self, iteration: int) -> tuple:
@@ -290,7 +290,7 @@ class ImageSession:
         before = (self.lstm[iteration - 2].reconstruction if iteration > 1
                   else np.full_like(self.original, 128))
         header = self.codec.header(self.height, self.width, iteration)
-        return (bitstream.block_chunk(header, self._blocks[iteration - 1]), self._codes[iteration - 1],
+        return (bitstream.segment_chunk(header, self._segments[iteration - 1]), self._codes[iteration - 1],
                 self._codes[iteration - 2] if iteration > 1 else None,
                 before, self.lstm[iteration - 1].reconstruction, self.codec.model.context, iteration - 1)
 
@@ -308,8 +308,8 @@ class ImageSession:
 
     def lstm_file(self, iterations: int | None = None) -> bytes:
         """The .lstm file of the first `iterations` iterations (all by default)."""
-        k = iterations or len(self._blocks)
-        return bitstream.assemble(self.codec.header(self.height, self.width, k), self._blocks[:k])
+        k = iterations or len(self._segments)
+        return bitstream.assemble(self.codec.header(self.height, self.width, k), self._segments[:k])
 
     def classical_curve(self, key: str, should_stop: Callable[[], bool] | None = None) -> list[RDPoint]:
         """The codec's RD curve on this image. A codec that fails (CodecError) has the reason

@@ -109,7 +109,7 @@ def encode_photos(codec, paths: list[str], cache: Path, log=print) -> list[dict]
             px = load_photo(p)
             steps = list(codec.encode_progressive(px))
             header = codec.header(px.shape[0], px.shape[1], len(steps))
-            bits = [8 * len(bitstream.block_chunk(header, r.block)) for r in steps]
+            bits = [8 * len(bitstream.segment_chunk(header, r.segment)) for r in steps]
             codes = np.stack([np.where(r.codes > 0, 1, -1) for r in steps]).astype(np.int8)
             with atomic_path(f) as tmp:
                 np.savez(tmp, codes=codes, bits=np.array(bits))
