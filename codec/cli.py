@@ -7,6 +7,7 @@
     lstm-codec metrics
     lstm-codec train --data DIR ...
     lstm-codec compare IN --iterations K --out fig.png
+    lstm-codec study analyse RESPONSES.csv [MORE.csv ...] --out DIR [--exclude OBS[,OBS]]
 
 Exit 0 on success; on a user error, exit 2 with one line on stderr (no traceback).
 """
@@ -154,7 +155,7 @@ def cmd_eval(a):
         raise UserError("--workers takes a number of worker processes (1 or more).")
     from codec.rd.published import load as load_published
     published = [load_published(f) for f in a.published]
-    asked = _metrics(a.metrics) + (["ssimulacra2"] if a.ssimulacra2 else [])
+    asked = ([] if a.metrics.strip() == "none" else _metrics(a.metrics)) + (["ssimulacra2"] if a.ssimulacra2 else [])
     codec = _codec(a)
     client = None
     if a.workers or a.scheduler:
@@ -168,7 +169,8 @@ def cmd_eval(a):
     finally:
         if client is not None:
             cluster.close(client)
-    for line in summary_lines(res):
+    from codec.rd.verdict import trained_for
+    for line in summary_lines(res, trained_for(codec.model.meta)):
         print(line)
     print("wrote " + ", ".join(res.files))
 
@@ -236,6 +238,34 @@ def cmd_export_model(a):
     print(f"{out}: model {mid}, {out.stat().st_size / 1e6:.1f} MB")
 
 
+def cmd_study_analyse(a):
+    """A pairwise-comparison study's answers -> JOD scale, intervals, observer checks, BD-rates."""
+    import math
+    from codec.study.responses import read_responses
+    from codec.study.scale import analyse, check_out_dir, write
+    check_out_dir(a.out, a.force)  # before the bootstrap's minutes, not after
+    if a.bootstrap < 0:
+        raise UserError("--bootstrap takes a number of resamples (0 or more).")
+    exclude = [o.strip() for o in a.exclude.split(",") if o.strip()]
+    scale = analyse(read_responses(a.responses), exclude=exclude, bootstrap=a.bootstrap, seed=a.seed,
+                    anchor=a.anchor)
+    files = write(scale, a.out, force=a.force)
+    for w in scale.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    failed = {o.observer: o for o in scale.observers if o.failed and not o.excluded}
+    if failed:
+        listed = ", ".join(f"{k} ({o.traps_wrong} of {o.traps} wrong)" for k, o in failed.items())
+        print(f"note: observers failing the trap trials (more than a quarter wrong): {listed}; leave them out with "
+              f"--exclude {','.join(failed)}.", file=sys.stderr)
+    n = scale.settings["observers"]
+    print(f"{n} observer{'s' if n != 1 else ''}, {len(scale.images)} image{'s' if len(scale.images) != 1 else ''}, "
+          f"{a.bootstrap} bootstrap resamples; JOD 0 is the lowest bitrate of {scale.anchor}")
+    for codec, value in scale.bd_rates.get("all", {}).items():
+        print(f"BD-rate on JOD of {codec} against {scale.anchor} (all images): "
+              + ("none, the curves do not overlap" if math.isnan(value) else f"{value:+.1f}%"))
+    print("wrote " + ", ".join(str(f) for f in files))
+
+
 def build_parser() -> argparse.ArgumentParser:
     from codec.lstm.encoders import DEFAULT_ENCODER, ENCODER_LABELS, ENCODERS
     p = argparse.ArgumentParser(prog="lstm-codec", description="Progressive LSTM image codec (Toderici et al. "
@@ -291,9 +321,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--iterations", "-k", type=int, default=None)
     ev.add_argument("--limit", type=int, default=0, help="only the first N images")
     ev.add_argument("--quiet", action="store_true")
-    ev.add_argument("--metrics", default="", metavar="ID[,ID]",
-                    help="also measure these metrics and their BD-rates, by id (ssimulacra2, or a plugin's: "
-                    "`lstm-codec metrics` lists them); PSNR, MS-SSIM and SSIM are always measured")
+    ev.add_argument("--metrics", default="ssimulacra2", metavar="ID[,ID]",
+                    help="the slow metrics to measure too, with their BD-rates, by id (`lstm-codec metrics` lists "
+                    "them, plugins' too); default ssimulacra2, so the verdict is given on a metric the models were "
+                    "not trained for (about 0.3 s a point at Kodak's size); 'none' for PSNR, MS-SSIM and SSIM only")
     ev.add_argument("--ssimulacra2", action="store_true",
                     help="the same as --metrics ssimulacra2 (about 0.3 s per point at Kodak's size)")
     ev.add_argument("--resume", action="store_true",
@@ -336,6 +367,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="add a note to the model's metadata (e.g. data_description=..., hardware=...)")
     x.add_argument("--force", action="store_true")
     x.set_defaults(func=cmd_export_model)
+
+    st = sub.add_parser("study", help="studies with people: scale the answers of a pairwise-comparison study")
+    study = st.add_subparsers(dest="study_command", required=True)
+    sa = study.add_parser("analyse", help="responses CSV files -> JOD scale with 95%% intervals, observer "
+                          "checks and BD-rates on JOD (scale.csv, scale.json, scale.png)")
+    sa.add_argument("responses", nargs="+", metavar="RESPONSES.csv",
+                    help="CSV files with the columns observer,image,a,b,chosen (one study's)")
+    sa.add_argument("--out", required=True, metavar="DIR", help="output folder (made if missing)")
+    sa.add_argument("--exclude", default="", metavar="OBS[,OBS]",
+                    help="leave these observers out (e.g. those failing the trap trials)")
+    sa.add_argument("--bootstrap", type=int, default=500, metavar="N",
+                    help="bootstrap resamples over observers for the 95%% intervals (default 500; 0: none)")
+    sa.add_argument("--seed", type=int, default=0, help="the bootstrap's seed (default 0)")
+    sa.add_argument("--anchor", default=None, metavar="CODEC",
+                    help="the codec at JOD 0 and the BD-rates' anchor (default jpeg, else the first alphabetically)")
+    sa.add_argument("--force", action="store_true", help="overwrite the results in --out")
+    sa.set_defaults(func=cmd_study_analyse)
     return p
 
 

@@ -151,6 +151,22 @@ class WindowActions:
         if d:
             self.open_paths([d])
 
+    def new_study_dialog(self):
+        from .study_setup import NewStudyDialog, make_study
+        e = self.state.current
+        d = NewStudyDialog(str(e.path) if e is not None else None,
+                           [k for k in self.state.classical_codecs], self.last_dir(), self)
+        if d.exec():
+            make_study(self, d.choices())
+
+    def take_part_dialog(self):
+        from .study_setup import take_part
+        take_part(self)
+
+    def analyse_study_dialog(self):
+        from .study_scale import analyse_dialog
+        analyse_dialog(self)
+
     def open_dataset_dialog(self):
         d = QFileDialog.getExistingDirectory(self, "Open a folder as a data set", self.last_dir())
         if d:

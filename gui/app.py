@@ -33,7 +33,38 @@ def parse_args(argv):
                    "without showing a window, then exit")
     p.add_argument("--force", action="store_true", help="with --export: overwrite OUT.png if it exists")
     p.add_argument("--timeout", type=float, default=900, help="with --export: give up after this many seconds")
+    p.add_argument("--study", metavar="DIR", help="take part in the study in DIR as an observer (Study > New "
+                   "study… makes one); continues where you stopped")
+    p.add_argument("--observer", metavar="NAME", help="with --study: your name (asked for if not given)")
     return p.parse_args(argv)
+
+
+def _run_study(args) -> int:
+    """An observer's session: the study's window alone, no model, no codecs."""
+    from PySide6.QtWidgets import QApplication, QInputDialog
+
+    from codec.base.errors import CodecError
+    from codec.study.folder import Study, check_observer
+
+    from .study import StudyWindow
+    try:
+        study = Study.open(args.study)
+    except CodecError as e:
+        return _fail(str(e))
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("lstm-compare")
+    observer = args.observer
+    if not observer:
+        observer, ok = QInputDialog.getText(None, "lstm-compare study", "Your name (letters, digits, '-', '_'):")
+        if not ok:
+            return 0
+    try:
+        check_observer(observer)
+    except CodecError as e:
+        return _fail(str(e))
+    win = StudyWindow(study, observer)
+    win.showMaximized()
+    return app.exec()
 
 
 def apply_dark_theme(app) -> None:
@@ -75,6 +106,8 @@ def main(argv=None) -> int:
 
 
 def _run(args) -> int:
+    if args.study:
+        return _run_study(args)
     if args.export:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
         out = Path(args.export)

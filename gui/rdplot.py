@@ -10,8 +10,8 @@ from PySide6.QtWidgets import QGraphicsItem
 
 from codec.classical import get_codec
 from codec.quality import registry
-from codec.rd.bd import image_bd_rate
-from codec.rd.points import RDPoint
+from codec.rd.points import RDPoint, curve_of
+from codec.rd.verdict import VERDICT_SCALES, disagreement, verdicts
 
 COLORS = {"lstm": (230, 60, 60), "jpeg": (255, 160, 40), "jpeg444": (170, 110, 60),
           "webp": (80, 190, 80), "jpeg2000": (170, 110, 220), "avif": (70, 150, 240),
@@ -162,22 +162,43 @@ class RDPlot(pg.PlotWidget):
         self._show_bd_rate()
 
     def _show_bd_rate(self):
-        """This image's BD-rate of the LSTM against the codec on screen, in the title, on the
-        plotted metric's BD scale (MS-SSIM in dB for both MS-SSIM views): the number papers quote."""
+        """This image's verdict against the codec on screen, in the title: the BD-rate on the
+        plotted metric's BD scale (MS-SSIM in dB for both MS-SSIM views: the number papers
+        quote), then on the other verdict metrics measured (codec/rd/verdict.py: SSIMULACRA2 and
+        PSNR, which the models were not trained for), where a curve ends short, and whether the
+        metrics disagree."""
         d, codec = self._data, self._current[1]
-        bd_scale = registry.scale(self.quality).metric.bd_scale
-        bd = (image_bd_rate(d.classical[codec], d.lstm, bd_scale)
-              if d.lstm_complete and codec in d.classical else None)
-        if bd is None:
-            text = ""
-        elif math.isnan(bd):
-            text = f"BD-rate vs {get_codec(codec).label}: undefined (the curves do not overlap)"
-        else:
-            text = (f"this image: the LSTM needs {abs(bd):.1f}% {'more' if bd > 0 else 'fewer'} bits than "
-                    f"{get_codec(codec).label} for the same quality (BD-rate {bd:+.1f}%, {registry.scale(bd_scale).label})")
+        text = ""
+        if d.lstm_complete and codec in d.classical:
+            label = get_codec(codec).label
+            anchor, lstm = curve_of(d.classical[codec]), curve_of(d.lstm)
+            plotted = registry.scale(self.quality).metric.bd_scale
+            scales = [plotted, *(v for v in VERDICT_SCALES if v != plotted)]
+            found = verdicts(anchor, lstm, scales=scales)
+            first = found[0] if found and found[0].scale == plotted else None
+            if first is None:
+                text = ""
+            elif math.isnan(first.bd):
+                text = f"BD-rate vs {label}: undefined (the curves do not overlap)"
+            else:
+                text = (f"this image: the LSTM needs {abs(first.bd):.1f}% {'more' if first.bd > 0 else 'fewer'} bits "
+                        f"than {label} for the same quality (BD-rate {first.bd:+.1f}%, {first.label})")
+            others = [self._short(v, label) for v in found if v is not first]
+            split = disagreement(found, "the LSTM", label)
+            if text and (others or split):
+                text += "<br>" + " · ".join(others + (["the metrics disagree in sign"] if split else []))
         if text != self._title:  # a title change relays the plot out: only on change
             self._title = text
             self.setTitle(text or None, color="#cccccc", size="9pt")
+
+    @staticmethod
+    def _short(v, label: str) -> str:
+        if math.isnan(v.bd):
+            return f"{v.label}: no overlap"
+        end = v.ends_short()
+        tail = (f" (the LSTM ends at {v.test_top:.1f}, {label} reaches {v.anchor_top:.1f})" if end == "test" else
+                f" ({label} ends at {v.anchor_top:.1f}, the LSTM reaches {v.test_top:.1f})" if end == "anchor" else "")
+        return f"{v.label} {v.bd:+.1f}%{tail}"
 
     def set_current(self, iteration: int | None, codec: str | None, lstm: RDPoint | None = None,
                     classical: RDPoint | None = None):

@@ -31,6 +31,7 @@ from codec.imaging.region import region_for
 from codec.base.runtime import release_free_memory
 from codec.quality import registry
 from codec.rd.session import ImageSession, measure_blocks, quality_of
+from codec.rd.verdict import VERDICT_SCALES
 
 from .state import Entry, ViewState
 from .worker import CLASSICAL_RUNNER, Ticket, Workers
@@ -130,6 +131,7 @@ class Scheduler(QObject):
         state.entry_changed.connect(lambda e: self.visit() if e is state.current else None)
         state.iteration_changed.connect(self._iteration_changed)
         state.classical_changed.connect(lambda _: self._iteration_changed(state.iteration, prefetch=True))
+        state.classical_changed.connect(lambda _: self._queue_slow_metric())
         state.mode_changed.connect(lambda _: self._iteration_changed(state.iteration))
         state.metric_changed.connect(lambda _: self._queue_slow_metric())
         state.option_changed.connect(lambda name, on: self._queue_model_curves() if name == "all_models" else None)
@@ -403,25 +405,35 @@ class Scheduler(QObject):
             self.blocks_ready.emit(s, k)
 
     def _queue_slow_metric(self):
-        """A slow metric (codec/quality/registry.py: SSIMULACRA2, 0.3 s a sample at Kodak's
-        size, or a plugin's) is measured only while it is the plotted one: the image's samples
-        that lack it, again as new samples arrive."""
+        """Slow metrics (codec/quality/registry.py: SSIMULACRA2, 0.3 s a sample at Kodak's
+        size, or a plugin's) are measured in the background: the plotted one on every sample of
+        the image, again as new samples arrive; and the verdict's (codec/rd/verdict.py) on the
+        LSTM's curve and the shown codec's, once both are in, after everything else."""
         e, visit = self.state.current, self._visit
         s = e.session if e is not None else None
-        metric = registry.scale(self.state.metric).metric
-        if s is None or not metric.slow or metric.id in visit.metrics:
+        if s is None:
             return
-        todo = [p for p in s.samples() if p.missing([metric.id])]
-        if not todo:
-            return
-        visit.metrics.add(metric.id)
+        plotted = registry.scale(self.state.metric).metric
+        wanted = [(plotted, s.samples(), 3)] if plotted.slow else []
+        if s.lstm_complete and self.state.classical in s.curves:
+            verdict = [*s.lstm, *s.curves[self.state.classical]]
+            wanted += [(registry.scale(v).metric, verdict, 8) for v in VERDICT_SCALES
+                       if registry.scale(v).metric.slow and registry.scale(v).metric is not plotted]
+        for metric, samples, priority in wanted:
+            todo = [p for p in samples if p.missing([metric.id])]
+            if not todo or metric.id in visit.metrics:
+                continue
+            visit.metrics.add(metric.id)
+            self._submit_metric(visit, s, metric, todo, priority)
+
+    def _submit_metric(self, visit: Visit, s: ImageSession, metric, todo: list, priority: float):
         recs = [p.reconstruction for p in todo]
 
         def run(t):
             values = quality_of(s.original, recs, [metric.id], should_stop=lambda: t.cancelled)
             self._got_metric.emit(visit, s, metric.id, todo, values)
 
-        self.workers.submit("classic", run, visit.ticket, priority=3, what=f"measuring {metric.label}")
+        self.workers.submit("classic", run, visit.ticket, priority=priority, what=f"measuring {metric.label}")
 
     def _store_metric(self, visit: Visit, s: ImageSession, metric_id: str, points, values):
         visit.metrics.discard(metric_id)

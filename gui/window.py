@@ -299,6 +299,13 @@ class MainWindow(WindowActions, QMainWindow):
         act(vm, "Split divider &centre", lambda: self.views.set_split_position(0.5), "\\")
         act(vm, "Split divider &right", lambda: self.views.set_split_position(0.9), "]")
 
+        sm = mb.addMenu("&Study")  # asking people which looks closer to the original (gui/study_setup.py)
+        act(sm, "&New study…", self.new_study_dialog, None, "Stimuli of the LSTM and classical codecs at matched "
+            "bitrates, for observers to compare")
+        act(sm, "&Take part in a study…", self.take_part_dialog, None, "Answer a study's trials as an observer")
+        act(sm, "&Analyse a study…", self.analyse_study_dialog, None,
+            "Scale a study's answers in JOD (Thurstone Case V), with intervals and BD-rates")
+
         hm = mb.addMenu("&Help")
         act(hm, "&Keyboard shortcuts", self.show_shortcuts, "F1")
         act(hm, "&About lstm-compare", self.show_about)

@@ -591,6 +591,22 @@ def test_ssim_and_ssimulacra2_on_the_plot(qtbot, window, photos):
     assert bd is not None
 
 
+def test_the_headline_gives_the_verdict_on_three_metrics(qtbot, window, photos):
+    """The per-image headline: the BD-rate on the plotted metric, then on SSIMULACRA2 (measured in
+    the background on the LSTM's and the shown codec's curves, though not plotted) and PSNR."""
+    window.open_paths([photos[0]])
+    _wait_encoded(qtbot, window)
+    s = window.state.current.session
+    qtbot.waitUntil(lambda: "jpeg" in s.curves, timeout=60000)
+    qtbot.waitUntil(lambda: all("ssimulacra2" in p.quality for p in [*s.lstm, *s.curves["jpeg"]]), timeout=60000)
+    qtbot.waitUntil(lambda: "SSIMULACRA2" in window.plot.getPlotItem().titleLabel.text, timeout=10000)
+    title = window.plot.getPlotItem().titleLabel.text
+    assert ("MS-SSIM (dB)" in title or "undefined" in title) and "PSNR (dB)" in title
+    assert ("disagree" in title) == (len({b > 0 for b in (s.bd_rate("jpeg"), s.bd_rate("jpeg", "psnr-rgb"),
+                                                          s.bd_rate("jpeg", "ssimulacra2"))
+                                          if b is not None and not np.isnan(b)}) > 1)
+
+
 def test_a_metric_plugin_is_plotted_and_measured_in_the_background(metric_plugins, qtbot, window, photos):
     """A metric from a plugin is in the plot's menu; plotted, it is measured on every sample in
     the background (its cost is not declared: on request), and equals PSNR, which it is."""

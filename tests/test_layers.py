@@ -14,8 +14,9 @@ LAYERS = {
     "codec.quality": 2,
     "codec.lstm": 3, "codec.classical": 3,
     "codec.train": 4, "codec.rd": 4,
-    "codec.cli": 5,
-    "gui": 6,
+    "codec.study": 5,
+    "codec.cli": 6,
+    "gui": 7,
 }
 
 

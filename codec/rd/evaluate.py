@@ -28,6 +28,7 @@ from codec.rd.fingerprint import classical_spec, fingerprint, lstm_spec
 from codec.rd.published import matching, shipped
 from codec.rd.points import RDPoint, mean_curve
 from codec.rd.results import compressai_json, csv_header, csv_row, csv_text, point_of
+from codec.rd.verdict import disagreement, sentence, verdicts
 
 
 @dataclass
@@ -182,7 +183,9 @@ def evaluate(image_dir, out_dir, codec: LSTMCodec, classical=FIGURE_CODECS,
                f"{DEFAULT_SCALE}_bd_rate_95ci_across_images": res.intervals,
                f"{DEFAULT_SCALE}_overlap": res.overlaps, "bd_rate_percent_vs_published": res.published,
                "published_left_out": res.notes, "curves_reused_from": {k: str(reuse) for k in reused},
-               "lstm_mean": {k: res.curves["lstm"][k] for k in ["bpp", *metric_ids]}}
+               "lstm_mean": {k: res.curves["lstm"][k] for k in ["bpp", *metric_ids]},
+               "verdicts": {k: _verdicts_record(res.curves[k], res.curves["lstm"], get_codec(k).label, bd_method)
+                            for k in res.bd}}
     atomic.write_text(out / "bd_rate.json", json.dumps(summary, indent=2))
     res.files.append(str(out / "bd_rate.json"))
     if plot:
@@ -205,11 +208,22 @@ def _against_published(res: EvalResult, paths: list[Path], curves: list, bd_meth
                                 "conventions": c.conventions, "source": c.source}
 
 
-def summary_lines(res: EvalResult) -> list[str]:
+def _verdicts_record(anchor: dict, lstm: dict, label: str, method: str) -> dict:
+    """The verdicts against one codec for bd_rate.json: per scale the BD-rate, the range it
+    spans and the best quality each curve reaches; and the sentence when they disagree."""
+    found = verdicts(anchor, lstm, method)
+    return {"scales": {v.scale: {"bd_rate_percent": v.bd, "over": v.span, "lstm_reaches": v.test_top,
+                                 "anchor_reaches": v.anchor_top} for v in found},
+            "disagreement": disagreement(found, "the LSTM", label)}
+
+
+def summary_lines(res: EvalResult, trained_for: str = "") -> list[str]:
     lines = []
     c = res.curves["lstm"]
     lines.append("LSTM mean per iteration: " + ", ".join(
         f"{b:.3f} bpp {m:.4f}" for b, m in zip(c["bpp"], c[registry.DEFAULT])))
+    if trained_for:
+        lines.append(f"The LSTM was trained for {trained_for}; SSIMULACRA2 and PSNR it never saw.")
     for k, v in res.bd.items():
         parts = [f"{registry.scale(m).label} {x:+.1f}%" for m, x in v.items()]
         lo, hi = res.intervals.get(k, (math.nan, math.nan))
@@ -218,7 +232,13 @@ def summary_lines(res: EvalResult) -> list[str]:
         span = res.overlaps.get(k)
         if span:
             parts[0] += f" over {span[0]:.1f}-{span[1]:.1f} dB"
-        lines.append(f"BD-rate vs {get_codec(k).label}: " + ", ".join(parts))
+        label = get_codec(k).label
+        lines.append(f"BD-rate vs {label}: " + ", ".join(parts))
+        found = verdicts(res.curves[k], c, res.bd_method)
+        lines += [f"    {sentence(x, 'the LSTM', label)}" for x in found]
+        split = disagreement(found, "the LSTM", label)
+        if split:
+            lines.append(f"    {split}")
     for p in res.published.values():
         lines.append(f"BD-rate vs {p['label']} (published): "
                      + ", ".join(f"{registry.scale(m).label} {x:+.1f}%" for m, x in p["bd"].items()))

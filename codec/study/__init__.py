@@ -1,0 +1,2 @@
+"""Studies with people: a folder of stimuli, trials an observer answers, and the answers scaled
+in just-objectionable differences (JOD) by Thurstone Case V."""
