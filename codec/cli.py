@@ -50,7 +50,8 @@ def _options(args):
     return LSTMOptions(model=getattr(args, "model", None), refine=refine,
                        entropy=not getattr(args, "no_entropy", False),
                        precision=getattr(args, "precision", defaults.precision),
-                       tile=getattr(args, "tile", None) or defaults.tile)
+                       tile=getattr(args, "tile", None) or defaults.tile,
+                       device=getattr(args, "device", defaults.device))
 
 
 def _codec(args, model=None):
@@ -124,7 +125,7 @@ def cmd_decode(a):
     out = _writable(a.output, a.force)
     model = _load(a.model) if a.model else None  # by default, the shipped model the file names
     decoded = decode_file(_read_bytes(a.input), model, a.iterations, salvage=a.salvage,
-                          progress=_tile_progress("decoding"))
+                          progress=_tile_progress("decoding"), device=a.device)
     rec = decoded.pixels
     try:
         save_rgb(rec, out)
@@ -268,6 +269,7 @@ def cmd_study_analyse(a):
 
 def build_parser() -> argparse.ArgumentParser:
     from codec.lstm.encoders import DEFAULT_ENCODER, ENCODER_LABELS, ENCODERS
+    from codec.lstm.options import DEVICES
     p = argparse.ArgumentParser(prog="lstm-codec", description="Progressive LSTM image codec (Toderici et al. "
                                 "2017 with hard-sigmoid gates and an image recovery block).")
     sub = p.add_subparsers(dest="command", required=True)
@@ -275,6 +277,9 @@ def build_parser() -> argparse.ArgumentParser:
     def model_opts(sp, writes=True):
         sp.add_argument("--model", help=model_help())
         sp.add_argument("--tile", type=int, default=0, help="tile size in pixels, multiple of 16 (default 1024)")
+        sp.add_argument("--device", choices=DEVICES, default="auto",
+                        help="where the network runs: auto (default) takes an NVIDIA GPU or a Mac's when there is "
+                             "one; a file encoded on a GPU decodes on a CPU to the same picture within one level")
         if writes:
             sp.add_argument("--no-entropy", action="store_true",
                             help="store the code bits uncompressed, as the paper does (default: entropy-coded, "

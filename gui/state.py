@@ -18,7 +18,7 @@ import numpy as np
 from codec.classical import CODECS
 from codec.lstm.encoders import DEFAULT_ENCODER, ENCODERS
 from codec.imaging.region import Region
-from codec.lstm.options import LSTMOptions
+from codec.lstm.options import DEVICES, LSTMOptions
 from codec.lstm.zoo import SHIPPED
 from codec.quality import registry
 
@@ -74,6 +74,7 @@ class ViewState:
         self.model = model
         self.entropy, self.all_models = True, False
         self.encoder = DEFAULT_ENCODER  # which bits to send (codec.lstm.encoders.ENCODERS)
+        self.device = "auto"            # where the network runs (codec.lstm.options.DEVICES)
         self.iteration = 2
         self.classical = self.classical_codecs[0]
         self.mode = "side"
@@ -102,7 +103,7 @@ class ViewState:
 
     def options(self, encoder: str | None = None) -> LSTMOptions:
         """The LSTM's options as the Model menu has them (with another encoder, if given)."""
-        return LSTMOptions.with_encoder(encoder or self.encoder, entropy=self.entropy)
+        return LSTMOptions.with_encoder(encoder or self.encoder, entropy=self.entropy, device=self.device)
 
     def make_codec(self, model: LoadedModel, encoder: str | None = None) -> LSTMCodec:
         from codec.lstm.coder import LSTMCodec
@@ -138,6 +139,16 @@ class ViewState:
             if self.model is not None:
                 self._use_codec()
             self.option_changed.emit("encoder", name)
+
+    def set_device(self, name: str):
+        """Where the network runs (codec/lstm/device.py): the open images are re-encoded there."""
+        if name not in DEVICES:
+            raise ValueError(f"the device is one of {', '.join(DEVICES)}, not {name!r}")
+        if name != self.device:
+            self.device = name
+            if self.model is not None:
+                self._use_codec()
+            self.option_changed.emit("device", name)
 
     def _use_codec(self):
         from codec.rd.session import ImageSession
@@ -242,6 +253,8 @@ class ViewState:
             setattr(self, name, settings.value(name, getattr(self, name), type=bool))
         encoder = settings.value("encoder", self.encoder)
         self.encoder = encoder if encoder in ENCODERS else DEFAULT_ENCODER
+        device = settings.value("device", self.device)
+        self.device = device if device in DEVICES else "auto"
         if self.model is not None:
             self.codec = self.make_codec(self.model)
         codec = settings.value("codec", self.classical)
@@ -257,7 +270,8 @@ class ViewState:
     def save(self, settings):
         for name in OPTIONS:
             settings.setValue(name, getattr(self, name))
-        for key, value in (("encoder", self.encoder), ("codec", self.classical), ("iteration", self.iteration),
+        for key, value in (("encoder", self.encoder), ("device", self.device), ("codec", self.classical),
+                           ("iteration", self.iteration),
                            ("mode", self.mode),
                            ("metric", self.metric), ("gain", self.gain), ("signed", self.signed)):
             settings.setValue(key, value)

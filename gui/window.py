@@ -16,7 +16,9 @@ from codec.classical import CODECS, available_codecs
 from codec.lstm.checkpoint import LoadedModel
 from codec.classical.plugins import problems as plugin_problems
 from codec.quality import registry
+from codec.lstm.device import available as available_devices
 from codec.lstm.encoders import DEFAULT_ENCODER, ENCODER_LABELS
+from codec.lstm.options import DEVICES
 from codec.rd.session import ImageSession
 from codec.lstm.zoo import SHIPPED, display_name
 
@@ -279,6 +281,17 @@ class MainWindow(WindowActions, QMainWindow):
             self.encoder_actions.addAction(a)
             em.addAction(a)
         self.encoder_actions.triggered.connect(lambda a: self.state.set_encoder(a.data()))
+        dm = mm.addMenu("&Device")  # where the network runs; the files are the same wherever
+        self.device_actions = QActionGroup(self)
+        here = available_devices()
+        for name in DEVICES:
+            label = {"auto": "&Automatic (a GPU where there is one)", "cpu": "&CPU", "cuda": "NVIDIA GPU (C&UDA)",
+                     "mps": "Apple GPU (&MPS)"}[name]
+            a = QAction(label, self, checkable=True, data=name, enabled=name in ("auto", *here),
+                        statusTip="Run the LSTM network here; files decode the same on any device (within one level)")
+            self.device_actions.addAction(a)
+            dm.addAction(a)
+        self.device_actions.triggered.connect(lambda a: self.state.set_device(a.data()))
         mm.addSeparator()
         self._switch(
             mm, "Plot &every model's curve (Figure 5)", "all_models",
@@ -398,6 +411,8 @@ class MainWindow(WindowActions, QMainWindow):
             action.setChecked(getattr(self.state, name))
         for action in self.encoder_actions.actions():
             action.setChecked(action.data() == self.state.encoder)
+        for action in self.device_actions.actions():
+            action.setChecked(action.data() == self.state.device)
 
     # ================================================================ opening
     @property
@@ -755,6 +770,9 @@ class MainWindow(WindowActions, QMainWindow):
             self._draw_plot()
         elif name == "encoder":
             self.status(f"LSTM encoder: {ENCODER_LABELS[value]}; re-encoding the open images.")
+        elif name == "device":
+            self.status(f"The LSTM runs on {self.state.codec.device.type.upper() if self.state.codec else value}; "
+                        "re-encoding the open images.")
         else:
             self.status(self.OPTION_MESSAGES[(name, value)])
 

@@ -46,6 +46,7 @@ BASE = dict(loss="l1+ms-ssim", batch=8, patch=64, msssim_win=3, binarizer="deter
             lr=1.25e-5, warmup=50)
 TRIALS = {
     "control": {},
+    "control-crop128": dict(patch=128, batch=2, msssim_win=7),  # the recipe's last leg as it ran
     "share0": dict(msssim_weight_last=0.0),
     "share0-late1": dict(msssim_weight_last=0.0, late_weight=1.0),
     "share0-crop256": dict(msssim_weight_last=0.0, patch=256, batch=1, msssim_win=7),

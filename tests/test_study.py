@@ -97,3 +97,39 @@ def test_an_observer_answers_with_keys_every_answer_on_disk_and_a_reopened_study
     while reopened.trial is not None:
         qtbot.keyClick(reopened, Qt.Key_Right)
     assert answered(study, "anna") == len(trials) and "thank you" in reopened.question.text()
+
+
+def test_the_analysis_window_scales_simulated_answers_and_leaves_an_observer_out(qtbot, study, tmp_path):
+    """Answers of simulated observers (Thurstone, on a truth where quality rises with bpp) in the
+    study's own files: the window draws each codec's JOD curve, lists the observers, and
+    rescales without one when ticked; the study folder is unchanged by it."""
+    import math as _math
+    import random
+
+    from codec.study.folder import append_answer
+    from codec.study.responses import read_responses
+    from gui.study_scale import StudyScaleWindow
+    rng = random.Random(3)
+    truth = {c.name: 30 * c.bpp for c in study.conditions}  # about 2.5 JOD between neighbouring rates
+    for k in range(6):
+        for t in trials_for(study, f"obs{k}"):
+            if t.kind == "pair":
+                p = 0.5 * (1 + _math.erf((truth[t.left] - truth[t.right]) / 1.4826 / _math.sqrt(2)))
+            else:
+                p = 0.5 if t.kind == "same" else (1.0 if t.left == ORIGINAL else 0.0)
+            chosen = "a" if rng.random() < p else "b"
+            append_answer(study, f"obs{k}", [f"obs{k}", t.image, t.left, t.right, chosen, t.index, t.kind, 0, 1.0])
+    before = {p: p.read_bytes() for p in study.folder.rglob("*") if p.is_file()}
+    files = sorted((study.folder / "responses").glob("*.csv"))
+    w = StudyScaleWindow(study.folder, read_responses(files))
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitUntil(lambda: w.scale is not None, timeout=60000)
+    assert w.observers.count() == 6 and "6 observers" in w.status.text() and "P.910" in w.status.text()
+    lstm = sorted((r for r in w.scale.rows_of("photo0") if r.codec == "lstm"), key=lambda r: r.bpp)
+    assert lstm[-1].jod > lstm[0].jod  # more bits, closer to the original
+    first = w.scale
+    w.observers.item(0).setCheckState(Qt.Checked)
+    qtbot.waitUntil(lambda: w.scale is not first, timeout=60000)
+    assert w.scale.settings["observers"] == 5
+    assert {p: p.read_bytes() for p in study.folder.rglob("*") if p.is_file()} == before

@@ -14,4 +14,4 @@ def to_tensor(pixels: np.ndarray) -> torch.Tensor:
 def to_uint8(x: torch.Tensor) -> np.ndarray:
     """(1, 3, h, w) in [-0.5, 0.5] -> (h, w, 3) uint8."""
     return (x[0].permute(1, 2, 0).mul(255.0).add(127.5).round_().clamp_(0, 255)
-            .to(torch.uint8).numpy())
+            .to(torch.uint8).cpu().numpy())

@@ -12,6 +12,7 @@ reproduces the encoder's reconstruction bit-exactly on the same machine and buil
 """
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass
 from typing import Callable, Iterator
@@ -25,6 +26,7 @@ from codec.lstm.checkpoint import LoadedModel
 from codec.base.errors import BitstreamError, CodecError, ModelError
 from codec.imaging.imageio import pad_to_multiple, tile_grid
 from codec.lstm.encoders import RefineSettings
+from codec.lstm.device import pick as pick_device
 from codec.lstm.options import DEFAULT_TILE, LSTMOptions
 from codec.imaging.pixels import to_tensor, to_uint8
 from codec.base.runtime import tune_allocator
@@ -59,9 +61,9 @@ def check_bf16(why: str = "--precision bf16 needs it") -> None:
 class _TileState:
     """One tile's encoder/decoder LSTM state and running reconstruction."""
 
-    def __init__(self, net, x: torch.Tensor | None, shape):
+    def __init__(self, net, x: torch.Tensor | None, shape, device: torch.device):
         self.x = x
-        self.enc, self.dec = net.init_states(shape)
+        self.enc, self.dec = net.init_states(shape, device)
         self.recon = None
         self.t = 0  # iterations done
 
@@ -73,7 +75,7 @@ class LSTMCodec:
     slower encoding, same decoder)."""
 
     def __init__(self, model: LoadedModel, tile: int = DEFAULT_TILE, entropy: bool = True,
-                 refine: RefineSettings | None = None, precision: str = "fp32"):
+                 refine: RefineSettings | None = None, precision: str = "fp32", device: str = "cpu"):
         if tile % 16:
             raise ValueError("tile size must be a multiple of 16")
         if precision not in bitstream.PRECISIONS:
@@ -83,7 +85,9 @@ class LSTMCodec:
         self.precision = precision
         tune_allocator()
         self.model = model
-        self.net = model.net.eval()
+        self.device = pick_device(device)
+        # the loaded model stays on the CPU for everything else that uses it; a GPU gets a copy
+        self.net = model.net.eval() if self.device.type == "cpu" else copy.deepcopy(model.net).eval().to(self.device)
         self.cfg = model.config
         self.tile = tile
         self.entropy = entropy
@@ -97,12 +101,13 @@ class LSTMCodec:
             from codec.lstm.checkpoint import load_model
             from codec.lstm.zoo import resolve_model
             model = load_model(resolve_model(options.model))
-        return cls(model, options.tile, entropy=options.entropy, refine=options.refine, precision=options.precision)
+        return cls(model, options.tile, entropy=options.entropy, refine=options.refine, precision=options.precision,
+                   device=options.device)
 
     @property
     def options(self) -> LSTMOptions:
         """This codec's options (codec/lstm/options.py), its model by path."""
-        return LSTMOptions(self.model.path, self.refine, self.entropy, self.precision, self.tile)
+        return LSTMOptions(self.model.path, self.refine, self.entropy, self.precision, self.tile, self.device.type)
 
     def spec(self) -> dict:
         """What decides this codec's bits and pictures, for fingerprints (LSTMOptions.spec)."""
@@ -137,10 +142,9 @@ class LSTMCodec:
         padded = pad_to_multiple(pixels, 16)
         return padded, tile_grid(padded.shape[0], padded.shape[1], self.tile_for(*pixels.shape[:2]))
 
-    @staticmethod
-    def _tile_input(padded: np.ndarray, y: int, x: int, th: int, tw: int) -> torch.Tensor:
-        """One tile as the network's input: (1, 3, th, tw) in [-0.5, 0.5]."""
-        return to_tensor(padded[y:y + th, x:x + tw])
+    def _tile_input(self, padded: np.ndarray, y: int, x: int, th: int, tw: int) -> torch.Tensor:
+        """One tile as the network's input: (1, 3, th, tw) in [-0.5, 0.5], on the codec's device."""
+        return to_tensor(padded[y:y + th, x:x + tw]).to(self.device)
 
     # no_grad, not inference_mode: refinement differentiates through the states it makes
     @torch.no_grad()
@@ -151,7 +155,7 @@ class LSTMCodec:
         many the file will hold, for refinement's lookahead). Returns the codes.
         `precision`: the file's, when decoding (the encoder's own otherwise). `values`: the
         encoder's values for this iteration if _draft computed them already."""
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=(precision or self.precision) == "bf16"):
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=(precision or self.precision) == "bf16"):
             if codes is None:
                 y = self._values(st) if values is None else values
                 if self.refine and self.refine.refines(st.t):
@@ -175,7 +179,7 @@ class LSTMCodec:
         """The encoder's values for the tile's next iteration and the reconstruction its own
         bits would give (the decoder's state stays): what a viewer shows while refinement
         searches. _step(values=...) then carries on from the same values."""
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
             y = self._values(st)
             return y, self.net.decode_step(self.net.binarizer.binarize(y, stochastic=False),
                                            st.recon, st.dec, st.t)[0]
@@ -194,7 +198,7 @@ class LSTMCodec:
         h, w = pixels.shape[:2]
         padded, tiles = self._tiles(pixels)
         header = self.header(h, w, k)
-        states = [_TileState(self.net, self._tile_input(padded, *tile), (1, 3, tile[2], tile[3]))
+        states = [_TileState(self.net, self._tile_input(padded, *tile), (1, 3, tile[2], tile[3]), self.device)
                   for tile in tiles]
         bh, bw = header.blocks
         size, prev = bitstream.HEADER_BYTES, None
@@ -214,7 +218,7 @@ class LSTMCodec:
                 if should_stop and should_stop():
                     return
                 c = self._step(st, iterations=k, should_stop=should_stop, values=v)
-                codes[:, y // 16:(y + th) // 16, xx // 16:(xx + tw) // 16] = c[0].numpy()
+                codes[:, y // 16:(y + th) // 16, xx // 16:(xx + tw) // 16] = c[0].cpu().numpy()
                 recon[y:y + th, xx:xx + tw] = to_uint8(st.recon)
             segment = bitstream.iteration_segment(header, codes, prev, self.model.context, t)
             size += len(segment) + header.check_bytes
@@ -233,9 +237,9 @@ class LSTMCodec:
         codes = np.empty((k, self.cfg.bits, bh, bw), np.int8)  # +-1: a quarter of float32's memory
         recon = np.empty(padded.shape, np.uint8)
         for i, (y, xx, th, tw) in enumerate(tiles):
-            st = _TileState(self.net, self._tile_input(padded, y, xx, th, tw), (1, 3, th, tw))
+            st = _TileState(self.net, self._tile_input(padded, y, xx, th, tw), (1, 3, th, tw), self.device)
             for t in range(k):
-                codes[t, :, y // 16:(y + th) // 16, xx // 16:(xx + tw) // 16] = self._step(st, iterations=k)[0].numpy()
+                codes[t, :, y // 16:(y + th) // 16, xx // 16:(xx + tw) // 16] = self._step(st, iterations=k)[0].cpu().numpy()
             recon[y:y + th, xx:xx + tw] = to_uint8(st.recon)
             if progress:
                 progress(i + 1, len(tiles))
@@ -268,10 +272,10 @@ class LSTMCodec:
         tiles = tile_grid(hd.blocks[0] * 16, hd.blocks[1] * 16, hd.tile)
         recon = np.empty((hd.blocks[0] * 16, hd.blocks[1] * 16, 3), np.uint8)
         for i, (y, xx, th, tw) in enumerate(tiles):
-            st = _TileState(self.net, None, (1, 3, th, tw))
+            st = _TileState(self.net, None, (1, 3, th, tw), self.device)
             for t in range(k):
                 c = codes[t][:, y // 16:(y + th) // 16, xx // 16:(xx + tw) // 16]
-                self._step(st, torch.from_numpy(c.astype(np.float32))[None], precision=hd.precision)
+                self._step(st, torch.from_numpy(c.astype(np.float32))[None].to(self.device), precision=hd.precision)
             recon[y:y + th, xx:xx + tw] = to_uint8(st.recon)
             if progress:
                 progress(i + 1, len(tiles))
@@ -286,11 +290,11 @@ class LSTMCodec:
         hd = parsed.header
         k = parsed.available if iterations is None else min(int(iterations), parsed.available)
         tiles = tile_grid(hd.blocks[0] * 16, hd.blocks[1] * 16, hd.tile)
-        states = [_TileState(self.net, None, (1, 3, th, tw)) for _, _, th, tw in tiles]
+        states = [_TileState(self.net, None, (1, 3, th, tw), self.device) for _, _, th, tw in tiles]
         recon = np.empty((hd.blocks[0] * 16, hd.blocks[1] * 16, 3), np.uint8)
         t0 = time.perf_counter()
         for t in range(k):
-            codes = torch.from_numpy(parsed.iteration(t))[None]
+            codes = torch.from_numpy(parsed.iteration(t))[None].to(self.device)
             for (y, xx, th, tw), st in zip(tiles, states):
                 self._step(st, codes[..., y // 16:(y + th) // 16, xx // 16:(xx + tw) // 16],
                            precision=hd.precision)

@@ -31,11 +31,12 @@ class DecodedFile:
 
 
 def decode_file(data: bytes, model=None, iterations: int | None = None, salvage: bool = False,
-                progress: Callable[[int, int], None] | None = None) -> DecodedFile:
+                progress: Callable[[int, int], None] | None = None, device: str = "cpu") -> DecodedFile:
     """Decode a whole .lstm file (or its first `iterations`). `model`: a LoadedModel; by
     default the shipped model the file names, else the default one (which then refuses the
     file with a sentence naming both models). `salvage`: keep the intact iterations before
-    the first damaged one instead of refusing the file. Raises CodecError subclasses only."""
+    the first damaged one instead of refusing the file. `device`: where the network runs
+    (codec/lstm/device.py). Raises CodecError subclasses only."""
     from codec.lstm.checkpoint import load_model  # torch: only once the file's header has been read
     from codec.lstm.coder import LSTMCodec
     from codec.lstm.zoo import default_model_path, find_shipped
@@ -46,7 +47,7 @@ def decode_file(data: bytes, model=None, iterations: int | None = None, salvage:
     header = parsed.header
     if model is None:
         model = find_shipped(header.model_id) or load_model(default_model_path())
-    pixels = LSTMCodec(model).decode(data, iterations, progress=progress)
+    pixels = LSTMCodec(model, device=device).decode(data, iterations, progress=progress)
     return DecodedFile(pixels, parsed.available if iterations is None else int(iterations), header.iterations,
                        header.model_id, damage)
 

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, replace
 from codec.lstm.encoders import DEFAULT_ENCODER, ENCODERS, RefineSettings, encoder_name
 
 DEFAULT_TILE = 1024  # whole Kodak images are one tile; 24 MP photos are 24 tiles
+DEVICES = ("auto", "cpu", "cuda", "mps")  # auto: a GPU where there is one (codec/lstm/device.py)
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class LSTMOptions:
     entropy: bool = True
     precision: str = "fp32"
     tile: int = DEFAULT_TILE
-    device: str = "cpu"
+    device: str = "auto"
 
     @classmethod
     def with_encoder(cls, name: str, **others) -> "LSTMOptions":

@@ -39,9 +39,9 @@ class MSSSIMTo:
     def __init__(self, target: torch.Tensor, win: int):
         if min(target.shape[-2:]) <= (win - 1) * 16:
             raise ValueError(f"MS-SSIM with a {win}-pixel window needs images over {(win - 1) * 16} pixels a side")
-        self.g = gaussian(win, dtype=target.dtype)
+        self.g = gaussian(win, dtype=target.dtype).to(target.device)
         self._kernels: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
-        self.weights = torch.tensor(WEIGHTS, dtype=target.dtype).view(-1, 1, 1)
+        self.weights = torch.tensor(WEIGHTS, dtype=target.dtype, device=target.device).view(-1, 1, 1)
         self.scales = []  # (target, its blurred mean, its blurred variance) at each scale
         x = target.detach()
         for i in range(len(WEIGHTS)):

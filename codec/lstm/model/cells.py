@@ -84,7 +84,7 @@ class ConvLSTMCell(nn.Module):
         else:
             gates = self.conv_in(x).float()
             if (self.conv_hidden.kernel_size == (1, 1) and gates.shape[0] == 1 and gates.is_contiguous()
-                    and not torch.is_autocast_enabled("cpu")):
+                    and not torch.is_autocast_enabled(gates.device.type)):
                 # a 1x1 convolution is a matrix product: BLAS adds it into the gates in one call
                 n, hw = self.hidden, h.shape[2] * h.shape[3]
                 gates.view(4 * n, hw).addmm_(self.conv_hidden.weight.view(4 * n, n), h.reshape(n, hw))
