@@ -108,7 +108,9 @@ class StudyWindow(QWidget):
         for side, name in (("left", t.left), ("right", t.right)):
             showing_original = side in self._held or (self.flicker and self._phase)
             self.panels[side].setPixmap(self._pixmap(original if showing_original else self._pixels(t.image, name)))
-        self.progress.setText(f"trial {t.index + 1} of {len(self.trials)}")
+        flicker = (f" · flicker on: {self.study.flicker_hz:g} Hz, zoom ×{self.study.flicker_zoom}, the centre"
+                   if self.flicker else "")
+        self.progress.setText(f"trial {t.index + 1} of {len(self.trials)}{flicker}")
         self.setWindowTitle(f"lstm-compare study — trial {t.index + 1} of {len(self.trials)}")
 
     def _flip(self):

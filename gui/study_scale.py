@@ -21,6 +21,10 @@ from codec.classical import CODECS
 from .rdplot import COLORS
 
 
+def _label(codec: str) -> str:
+    return "the LSTM" if codec == "lstm" else CODECS[codec].label if codec in CODECS else codec
+
+
 class _Signals(QObject):
     done = Signal(object, str)  # the StudyScale (or None), the error sentence
 
@@ -32,6 +36,7 @@ class StudyScaleWindow(QWidget):
         self.folder, self.responses, self.scale = folder, responses, None
         self.setWindowTitle(f"Study: {folder} — lstm-compare")
         self.image_box = QComboBox()
+        self.image_box.setSizeAdjustPolicy(QComboBox.AdjustToContents)
         self.image_box.currentIndexChanged.connect(lambda _: self._draw())
         self.export_btn = QPushButton("Export…")
         self.export_btn.clicked.connect(self._export)
@@ -45,6 +50,8 @@ class StudyScaleWindow(QWidget):
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.plot.setLabel("bottom", "bits per pixel (real file bytes, on the study's crop)")
         self.plot.setLabel("left", "quality (JOD: 1 = a 75% preference)")
+        for axis in ("left", "bottom"):
+            self.plot.getAxis(axis).enableAutoSIPrefix(False)
         self.plot.addLegend(offset=(-10, -10), labelTextSize="8pt")
         self.observers = QListWidget()
         self.observers.setToolTip("Tick to leave an observer out (those failing the trap trials are marked)")
@@ -91,7 +98,7 @@ class StudyScaleWindow(QWidget):
         self.scale = scale
         n = scale.settings.get("observers", 0)
         self.status.setText(f"{n} observer{'s' if n != 1 else ''}, {len(scale.images)} image"
-                            f"{'s' if len(scale.images) != 1 else ''}; JOD 0 is the lowest bitrate of {scale.anchor}"
+                            f"{'s' if len(scale.images) != 1 else ''}; JOD 0 is the lowest bitrate of {_label(scale.anchor)}"
                             + "".join(f" {w}" for w in scale.warnings))
         self.observers.blockSignals(True)
         if self.observers.count() == 0:
@@ -130,13 +137,11 @@ class StudyScaleWindow(QWidget):
             low = np.array([r.jod - r.ci_low if math.isfinite(r.ci_low) else 0 for r in mine])
             high = np.array([r.ci_high - r.jod if math.isfinite(r.ci_high) else 0 for r in mine])
             self.plot.addItem(pg.ErrorBarItem(x=x, y=y, bottom=low, top=high, beam=0.01, pen=pg.mkPen(colour)))
-            label = "LSTM" if codec == "lstm" else CODECS[codec].label if codec in CODECS else codec
-            self.plot.plot(x, y, name=label, pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=7,
+            self.plot.plot(x, y, name=_label(codec), pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=7,
                            symbolBrush=colour, symbolPen=None)
         bd = s.bd_rates.get(image, {})
-        lines = [f"{'the LSTM' if c == 'lstm' else c}: {'no overlap' if math.isnan(v) else f'{v:+.1f}%'}"
-                 for c, v in bd.items()]
-        self.verdict.setText(f"BD-rate on the JOD scale against {s.anchor} ({image}):\n" + "\n".join(lines)
+        lines = [f"{_label(c)}: {'no overlap' if math.isnan(v) else f'{v:+.1f}%'}" for c, v in bd.items()]
+        self.verdict.setText(f"BD-rate on the JOD scale against {_label(s.anchor)} ({image}):\n" + "\n".join(lines)
                              if lines else "")
 
     def _export(self):
