@@ -13,6 +13,7 @@ from codec.lstm.checkpoint import load_model
 from codec.classical import CODECS
 from codec.imaging.imageio import find_images
 from codec.quality import registry
+from codec.rd.verdict import VERDICT_SCALES
 from codec.base.errors import CodecError
 from codec.imaging.imageio import IMAGE_SUFFIXES
 from codec.lstm.lstm_file import LSTM_SUFFIX
@@ -188,9 +189,10 @@ class WindowActions:
         # Figure 5 over the data set too (with the encoder the plot uses for them)
         others = {name: self.scheduler.others.get(mid, path, st.others_options())
                   for mid, name, path in st.plot_models()}
-        plotted = registry.scale(st.metric).metric
+        # the slow metrics the verdict is given on (SSIMULACRA2), and the plotted one if slow
+        slow = [m for m in (registry.scale(s).metric for s in (st.metric, *VERDICT_SCALES)) if m.slow]
         w = DatasetWindow(files, st.codec, [k for k in st.classical_codecs if k != "jpeg444"], self.scheduler.workers,
-                          others, asked=(plotted.id,) if plotted.slow else (), parent=self)
+                          others, asked=tuple(dict.fromkeys(m.id for m in slow)), parent=self)
         w.open_image.connect(lambda path: self.open_paths([path]))
         w.show()
         return w

@@ -28,6 +28,7 @@ from codec.base.errors import CodecError
 from codec.quality import registry
 from codec.rd.bd import DEFAULT_SCALE, bd_scales
 from codec.rd.results import compressai_json
+from codec.rd.verdict import disagreement, sentence, trained_for, verdicts
 from codec.imaging.imageio import content_key, load_rgb
 
 from .export import ExportError, export_plot
@@ -146,6 +147,8 @@ class DatasetWindow(QWidget):
         self.bd_table.setEditTriggers(QTableWidget.NoEditTriggers)
         self.image_table.cellDoubleClicked.connect(self._row_opened)
         self.status = QLabel("")
+        self.verdict = QLabel("")  # the LSTM's verdict against the anchor on every verdict metric, in words
+        self.verdict.setWordWrap(True)
         tables = QSplitter(Qt.Horizontal)
         tables.addWidget(self.bd_table)
         tables.addWidget(self.image_table)
@@ -157,6 +160,7 @@ class DatasetWindow(QWidget):
         lay = QVBoxLayout(self)
         lay.addLayout(top)
         lay.addWidget(body, 1)
+        lay.addWidget(self.verdict)
         lay.addWidget(self.status)
 
     # -- work -----------------------------------------------------------------------
@@ -286,6 +290,7 @@ class DatasetWindow(QWidget):
         self._draw_plot()
         self._fill_bd_table()
         self._fill_image_table()
+        self._say_verdict()
 
     def _draw_plot(self):
         self.plot.clear()
@@ -302,6 +307,20 @@ class DatasetWindow(QWidget):
                            symbol="o" if key.startswith("lstm") else "s", symbolSize=6, symbolBrush=c, symbolPen=None)
         top = max(max(c["bpp"]) for k, c in self.summary.curves.items() if k.startswith("lstm"))
         self.plot.setXRange(0, top * 1.25, padding=0)  # the classical curves' top settings go far beyond
+
+    def _say_verdict(self):
+        """The LSTM against the anchor on MS-SSIM, SSIMULACRA2 and PSNR, with the metric it was
+        trained for and, when they disagree in sign, which way each goes."""
+        s, anchor = self.summary, self.anchor
+        if anchor not in s.curves or "lstm" not in s.curves:
+            self.verdict.setText("")
+            return
+        label = self.label(anchor)
+        found = verdicts(s.curves[anchor], s.curves["lstm"], s.method)
+        lines = [f"The LSTM was trained for {trained_for(self.codec.model.meta)}. Against {label}:"]
+        lines += [sentence(v, "the LSTM", label) + "." for v in found]
+        split = disagreement(found, "the LSTM", label)
+        self.verdict.setText(" ".join(lines + ([split] if split else [])))
 
     def _fill_bd_table(self):
         metrics = list(self.bd_columns)

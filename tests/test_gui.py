@@ -641,6 +641,9 @@ def test_dataset_window_tables_plot_exports_and_cache(qtbot, window, photos, tmp
     qtbot.waitUntil(lambda: "computing…" not in cells(), timeout=60000)
     assert any("%" in c for c in cells())
     assert "(pchip)" in w.bd_table.horizontalHeaderItem(0).text()
+    # the verdict in words, on a metric the model was not trained for too (measured by default)
+    assert "ssimulacra2" in s.bd["lstm"] and "The LSTM was trained for" in w.verdict.text()
+    assert "SSIMULACRA2" in w.verdict.text() and "PSNR (dB)" in w.verdict.text()
     w.method_box.setCurrentIndex(w.method_box.findData("akima"))
     assert "(akima)" in w.bd_table.horizontalHeaderItem(0).text() and w.summary.method == "akima"
     qtbot.waitUntil(lambda: "computing…" not in cells(), timeout=60000)
