@@ -16,6 +16,7 @@ from codec.classical import CODECS, available_codecs
 from codec.lstm.checkpoint import LoadedModel
 from codec.classical.plugins import problems as plugin_problems
 from codec.quality import registry
+from codec.rd.verdict import VERDICT_SCALES
 from codec.lstm.device import available as available_devices
 from codec.lstm.encoders import DEFAULT_ENCODER, ENCODER_LABELS
 from codec.lstm.options import DEVICES
@@ -746,9 +747,12 @@ class MainWindow(WindowActions, QMainWindow):
             return False  # not computed, or its result not yet delivered to the views
         if not curves:
             return True
+        verdict = [registry.scale(v).metric.id for v in VERDICT_SCALES]  # the headline's, on its two curves
         return (all(c in s.curves or c in s.failures for c in st.classical_codecs)
                 and all(mid in s.model_curves for mid in self._model_names())
                 and not any(p.missing([registry.scale(st.metric).metric.id]) for p in s.samples())
+                and (st.classical in s.failures
+                     or not any(p.missing(verdict) for p in [*s.lstm, *s.curves.get(st.classical, [])]))
                 and (st.mode != "bits" or self.views.block_maps is not None))
 
     # ================================================================ model and encoder

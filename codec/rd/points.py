@@ -5,6 +5,7 @@ codec/rd/bd.py. The app's session, the batch evaluator and the data set window a
 """
 from __future__ import annotations
 
+import importlib
 import math
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
@@ -17,6 +18,11 @@ from codec.lstm import bitstream
 from codec.lstm.coder import LSTMCodec
 from codec.quality import registry
 from codec.imaging.units import bpp as bits_per_pixel
+
+# The registry's functions import the metrics lazily (a command line reads the table without
+# torch); whatever measures points loads them now, on the importing thread: OpenCV's bootstrap
+# fails when two worker threads import it at once.
+importlib.import_module("codec.quality.metrics")
 
 
 @dataclass
