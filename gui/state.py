@@ -132,23 +132,21 @@ class ViewState:
 
     def set_encoder(self, name: str):
         """Which bits the LSTM sends (codec.lstm.encoders.ENCODERS): the open images are re-encoded."""
-        if name not in ENCODERS:
-            raise ValueError(f"the encoder is one of {', '.join(ENCODERS)}, not {name!r}")
-        if name != self.encoder:
-            self.encoder = name
-            if self.model is not None:
-                self._use_codec()
-            self.option_changed.emit("encoder", name)
+        self._set_codec_option("encoder", name, ENCODERS)
 
     def set_device(self, name: str):
         """Where the network runs (codec/lstm/device.py): the open images are re-encoded there."""
-        if name not in DEVICES:
-            raise ValueError(f"the device is one of {', '.join(DEVICES)}, not {name!r}")
-        if name != self.device:
-            self.device = name
+        self._set_codec_option("device", name, DEVICES)
+
+    def _set_codec_option(self, option: str, value: str, allowed):
+        """One of the LSTM's options that names a choice: a new codec, and the open images re-encoded."""
+        if value not in allowed:
+            raise ValueError(f"the {option} is one of {', '.join(allowed)}, not {value!r}")
+        if value != getattr(self, option):
+            setattr(self, option, value)
             if self.model is not None:
                 self._use_codec()
-            self.option_changed.emit("device", name)
+            self.option_changed.emit(option, value)
 
     def _use_codec(self):
         from codec.rd.session import ImageSession
