@@ -48,8 +48,9 @@ class NewStudyDialog(QDialog):
         for box in self.codec_boxes.values():
             codec_row.addWidget(box)
         self.iterations = QLineEdit(DEFAULT_ITERATIONS)
-        self.iterations.setToolTip("The LSTM's iteration counts, comma-separated; each classical codec is matched "
-                                   "to the LSTM's real bpp at each")
+        self.iterations.setToolTip("The LSTM's iteration counts (1,2,4,8), or bitrates in bpp (0.1,0.25,0.5: on each "
+                                   "image the iterations nearest them); each classical codec is matched to the LSTM's "
+                                   "real bpp at each")
         self.tolerance = QDoubleSpinBox()
         self.tolerance.setRange(0.001, 1.0)
         self.tolerance.setDecimals(3)
@@ -72,7 +73,7 @@ class NewStudyDialog(QDialog):
         form = QFormLayout()
         form.addRow("Images", images)
         form.addRow("Codecs beside the LSTM", codec_row)
-        form.addRow("LSTM iterations", self.iterations)
+        form.addRow("LSTM bitrates (iterations or bpp)", self.iterations)
         form.addRow("Match within", self.tolerance)
         form.addRow("Check trial every", self.check_every)
         form.addRow("Study folder (new or empty)", out_row)
@@ -106,19 +107,26 @@ class NewStudyDialog(QDialog):
             images = find_images(folder) if folder and Path(folder).is_dir() else []
             if not images:
                 raise CodecError("choose a folder that holds images, or the open image.")
+        values = [v for v in self.iterations.text().replace(" ", "").split(",") if v]
+        iterations, bpp = None, None
         try:
-            iterations = sorted({int(v) for v in self.iterations.text().replace(" ", "").split(",") if v})
+            if any("." in v for v in values):
+                bpp = sorted({float(v) for v in values})
+            else:
+                iterations = sorted({int(v) for v in values})
         except ValueError:
-            raise CodecError("the LSTM iterations are whole numbers separated by commas, e.g. 1,2,4,8.") from None
-        if not iterations or iterations[0] < 1:
-            raise CodecError("give at least one LSTM iteration count, 1 or more.")
+            raise CodecError("the LSTM's bitrates are iteration counts (1,2,4,8) or bpp values (0.1,0.25,0.5), "
+                             "separated by commas.") from None
+        if not values or (iterations and iterations[0] < 1) or (bpp and bpp[0] <= 0):
+            raise CodecError("give at least one LSTM iteration count (1 or more) or bpp value (above 0).")
         out = self.out.text().strip()
         if not out:
             raise CodecError("choose the study's folder.")
         if (Path(out) / "manifest.json").exists():
             raise CodecError(f"{out} holds a study already; choose a new or empty folder (nothing is overwritten).")
         return {"images": images, "codecs": [k for k, b in self.codec_boxes.items() if b.isChecked()],
-                "iterations": iterations, "tolerance": self.tolerance.value(), "check_every": self.check_every.value(),
+                "iterations": iterations, "bpp": bpp, "tolerance": self.tolerance.value(),
+                "check_every": self.check_every.value(),
                 "folder": out}
 
     def _accept(self):
@@ -151,7 +159,7 @@ def make_study(window, choices: dict) -> None:
         try:
             study = create_study(choices["folder"], choices["images"], codec, choices["codecs"],
                                  choices["iterations"], choices["tolerance"], choices["check_every"],
-                                 progress=lambda what: None)
+                                 bpp=choices["bpp"])
         except (CodecError, OSError) as e:
             signals.made.emit(None, f"The study could not be made: {e}")
             return

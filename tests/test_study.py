@@ -133,3 +133,43 @@ def test_the_analysis_window_scales_simulated_answers_and_leaves_an_observer_out
     qtbot.waitUntil(lambda: w.scale is not first, timeout=60000)
     assert w.scale.settings["observers"] == 5
     assert {p: p.read_bytes() for p in study.folder.rglob("*") if p.is_file()} == before
+
+
+def test_a_study_at_bpp_targets_takes_the_nearest_iterations(tmp_path, tiny_model, sample_pixels):
+    path = tmp_path / "p.png"
+    Image.fromarray(np.ascontiguousarray(sample_pixels[:96, :128])).save(path)
+    codec = LSTMCodec(tiny_model)
+    from codec.study.stimuli import centre_crop
+    rates = [round(r.bpp, 3) for r in codec.encode_progressive(centre_crop(sample_pixels[:96, :128])[0])]
+    targets = [rates[0] + 0.001, rates[2] - 0.001]
+    s = create_study(tmp_path / "s", [path], codec, [], bpp=targets, tolerance=1.0)
+    assert sorted(c.bpp for c in s.conditions if c.codec == "lstm") == [rates[0], rates[2]]
+
+
+def test_the_study_menu_makes_a_study_in_the_background(qtbot, tiny_model, tmp_path, sample_pixels):
+    """Study > New study…: the dialog's choices (refused in a sentence when wrong), then the
+    study made on the app's LSTM worker and the status bar saying where."""
+    from PySide6.QtCore import QSettings
+    from gui.study_setup import NewStudyDialog, make_study
+    from gui.window import MainWindow
+    path = tmp_path / "p.png"
+    Image.fromarray(np.ascontiguousarray(sample_pixels[:96, :128])).save(path)
+    window = MainWindow(tiny_model, QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat))
+    qtbot.addWidget(window)
+    d = NewStudyDialog(str(path), ["jpeg", "webp"], str(tmp_path), window)
+    d.iterations.setText("2,x")
+    with pytest.raises(CodecError, match="iteration counts"):
+        d.choices()
+    d.iterations.setText("1,3")
+    with pytest.raises(CodecError, match="choose the study's folder"):
+        d.choices()
+    d.out.setText(str(tmp_path / "made"))
+    d.tolerance.setValue(1.0)
+    choices = d.choices()
+    assert choices["images"] == [str(path)] and choices["iterations"] == [1, 3] and choices["codecs"] == ["jpeg", "webp"]
+    make_study(window, choices)
+    qtbot.waitUntil(lambda: (tmp_path / "made" / "manifest.json").exists(), timeout=60000)
+    qtbot.waitUntil(lambda: "Study made in" in window.statusBar().currentMessage(), timeout=10000)
+    made = Study.open(tmp_path / "made")
+    assert {c.codec for c in made.conditions} == {"lstm", "jpeg", "webp"}
+    assert sorted(c.setting for c in made.conditions if c.codec == "lstm") == [1, 3]

@@ -37,16 +37,17 @@ def _png(pixels: np.ndarray, path: Path) -> None:
     path.write_bytes(buf.getvalue())
 
 
-def create_study(folder, images: list, lstm, codecs: list[str], iterations: list[int],
+def create_study(folder, images: list, lstm, codecs: list[str], iterations: list[int] | None = None,
                  tolerance: float = TOLERANCE_BPP, check_every: int = 10,
-                 progress: Callable[[str], None] | None = None) -> Study:
+                 progress: Callable[[str], None] | None = None, bpp: list[float] | None = None) -> Study:
     """A new study in `folder` (which must not hold one: nothing is overwritten): `images` are
-    paths, `lstm` an LSTMCodec, `codecs` classical codec keys, `iterations` the LSTM's."""
+    paths, `lstm` an LSTMCodec, `codecs` classical codec keys; the bitrates are the LSTM's
+    `iterations`, or on each image the iterations whose real bpp is nearest each of `bpp`."""
     folder = Path(folder)
     if (folder / "manifest.json").exists():
         raise StudyFolderError(f"{folder} holds a study already; choose an empty folder (nothing is overwritten).")
-    if not images or not iterations:
-        raise StudyFolderError("a study needs at least one image and one LSTM iteration count.")
+    if not images or not (iterations or bpp):
+        raise StudyFolderError("a study needs at least one image, and LSTM iteration counts or bpp targets.")
     folder.mkdir(parents=True, exist_ok=True)
     study = Study(new_id(), {}, [], [], check_every=check_every, folder=folder)
     names = set()
@@ -55,12 +56,12 @@ def create_study(folder, images: list, lstm, codecs: list[str], iterations: list
         names.add(name)
         if progress:
             progress(f"coding {path.name}")
-        _add_image(study, name, path, lstm, codecs, sorted(set(iterations)), tolerance)
+        _add_image(study, name, path, lstm, codecs, sorted(set(iterations or [])), tolerance, bpp)
     study.save()
     return study
 
 
-def _add_image(study: Study, name: str, path: Path, lstm, codecs, iterations, tolerance) -> None:
+def _add_image(study: Study, name: str, path: Path, lstm, codecs, iterations, tolerance, bpp=None) -> None:
     pixels, crop = centre_crop(load_rgb(path).pixels)
     h, w = pixels.shape[:2]
     where = study.folder / "stimuli" / name
@@ -72,7 +73,10 @@ def _add_image(study: Study, name: str, path: Path, lstm, codecs, iterations, to
                           "trap": f"stimuli/{name}/trap.png", "trap_bpp": trap.bpp}
     # codec -> bitrate rank (the LSTM iteration's place in `iterations`) -> condition
     by_codec: dict[str, dict[int, Condition]] = {"lstm": {}}
-    for r in lstm.encode_progressive(pixels, max(iterations)):
+    results = list(lstm.encode_progressive(pixels, max(iterations) if iterations else None))
+    if bpp:  # the iterations nearest the targets on this image
+        iterations = sorted({min(results, key=lambda r: abs(r.bpp - b)).iteration for b in bpp})
+    for r in results:
         if r.iteration in iterations:
             by_codec["lstm"][iterations.index(r.iteration)] = _condition(study, name, "lstm", r.bpp, r.iteration,
                                                                          r.reconstruction)
