@@ -255,7 +255,7 @@ class ViewState:
         self.device = device if device in DEVICES else "auto"
         if self.model is not None:
             self.codec = self.make_codec(self.model)
-        codec = settings.value("codec", self.classical)
+        codec = settings.value("classical", settings.value("codec", self.classical))  # "codec": its older name
         self.classical = codec if codec in self.classical_codecs else self.classical_codecs[0]
         self.iteration = max(1, min(int(settings.value("iteration", 2)), self.iterations))
         mode = settings.value("mode", "side")
@@ -268,7 +268,7 @@ class ViewState:
     def save(self, settings):
         for name in OPTIONS:
             settings.setValue(name, getattr(self, name))
-        for key, value in (("encoder", self.encoder), ("device", self.device), ("codec", self.classical),
+        for key, value in (("encoder", self.encoder), ("device", self.device), ("classical", self.classical),
                            ("iteration", self.iteration),
                            ("mode", self.mode),
                            ("metric", self.metric), ("gain", self.gain), ("signed", self.signed)):
