@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QPro
 
 from codec.base.atomic import atomic_path, write_text
 from codec.classical import get_codec
-from codec.rd.dataset import DatasetSummary, image_points, intervals, model_points, summarize
+from codec.rd.dataset import DatasetSummary, curve_points, intervals, model_points, summarize
 from codec.lstm.zoo import display_name
 from codec.rd.published import load as load_published, matching, shipped
 from codec.base.errors import CodecError
@@ -33,16 +33,16 @@ from codec.imaging.imageio import content_key, load_rgb
 
 from .export import ExportError, export_plot
 from .rdplot import COLORS, MODEL_COLORS
-from .worker import Ticket, Workers
+from .worker import CLASSICAL_RUNNER, Ticket, Workers
 
-# A data set's images wait on the LSTM worker behind the open image's encode (0) and its other
-# models' curves (10).
+# A data set's images wait on the workers behind the open image's work: on the LSTM worker its
+# encode (0) and other models' curves (10), on the classical one its curves, matches and metrics (at most 8 + codecs).
 DATASET_PRIORITY = 20
 
 
 
 class _Signals(QObject):
-    image_done = Signal(str, object)  # image name, its points (or an error sentence)
+    part_done = Signal(str, str, object)  # image name, which part, its points (an error sentence; None: stopped)
     finished = Signal(bool)           # complete (False: cancelled)
     intervals_ready = Signal(object, object)  # (anchor, method), codec -> BD-rate interval
 
@@ -88,11 +88,12 @@ class DatasetWindow(QWidget):
         self.summary: DatasetSummary | None = None
         self._workers, self._ticket = workers, Ticket()
         self._todo = list(self.paths)
-        self._idle = threading.Event()  # no image of this window at work
-        self._idle.set()
+        self._parts: dict[str, dict] = {}   # image name -> its parts in so far ("_lstm_part", "_classical_part")
+        self._at_work = threading.Condition()
+        self._running = 0                    # parts of this window's images at work on a worker
         self._ended = False
         self._signals = _Signals()
-        self._signals.image_done.connect(self._image_done)
+        self._signals.part_done.connect(self._part_done)
         self._signals.finished.connect(self._finished)
         self._signals.intervals_ready.connect(self._intervals_ready)
         self.setWindowTitle(f"Data set: {len(self.paths)} images — lstm-compare")
@@ -165,44 +166,69 @@ class DatasetWindow(QWidget):
 
     # -- work -----------------------------------------------------------------------
     def _next(self):
-        """Queue the next image on the app's LSTM worker, one at a time and behind the open
-        image's work (a larger priority number), so the main window stays the first served."""
+        """Queue the next image, one at a time and behind the open image's work (a larger
+        priority number): its LSTM curves on the app's LSTM worker, its classical curves on the
+        classical worker, which hands them to the codecs' child processes as it does the main
+        window's."""
         if not self._todo:
             return self._signals.finished.emit(True)
         path = self._todo.pop(0)
-        self._workers.submit("lstm", lambda ticket: self._work(path, ticket), self._ticket, priority=DATASET_PRIORITY,
-                             what=f"evaluating {path.name} of the data set")
+        self._parts[path.name] = {}
+        for thread, part in (("lstm", self._lstm_part), ("classic", self._classical_part)):
+            self._workers.submit(thread, lambda ticket, part=part: self._run_part(path, part, ticket), self._ticket,
+                                 priority=DATASET_PRIORITY, what=f"evaluating {path.name} of the data set")
 
-    def _work(self, path: Path, ticket: Ticket):
-        """On the worker: one image's points (an error sentence if it cannot be read or coded;
-        None if cancelled meanwhile)."""
-        self._idle.clear()
+    def _run_part(self, path: Path, part, ticket: Ticket):
+        """On a worker: one part of an image's points (an error sentence if it cannot be read or
+        coded; None if cancelled meanwhile)."""
+        with self._at_work:
+            self._running += 1
         try:
-            pixels = load_rgb(path).pixels
-            self._content[path.name] = content_key(pixels)
-            pts = image_points(pixels, path.name, self.codec, self.keys, asked=self.asked,
-                               should_stop=lambda: ticket.cancelled)
-            for label, codec in self.other_models.items():
-                if pts is None or ticket.cancelled:
-                    pts = None
-                    break
-                pts += model_points(pixels, path.name, codec, label, asked=self.asked)
+            result = part(path.name, load_rgb(path).pixels, ticket)
         except CodecError as e:
-            pts = str(e)
+            result = str(e)
         finally:
-            self._idle.set()
-        self._signals.image_done.emit(path.name, pts)
+            with self._at_work:
+                self._running -= 1
+                self._at_work.notify_all()
+        self._signals.part_done.emit(path.name, part.__name__, result)
+
+    def _lstm_part(self, name: str, pixels, ticket: Ticket) -> list | None:
+        self._content[name] = content_key(pixels)
+        points = curve_points(pixels, name, "lstm", self.codec, None, self.asked)
+        for label, codec in self.other_models.items():
+            if ticket.cancelled:
+                return None
+            points += model_points(pixels, name, codec, label, asked=self.asked)
+        return points
+
+    def _classical_part(self, name: str, pixels, ticket: Ticket) -> list | None:
+        calls = [(pixels, name, key, None, None, self.asked) for key in self.keys]
+        curves = CLASSICAL_RUNNER.map(curve_points, calls, should_stop=lambda: ticket.cancelled)
+        return None if len(curves) < len(calls) else [p for curve in curves for p in curve]
+
+    def _part_done(self, name: str, part: str, result):
+        parts = self._parts.get(name)
+        if parts is None:
+            return
+        parts[part] = result
+        if len(parts) == 2:
+            del self._parts[name]
+            lstm, classical = parts["_lstm_part"], parts["_classical_part"]
+            failed = next((r for r in (lstm, classical) if isinstance(r, str)), None)
+            self._image_done(name, failed or (None if lstm is None or classical is None else lstm + classical))
 
     def cancel(self):
         self._ticket.cancel()
         self.cancel_btn.setEnabled(False)
         self.status.setText("Stopping after the codec at work…")
-        if self._idle.is_set():  # a queued image is skipped: no job will say it stopped
+        if self.wait(0):  # queued parts are skipped: no job will say it stopped
             self._signals.finished.emit(False)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Whether no image of this window is at work (waiting up to `timeout` seconds)."""
-        return self._idle.wait(timeout)
+        with self._at_work:
+            return self._at_work.wait_for(lambda: self._running == 0, timeout)
 
     def closeEvent(self, event):
         self._ticket.cancel()

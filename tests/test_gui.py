@@ -730,6 +730,31 @@ def test_figure5_also_draws_a_checkpoint_loaded_earlier(qtbot, window, photos, t
     window.set_option("all_models", False)
 
 
+def test_the_dataset_windows_work_runs_on_the_apps_workers(qtbot, window, photos, monkeypatch):
+    """No threads of its own: the LSTM curves on the app's LSTM worker, the classical curves on
+    its classical worker through the codecs' child processes, as the main window's."""
+    import threading
+
+    from PySide6.QtCore import QThread
+
+    from gui import dataset
+    seen = []
+    real = dataset.CLASSICAL_RUNNER
+
+    class Recording:
+        def map(self, fn, calls, should_stop=None):
+            seen.append((QThread.currentThread().objectName(), fn.__name__, [c[2] for c in calls]))
+            return real.map(fn, calls, should_stop)
+    monkeypatch.setattr(dataset, "CLASSICAL_RUNNER", Recording())
+    w = window.open_dataset([photos[0].parent])
+    qtbot.waitUntil(lambda: not w.cancel_btn.isEnabled(), timeout=180000)
+    assert "dataset" not in {t.name for t in threading.enumerate()}
+    keys = [k for k in window.state.classical_codecs if k != "jpeg444"]
+    assert seen and all(name == "classic-worker" and fn == "curve_points" and k == keys for name, fn, k in seen)
+    assert set(w.summary.curves) >= {"lstm", *keys}
+    w.close()
+
+
 def test_closing_the_dataset_window_while_it_works_stops_it_quietly(qtbot, window, photos):
     w = window.open_dataset([photos[0].parent])
     finished = w.wait
