@@ -22,7 +22,7 @@ def test_three_verdicts_with_ranges_where_a_curve_ends_and_the_disagreement():
     assert s2.span == (25.0, 46.0) and s2.test_top == 46.0 and s2.anchor_top == 88.0
     assert s2.ends_short() == "test"
     text = sentence(s2, "the LSTM", "JPEG")
-    assert "over 25.0-46.0" in text and "the LSTM's curve ends at 46.0, JPEG's reaches 88.0" in text
+    assert "from 25.0 to 46.0" in text and "the LSTM's curve ends at 46.0, JPEG's reaches 88.0" in text
     said = disagreement(list(found.values()), "the LSTM", "JPEG")
     assert said.startswith("The metrics disagree:") and "PSNR (dB) favours JPEG" in said
     assert disagreement([found["ms-ssim-rgb-db"]], "the LSTM", "JPEG") is None

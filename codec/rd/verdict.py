@@ -60,7 +60,8 @@ def sentence(v: Verdict, test: str, anchor: str) -> str:
     if math.isnan(v.bd):
         return f"{v.label}: no verdict (the curves do not overlap)"
     word = "fewer" if v.bd < 0 else "more"
-    text = f"{v.label}: {test} needs {abs(v.bd):.1f}% {word} bits than {anchor} (over {v.span[0]:.1f}-{v.span[1]:.1f})"
+    text = (f"{v.label}: {test} needs {abs(v.bd):.1f}% {word} bits than {anchor} "
+            f"(from {v.span[0]:.1f} to {v.span[1]:.1f})")
     short = v.ends_short()
     if short == "test":
         text += f"; {test}'s curve ends at {v.test_top:.1f}, {anchor}'s reaches {v.anchor_top:.1f}"
