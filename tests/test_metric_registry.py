@@ -7,6 +7,7 @@ import csv
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -35,7 +36,7 @@ def test_the_builtins_are_declared_once_with_their_directions_and_scales():
     assert set(registry.fast()) == {"psnr-rgb", "ms-ssim-rgb", "ssim-rgb"}  # SSIMULACRA2 waits to be asked
     ms = registry.get("ms-ssim-rgb")
     assert ms.bd_scale == "ms-ssim-rgb-db" and registry.scale("ms-ssim-rgb-db").of(0.99) == pytest.approx(20.0)
-    assert all(x.higher_is_better for x in registry.all_metrics())
+    assert all(x.higher_is_better for x in registry.BUILT_IN)
     rng = np.random.default_rng(0)
     a = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
     b = np.clip(a.astype(int) + rng.integers(-9, 10, a.shape), 0, 255).astype(np.uint8)
@@ -131,3 +132,19 @@ def test_an_installed_metric_plugin_reaches_eval_json_csv_and_bd_rates(tmp_path,
     listed = subprocess.run([sys.executable, "-m", "codec.cli", "metrics"], capture_output=True, text=True,
                             cwd=tmp_path, env=env)
     assert "my-psnr" in listed.stdout and "psnr-metric" in listed.stdout
+
+
+@pytest.mark.skipif(shutil.which("butteraugli_main") is None, reason="libjxl's butteraugli_main is not installed")
+def test_butteraugli_joins_where_libjxls_tool_is_installed(sample_pixels):
+    """A lower-is-better distance from libjxl's own tool: 0 for identical pictures, growing with
+    the error, measured on request; its BD-rates read like every other's."""
+    from codec.rd.bd import bd_rate
+    b = registry.get("butteraugli")
+    assert not b.higher_is_better and b.slow and b.bd_scale == "butteraugli"
+    a = np.ascontiguousarray(sample_pixels[:96, :128])
+    noisy = [np.clip(a.astype(int) + s, 0, 255).astype(np.uint8) for s in (2, 8, 20)]
+    values = [registry.measure(a, n, ["butteraugli"])["butteraugli"] for n in noisy]
+    assert registry.measure(a, a, ["butteraugli"])["butteraugli"] == 0.0 and values == sorted(values)
+    anchor = {"bpp": [0.5, 1.0, 2.0], "butteraugli": values[::-1]}  # more bits, smaller distance
+    half = {"bpp": [0.25, 0.5, 1.0], "butteraugli": values[::-1]}
+    assert bd_rate(anchor, half, "butteraugli") == pytest.approx(-50.0, abs=0.01)
