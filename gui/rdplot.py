@@ -83,6 +83,7 @@ class RDPlot(pg.PlotWidget):
         self._current: tuple = (None, None, None, None)  # iteration, codec, LSTM point, classical point
         self._x_top = None
         self._title = None
+        self._trained_for = ""  # the loss the model in use was trained on, in words (codec/rd/verdict.py)
         self._model_names: dict[str, str] = {}  # other LSTM models drawn: model id -> legend name
         self.set_metric(registry.DEFAULT)
 
@@ -129,6 +130,11 @@ class RDPlot(pg.PlotWidget):
         self.quality = metric
         self.setLabel("left", registry.scale(metric).label)
         self._draw()
+
+    def set_trained_for(self, text: str):
+        """What the model in use was trained for: the headline names it beside the verdicts."""
+        self._trained_for = text
+        self._show_bd_rate()
 
     def set_codecs(self, codecs: list[str]):
         """The classical codecs that have a curve (in the legend even before they arrive)."""
@@ -185,8 +191,9 @@ class RDPlot(pg.PlotWidget):
                         f"than {label} for the same quality (BD-rate {first.bd:+.1f}%, {first.label})")
             others = [self._short(v, label) for v in found if v is not first]
             split = disagreement(found, "the LSTM", label)
+            trained = [f"trained for {self._trained_for.split(' (')[0]}"] if self._trained_for else []
             if text and (others or split):
-                text += "<br>" + " · ".join(others + (["the metrics disagree in sign"] if split else []))
+                text += "<br>" + " · ".join(trained + others + (["the metrics disagree in sign"] if split else []))
         if text != self._title:  # a title change relays the plot out: only on change
             self._title = text
             self.setTitle(text or None, color="#cccccc", size="9pt")

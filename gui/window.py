@@ -16,7 +16,7 @@ from codec.classical import CODECS, available_codecs
 from codec.lstm.checkpoint import LoadedModel
 from codec.classical.plugins import problems as plugin_problems
 from codec.quality import registry
-from codec.rd.verdict import VERDICT_SCALES
+from codec.rd.verdict import VERDICT_SCALES, trained_for
 from codec.lstm.device import available as available_devices
 from codec.lstm.encoders import DEFAULT_ENCODER, ENCODER_LABELS
 from codec.lstm.options import DEVICES
@@ -60,6 +60,7 @@ class MainWindow(WindowActions, QMainWindow):
         self.plot.set_codecs(self.state.classical_codecs)
         self.plot.set_metric(self.state.metric)
         self.plot.set_model_names(self._model_names(), self._lstm_name())
+        self.plot.set_trained_for(trained_for(self.model.meta) if self.model else "")
         self._show_entry()
         self.setAcceptDrops(True)
         QGuiApplication.instance().installEventFilter(self)
@@ -782,6 +783,7 @@ class MainWindow(WindowActions, QMainWindow):
 
     def _codec_changed(self):
         self._check_model_action()
+        self.plot.set_trained_for(trained_for(self.model.meta) if self.model else "")
         self.plot.set_model_names(self._model_names(), self._lstm_name())
         self._show_controls()
         self._show_entry()

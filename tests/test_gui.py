@@ -601,7 +601,7 @@ def test_the_headline_gives_the_verdict_on_three_metrics(qtbot, window, photos):
     qtbot.waitUntil(lambda: all("ssimulacra2" in p.quality for p in [*s.lstm, *s.curves["jpeg"]]), timeout=60000)
     qtbot.waitUntil(lambda: "SSIMULACRA2" in window.plot.getPlotItem().titleLabel.text, timeout=10000)
     title = window.plot.getPlotItem().titleLabel.text
-    assert ("MS-SSIM (dB)" in title or "undefined" in title) and "PSNR (dB)" in title
+    assert ("MS-SSIM (dB)" in title or "undefined" in title) and "PSNR (dB)" in title and "trained for" in title
     assert ("disagree" in title) == (len({b > 0 for b in (s.bd_rate("jpeg"), s.bd_rate("jpeg", "psnr-rgb"),
                                                           s.bd_rate("jpeg", "ssimulacra2"))
                                           if b is not None and not np.isnan(b)}) > 1)
