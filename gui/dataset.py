@@ -36,7 +36,7 @@ from .rdplot import COLORS, MODEL_COLORS
 from .worker import CLASSICAL_RUNNER, Ticket, Workers
 
 # A data set's images wait on the workers behind the open image's work: on the LSTM worker its
-# encode (0) and other models' curves (10), on the classical one its curves, matches and metrics (at most 8 + codecs).
+# encode (0) and other models' curves (10), on the classical one its curves, matches and metrics (up to 15).
 DATASET_PRIORITY = 20
 
 

@@ -45,6 +45,11 @@ def thumbnail(pixels: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(pixels[::step, ::step])
 
 
+# The headline's SSIMULACRA2 waits behind every classical curve (priorities 1 and 5 + their
+# rank): what the window shows first comes first.
+VERDICT_PRIORITY = 15
+
+
 @dataclass(eq=False)
 class Visit:
     """The classical work queued for an image while it is the current one; leaving it
@@ -417,7 +422,7 @@ class Scheduler(QObject):
         wanted = [(plotted, s.samples(), 3)] if plotted.slow else []
         if s.lstm_complete and self.state.classical in s.curves:
             verdict = [*s.lstm, *s.curves[self.state.classical]]
-            wanted += [(registry.scale(v).metric, verdict, 8) for v in VERDICT_SCALES
+            wanted += [(registry.scale(v).metric, verdict, VERDICT_PRIORITY) for v in VERDICT_SCALES
                        if registry.scale(v).metric.slow and registry.scale(v).metric is not plotted]
         for metric, samples, priority in wanted:
             todo = [p for p in samples if p.missing([metric.id])]
