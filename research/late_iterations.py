@@ -51,6 +51,7 @@ TRIALS = {
     "share0-late1": dict(msssim_weight_last=0.0, late_weight=1.0),
     "share0-crop256": dict(msssim_weight_last=0.0, patch=256, batch=1, msssim_win=7),
     "share0-lr5e-5": dict(msssim_weight_last=0.0, lr=5e-5),
+    "share0-crop256-lr5e-5": dict(msssim_weight_last=0.0, patch=256, batch=1, msssim_win=7, lr=5e-5),
 }
 
 
