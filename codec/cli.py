@@ -279,7 +279,8 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--tile", type=int, default=0, help="tile size in pixels, multiple of 16 (default 1024)")
         sp.add_argument("--device", choices=DEVICES, default="auto",
                         help="where the network runs: auto (default) takes an NVIDIA GPU or a Mac's when there is "
-                             "one; a file encoded on a GPU decodes on a CPU to the same picture within one level")
+                             "one; on a GPU, TF32 off and deterministic kernels, so that its files decode on a CPU "
+                             "within one level (docs/performance.md says what was validated where)")
         if writes:
             sp.add_argument("--no-entropy", action="store_true",
                             help="store the code bits uncompressed, as the paper does (default: entropy-coded, "
