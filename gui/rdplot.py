@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QGraphicsItem
 from codec.classical import get_codec
 from codec.quality import registry
 from codec.rd.points import RDPoint, curve_of
-from codec.rd.verdict import VERDICT_SCALES, disagreement, verdicts
+from codec.rd.verdict import VERDICT_SCALES, disagreement, ending, verdicts
 
 COLORS = {"lstm": (230, 60, 60), "jpeg": (255, 160, 40), "jpeg444": (170, 110, 60),
           "webp": (80, 190, 80), "jpeg2000": (170, 110, 220), "avif": (70, 150, 240),
@@ -202,10 +202,8 @@ class RDPlot(pg.PlotWidget):
     def _short(v, label: str) -> str:
         if math.isnan(v.bd):
             return f"{v.label}: no overlap"
-        end = v.ends_short()
-        tail = (f" (the LSTM ends at {v.test_top:.1f}, {label} reaches {v.anchor_top:.1f})" if end == "test" else
-                f" ({label} ends at {v.anchor_top:.1f}, the LSTM reaches {v.test_top:.1f})" if end == "anchor" else "")
-        return f"{v.label} {v.bd:+.1f}%{tail}"
+        end = ending(v, "the LSTM", label)
+        return f"{v.label} {v.bd:+.1f}%" + (f" ({end})" if end else "")
 
     def set_current(self, iteration: int | None, codec: str | None, lstm: RDPoint | None = None,
                     classical: RDPoint | None = None):

@@ -422,8 +422,8 @@ class Scheduler(QObject):
         wanted = [(plotted, s.samples(), 3)] if plotted.slow else []
         if s.lstm_complete and self.state.classical in s.curves:
             verdict = [*s.lstm, *s.curves[self.state.classical]]
-            wanted += [(registry.scale(v).metric, verdict, VERDICT_PRIORITY) for v in VERDICT_SCALES
-                       if registry.scale(v).metric.slow and registry.scale(v).metric is not plotted]
+            slow = {registry.scale(v).metric for v in VERDICT_SCALES} - {plotted}
+            wanted += [(m, verdict, VERDICT_PRIORITY) for m in slow if m.slow]
         for metric, samples, priority in wanted:
             todo = [p for p in samples if p.missing([metric.id])]
             if not todo or metric.id in visit.metrics:

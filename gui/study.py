@@ -37,7 +37,8 @@ class StudyWindow(QWidget):
         self._held: set[str] = set()        # "left" / "right": showing the original in place
         self._phase = False                 # flicker: showing the original now
         self._shown_at = 0.0
-        self._images: dict[str, np.ndarray] = {}
+        self._pixmaps: dict[tuple[str, bool], QPixmap] = {}  # (stimulus file, zoomed): made once, not per flicker phase
+        self._pixmaps_image = ""            # the image they are of
         self.setWindowTitle("lstm-compare study")
         self.setStyleSheet("background: #262626; color: #dddddd;")
         self.question = QLabel(study.question)
@@ -73,25 +74,25 @@ class StudyWindow(QWidget):
     def trial(self) -> Trial | None:
         return self.trials[self.position] if self.position < len(self.trials) else None
 
-    def _pixels(self, image: str, name: str) -> np.ndarray:
+    def _shown(self, image: str, name: str) -> QPixmap:
+        """A stimulus as shown: 1:1 in device pixels; in flicker mode the crop's centre, zoomed
+        (Lanczos)."""
         path = stimulus_file(self.study, image, name)
-        if path not in self._images:
-            self._images[path] = load_rgb(self.study.path(path)).pixels
-        return self._images[path]
-
-    def _pixmap(self, pixels: np.ndarray) -> QPixmap:
-        """1:1 in device pixels; in flicker mode the crop's centre, zoomed (Lanczos)."""
-        if self.flicker and self.study.flicker_zoom > 1:
-            z = self.study.flicker_zoom
-            h, w = pixels.shape[:2]
-            y, x = (h - h // z) // 2, (w - w // z) // 2
-            part = Image.fromarray(np.ascontiguousarray(pixels[y:y + h // z, x:x + w // z]))
-            pixels = np.asarray(part.resize((part.width * z, part.height * z), Image.LANCZOS))
-        pixels = np.ascontiguousarray(pixels)
-        img = QImage(pixels.data, pixels.shape[1], pixels.shape[0], pixels.strides[0], QImage.Format_RGB888).copy()
-        pm = QPixmap.fromImage(img)
-        pm.setDevicePixelRatio(self.devicePixelRatioF())
-        return pm
+        zoomed = self.flicker and self.study.flicker_zoom > 1
+        if (path, zoomed) not in self._pixmaps:
+            pixels = load_rgb(self.study.path(path)).pixels
+            if zoomed:
+                z = self.study.flicker_zoom
+                h, w = pixels.shape[:2]
+                y, x = (h - h // z) // 2, (w - w // z) // 2
+                part = Image.fromarray(np.ascontiguousarray(pixels[y:y + h // z, x:x + w // z]))
+                pixels = np.asarray(part.resize((part.width * z, part.height * z), Image.LANCZOS))
+            pixels = np.ascontiguousarray(pixels)
+            img = QImage(pixels.data, pixels.shape[1], pixels.shape[0], pixels.strides[0], QImage.Format_RGB888)
+            pm = QPixmap.fromImage(img.copy())
+            pm.setDevicePixelRatio(self.devicePixelRatioF())
+            self._pixmaps[path, zoomed] = pm
+        return self._pixmaps[path, zoomed]
 
     def _show(self):
         t = self.trial
@@ -103,11 +104,13 @@ class StudyWindow(QWidget):
             self.progress.setText(f"{len(self.trials)} of {len(self.trials)} trials answered")
             self.finished.emit()
             return
-        original = self._pixels(t.image, ORIGINAL)
-        self.panels["original"].setPixmap(self._pixmap(original))
+        if t.image != self._pixmaps_image:  # keep one image's stimuli in memory
+            self._pixmaps, self._pixmaps_image = {}, t.image
+        original = self._shown(t.image, ORIGINAL)
+        self.panels["original"].setPixmap(original)
         for side, name in (("left", t.left), ("right", t.right)):
             showing_original = side in self._held or (self.flicker and self._phase)
-            self.panels[side].setPixmap(self._pixmap(original if showing_original else self._pixels(t.image, name)))
+            self.panels[side].setPixmap(original if showing_original else self._shown(t.image, name))
         flicker = (f" · flicker on: {self.study.flicker_hz:g} Hz, zoom ×{self.study.flicker_zoom}, the centre"
                    if self.flicker else "")
         self.progress.setText(f"trial {t.index + 1} of {len(self.trials)}{flicker}")

@@ -162,6 +162,7 @@ def all_metrics() -> tuple[Metric, ...]:
 def reload() -> None:
     """Find the plugins again (tests; a package installed while running)."""
     all_metrics.cache_clear()
+    scales.cache_clear()
     _PROBLEMS.clear()
 
 
@@ -181,6 +182,7 @@ def fast() -> list[str]:
     return [x.id for x in all_metrics() if not x.slow]
 
 
+@lru_cache(maxsize=1)
 def scales() -> dict[str, Scale]:
     """Every quality axis by id: each metric, and beside it its dB scale where it has one."""
     out = {}

@@ -69,6 +69,12 @@ def overlap(anchor: dict, test: dict, metric: str) -> tuple[float, float] | None
     return (low, high) if _higher_is_better(metric) else (-high, -low)
 
 
+def reach(curve: dict, scale: str) -> float:
+    """The best quality a curve reaches on a scale, in the scale's own units (NaN: none)."""
+    best = max(_monotone(curve["bpp"], _metric(curve, scale))[1] or [math.nan])
+    return best if _higher_is_better(scale) else -best
+
+
 def bd_rate_interval(anchor: list[RDPoint], test: list[RDPoint], method: str = "pchip", resamples: int = 400,
                      level: float = 0.95, seed: int = 0) -> tuple[float, float]:
     """A confidence interval of a data set's MS-SSIM dB BD-rate (of its mean curves) across

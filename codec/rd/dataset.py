@@ -24,6 +24,7 @@ from codec.imaging.imageio import content_key
 from codec.rd.fingerprint import classical_spec, lstm_spec
 from codec.rd.sample_cache import SampleCache
 
+
 def _cached(cache: SampleCache, image: str, key: str, spec: dict, name: str, pixels: np.ndarray, compute,
             codec: LSTMCodec | None, asked: tuple[str, ...]) -> list[RDPoint]:
     """A curve from the cache where it has one; a cached curve that lacks a metric now wanted
@@ -38,7 +39,7 @@ def _cached(cache: SampleCache, image: str, key: str, spec: dict, name: str, pix
             return points
         if data:
             for p, rec in zip(points, reconstructions(codec, points, data)):
-                p.quality.update(registry.measure(pixels, rec, p.missing(want)))
+                p.add_quality(pixels, want, rec)
             cache.put_points(image, key, spec, [p.record() for p in points], data)
             return points
     points, data = compute()

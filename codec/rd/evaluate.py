@@ -104,14 +104,14 @@ def evaluate(image_dir, out_dir, codec: LSTMCodec, classical=FIGURE_CODECS,
     asked = tuple(k for k in asked if k not in registry.fast())
     metric_ids = [k for k in registry.ids() if k in registry.fast() or k in asked]
     partial = out / PARTIAL
-    res.points = _resume_points(partial, _journal_key(codec, classical, iterations, metric_ids), resume)
+    journal_key = _journal_key(codec, classical, iterations, metric_ids)
+    res.points = _resume_points(partial, journal_key, resume)
     done = {q.image for q in res.points}
     todo = [p for p in paths if p.name not in done]
     # (re)start the journal with the finished images only: a cut-off row must not run into
     # the next one appended
     with atomic.atomic_path(partial) as tmp, open(tmp, "w", newline="") as f:
-        f.write("# " + _journal_key(codec, classical, iterations, metric_ids) + "\n"
-                + ",".join(csv_header(metric_ids)) + "\n")
+        f.write("# " + journal_key + "\n" + ",".join(csv_header(metric_ids)) + "\n")
         for image in dict.fromkeys(q.image for q in res.points):
             csv.writer(f).writerows(csv_row(q, metric_ids, exact=True) for q in res.points if q.image == image)
             f.write(_DONE + image + "\n")

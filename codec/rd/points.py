@@ -56,11 +56,13 @@ class RDPoint:
         """Which of `metric_ids` this point has not been measured on."""
         return [k for k in metric_ids if k not in self.quality]
 
-    def add_quality(self, original: np.ndarray, metric_ids) -> None:
-        """Measure the metrics among `metric_ids` that this point lacks, from its reconstruction."""
+    def add_quality(self, original: np.ndarray, metric_ids, reconstruction: np.ndarray | None = None) -> None:
+        """Measure the metrics among `metric_ids` that this point lacks, from `reconstruction`
+        (its own, by default)."""
         todo = self.missing(metric_ids)
         if todo:
-            self.quality.update(registry.measure(original, self.reconstruction, todo))
+            rec = self.reconstruction if reconstruction is None else reconstruction
+            self.quality.update(registry.measure(original, rec, todo))
 
     def record(self) -> dict:
         """The point without its reconstruction (for caches and files), with the version of each

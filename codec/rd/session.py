@@ -242,16 +242,6 @@ class ImageSession:
         return [*self.lstm, *(p for c in self.curves.values() for p in c), *self.matches.values(),
                 *(p for c in self.model_curves.values() for p in c)]
 
-    def add_quality(self, metric_ids, should_stop: Callable[[], bool] | None = None) -> int:
-        """Measure `metric_ids` here on every sample that lacks one of them (only those it
-        lacks); returns how many samples still lack some when stopped."""
-        todo = [p for p in self.samples() if p.missing(metric_ids)]
-        for p in todo:
-            if should_stop and should_stop():
-                break
-            p.add_quality(self.original, metric_ids)
-        return sum(bool(p.missing(metric_ids)) for p in todo)
-
     def lstm_bytes(self, iteration: int) -> int | None:
         """Real size of a file of the first `iteration` iterations: known once that
         iteration is encoded, or beforehand when the bits are not entropy-coded."""

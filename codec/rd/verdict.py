@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 
 from codec.quality import registry
-from codec.rd.bd import _metric, _monotone, bd_rate, overlap
+from codec.rd.bd import bd_rate, overlap, reach
 
 # MS-SSIM in dB (the training objective of the fine-tuned models), SSIMULACRA2 (perceptual,
 # never trained for), PSNR (what L1 and SmoothL1 training is closest to)
@@ -49,9 +49,8 @@ def verdicts(anchor: dict, test: dict, method: str = "pchip", scales=VERDICT_SCA
         metric = registry.scale(scale).metric.id
         if not ((metric in anchor or scale in anchor) and (metric in test or scale in test)):
             continue
-        sign = 1 if registry.scale(scale).higher_is_better else -1
-        tops = [sign * max(_monotone(c["bpp"], _metric(c, scale))[1] or [math.nan]) for c in (test, anchor)]
-        out.append(Verdict(scale, bd_rate(anchor, test, scale, method), overlap(anchor, test, scale), *tops))
+        out.append(Verdict(scale, bd_rate(anchor, test, scale, method), overlap(anchor, test, scale),
+                           reach(test, scale), reach(anchor, scale)))
     return out
 
 
@@ -62,12 +61,18 @@ def sentence(v: Verdict, test: str, anchor: str) -> str:
     word = "fewer" if v.bd < 0 else "more"
     text = (f"{v.label}: {test} needs {abs(v.bd):.1f}% {word} bits than {anchor} "
             f"(from {v.span[0]:.1f} to {v.span[1]:.1f})")
+    end = ending(v, test, anchor)
+    return text + (f"; {end}" if end else "")
+
+
+def ending(v: Verdict, test: str, anchor: str) -> str | None:
+    """Where one curve stops short of the other's reach, in words (None: neither does)."""
     short = v.ends_short()
     if short == "test":
-        text += f"; {test}'s curve ends at {v.test_top:.1f}, {anchor}'s reaches {v.anchor_top:.1f}"
-    elif short == "anchor":
-        text += f"; {anchor}'s curve ends at {v.anchor_top:.1f}, {test}'s reaches {v.test_top:.1f}"
-    return text
+        return f"{test}'s curve ends at {v.test_top:.1f}, {anchor}'s reaches {v.anchor_top:.1f}"
+    if short == "anchor":
+        return f"{anchor}'s curve ends at {v.anchor_top:.1f}, {test}'s reaches {v.test_top:.1f}"
+    return None
 
 
 def disagreement(found: list[Verdict], test: str, anchor: str) -> str | None:
