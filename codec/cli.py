@@ -269,7 +269,7 @@ def cmd_study_analyse(a):
 
 def build_parser() -> argparse.ArgumentParser:
     from codec.lstm.encoders import DEFAULT_ENCODER, ENCODER_LABELS, ENCODERS
-    from codec.lstm.options import DEVICES
+    from codec.lstm.options import DEVICES, PRECISION_CHOICES, LSTMOptions
     p = argparse.ArgumentParser(prog="lstm-codec", description="Progressive LSTM image codec (Toderici et al. "
                                 "2017 with hard-sigmoid gates and an image recovery block).")
     sub = p.add_subparsers(dest="command", required=True)
@@ -294,9 +294,10 @@ def build_parser() -> argparse.ArgumentParser:
                                  "(--encoder thorough is 10, with one iteration of lookahead)")
             sp.add_argument("--refine-lookahead", type=int, default=1, metavar="N",
                             help="later iterations the refinement also scores (default 1)")
-            sp.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
-                            help="the network's arithmetic: bf16 encodes and decodes about 1.3x faster on CPUs "
-                                 "with AVX-512 BF16 or AMX, the file records it and decodes in it (default fp32)")
+            sp.add_argument("--precision", choices=PRECISION_CHOICES, default=LSTMOptions().precision,
+                            help="the network's arithmetic, which the file records and decodes in: int8 (its "
+                                 "convolutions in integers, about 2x faster, on x86 CPUs), bf16 (CPUs with AVX-512 "
+                                 "BF16 or AMX), fp32; auto (the default): int8 on CPUs with VNNI or AMX, fp32 elsewhere")
 
     e = sub.add_parser("encode", help="image -> .lstm file")
     e.add_argument("input"), e.add_argument("output")

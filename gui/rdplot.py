@@ -44,7 +44,7 @@ class Curves:
             return cls()
         return cls(list(session.lstm), session.lstm_complete, dict(session.curves), dict(session.failures),
                    dict(session.model_curves),
-                   max(2.2, session.lstm_bpp_bound(session.codec.cfg.iterations) * 1.1))
+                   session.plotted_bpp())
 
 
 class RDPlot(pg.PlotWidget):

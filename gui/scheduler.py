@@ -48,6 +48,9 @@ def thumbnail(pixels: np.ndarray) -> np.ndarray:
 # The headline's SSIMULACRA2 waits behind every classical curve (priorities 1 and 5 + their
 # rank): what the window shows first comes first.
 VERDICT_PRIORITY = 15
+# The classical curves' points beyond the plot's edge (what a user sees only when zooming out):
+# after everything the window shows.
+CURVE_REST_PRIORITY = 30
 
 
 @dataclass(eq=False)
@@ -110,7 +113,7 @@ class Scheduler(QObject):
     _got_preview = Signal(object, object, int, object, bool)  # ticket, session, k, image, a draft
     _got_iteration = Signal(object, object, object)         # ticket, session, (point, block, codes)
     _got_lstm_end = Signal(object, object)                  # ticket, session
-    _got_curve = Signal(object, object, str, object, str)   # visit, session, key, points or None, error
+    _got_curve = Signal(object, object, str, object, str, int)  # visit, session, key, points or None, error, from setting
     _got_match = Signal(object, object, str, int, float, object, str)  # visit, session, key, k, target, point, error
     _got_blocks = Signal(object, object, int, object, object)  # visit, session, k, its point, costs
     _got_metric = Signal(object, object, str, object, object)  # visit, session, metric id, points, values
@@ -327,32 +330,42 @@ class Scheduler(QObject):
         visit, first = self._visit, self.state.classical
         order = [first] + [c for c in self.state.classical_codecs if c != first]
         for i, key in enumerate(order):
-            if key in s.curves or key in visit.curves or key in s.failures:
+            if key in visit.curves or key in s.failures:
                 continue
-            visit.curves.add(key)
+            if key not in s.curves:
+                # the codec on screen first; the others after its bpp matches; each up to the
+                # plot's edge (the points beyond are the priciest and off the plot: last)
+                self._submit_curve(visit, s, key, 1 if i == 0 else 5 + i, up_to=s.plotted_bpp())
+            elif not s.curve_is_whole(key):
+                self._submit_curve(visit, s, key, CURVE_REST_PRIORITY + i, start=len(s.curves[key]))
 
-            def run(t, key=key):
-                try:
-                    pts, error = s.classical_points(key, should_stop=lambda: t.cancelled), ""
-                except CodecError as err:
-                    pts, error = None, str(err)
-                self._got_curve.emit(visit, s, key, pts, error)
+    def _submit_curve(self, visit: Visit, s: ImageSession, key: str, priority: float, up_to: float | None = None,
+                      start: int = 0):
+        visit.curves.add(key)
 
-            # the codec on screen first; the others after its bpp matches
-            self.workers.submit("classic", run, visit.ticket, priority=1 if i == 0 else 5 + i,
-                                what=f"{CODECS[key].label} curve")
+        def run(t):
+            try:
+                pts, error = s.classical_points(key, lambda: t.cancelled, up_to, start), ""
+            except CodecError as err:
+                pts, error = None, str(err)
+            self._got_curve.emit(visit, s, key, pts, error, start)
 
-    def _store_curve(self, visit: Visit, s: ImageSession, key: str, pts, error: str):
+        what = f"{CODECS[key].label} curve" + (" beyond the plot" if start else "")
+        self.workers.submit("classic", run, visit.ticket, priority=priority, what=what)
+
+    def _store_curve(self, visit: Visit, s: ImageSession, key: str, pts, error: str, start: int):
         visit.curves.discard(key)
         if error:
             s.failures[key] = error
-        elif pts is not None:
-            s.curves[key] = pts
+        elif pts is not None and len(s.curves.get(key, ())) == start:
+            s.curves.setdefault(key, []).extend(pts)  # in place: a re-encoded session shares the list
         else:
             return  # stopped
         self.curve_ready.emit(s, key)
         if self._is_current(s):
             self._queue_slow_metric()
+            if not s.curve_is_whole(key) and key not in s.failures:
+                self._queue_curves(s)
 
     def _queue_match(self, s: ImageSession, codec: str, k: int, priority: float):
         visit, target = self._visit, s.lstm_bpp(k)

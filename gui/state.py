@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from codec.base.errors import CodecError
 from codec.classical import CODECS
 from codec.lstm.encoders import DEFAULT_ENCODER, ENCODERS
 from codec.imaging.region import Region
-from codec.lstm.options import DEVICES, LSTMOptions
+from codec.lstm.options import DEVICES, PRECISION_CHOICES, LSTMOptions
 from codec.lstm.zoo import SHIPPED
 from codec.quality import registry
 
@@ -75,6 +76,7 @@ class ViewState:
         self.entropy, self.all_models = True, False
         self.encoder = DEFAULT_ENCODER  # which bits to send (codec.lstm.encoders.ENCODERS)
         self.device = "auto"            # where the network runs (codec.lstm.options.DEVICES)
+        self.precision = LSTMOptions().precision  # its arithmetic (codec.lstm.options.PRECISION_CHOICES)
         self.iteration = 2
         self.classical = self.classical_codecs[0]
         self.mode = "side"
@@ -103,7 +105,8 @@ class ViewState:
 
     def options(self, encoder: str | None = None) -> LSTMOptions:
         """The LSTM's options as the Model menu has them (with another encoder, if given)."""
-        return LSTMOptions.with_encoder(encoder or self.encoder, entropy=self.entropy, device=self.device)
+        return LSTMOptions.with_encoder(encoder or self.encoder, entropy=self.entropy, device=self.device,
+                                        precision=self.precision)
 
     def make_codec(self, model: LoadedModel, encoder: str | None = None) -> LSTMCodec:
         from codec.lstm.coder import LSTMCodec
@@ -138,14 +141,23 @@ class ViewState:
         """Where the network runs (codec/lstm/device.py): the open images are re-encoded there."""
         self._set_codec_option("device", name, DEVICES)
 
+    def set_precision(self, name: str):
+        """The network's arithmetic (codec/lstm/options.py): the open images are re-encoded in it."""
+        self._set_codec_option("precision", name, PRECISION_CHOICES)
+
     def _set_codec_option(self, option: str, value: str, allowed):
         """One of the LSTM's options that names a choice: a new codec, and the open images re-encoded."""
         if value not in allowed:
             raise ValueError(f"the {option} is one of {', '.join(allowed)}, not {value!r}")
-        if value != getattr(self, option):
+        old = getattr(self, option)
+        if value != old:
             setattr(self, option, value)
             if self.model is not None:
-                self._use_codec()
+                try:
+                    self._use_codec()
+                except CodecError:  # this machine cannot run it (e.g. int8 on a GPU): nothing changes
+                    setattr(self, option, old)
+                    raise
             self.option_changed.emit(option, value)
 
     def _use_codec(self):
@@ -253,6 +265,8 @@ class ViewState:
         self.encoder = encoder if encoder in ENCODERS else DEFAULT_ENCODER
         device = settings.value("device", self.device)
         self.device = device if device in DEVICES else "auto"
+        precision = settings.value("precision", self.precision)
+        self.precision = precision if precision in PRECISION_CHOICES else LSTMOptions().precision
         if self.model is not None:
             self.codec = self.make_codec(self.model)
         codec = settings.value("classical", settings.value("codec", self.classical))  # "codec": its older name
@@ -268,7 +282,8 @@ class ViewState:
     def save(self, settings):
         for name in OPTIONS:
             settings.setValue(name, getattr(self, name))
-        for key, value in (("encoder", self.encoder), ("device", self.device), ("classical", self.classical),
+        for key, value in (("encoder", self.encoder), ("device", self.device), ("precision", self.precision),
+                           ("classical", self.classical),
                            ("iteration", self.iteration),
                            ("mode", self.mode),
                            ("metric", self.metric), ("gain", self.gain), ("signed", self.signed)):

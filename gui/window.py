@@ -12,14 +12,16 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QHBoxLayout, 
                                QListWidget, QListWidgetItem, QMainWindow, QProgressBar,
                                QPushButton, QSlider, QSpinBox, QSplitter, QToolButton, QVBoxLayout, QWidget)
 
+from codec.base.errors import CodecError
 from codec.classical import CODECS, available_codecs
 from codec.lstm.checkpoint import LoadedModel
 from codec.classical.plugins import problems as plugin_problems
 from codec.quality import registry
 from codec.rd.verdict import VERDICT_SCALES, trained_for
+from codec.lstm.coder import runnable_precisions
 from codec.lstm.device import available as available_devices
 from codec.lstm.encoders import DEFAULT_ENCODER, ENCODER_LABELS
-from codec.lstm.options import DEVICES
+from codec.lstm.options import DEVICES, PRECISION_CHOICES
 from codec.rd.session import ImageSession
 from codec.lstm.zoo import SHIPPED, display_name
 
@@ -294,6 +296,17 @@ class MainWindow(WindowActions, QMainWindow):
             self.device_actions.addAction(a)
             dm.addAction(a)
         self.device_actions.triggered.connect(lambda a: self.state.set_device(a.data()))
+        pm = mm.addMenu("&Arithmetic")  # the files record it and decode in it, wherever
+        self.precision_actions = QActionGroup(self)
+        runs_here = runnable_precisions()
+        for name in PRECISION_CHOICES:
+            label = {"auto": "&Automatic (int8 where this CPU is fast at it)", "int8": "&int8 (integer convolutions)",
+                     "bf16": "&bfloat16", "fp32": "&float32"}[name]
+            a = QAction(label, self, checkable=True, data=name, enabled=name in runs_here,
+                        statusTip="The LSTM network's arithmetic; the file records it and decodes in it anywhere")
+            self.precision_actions.addAction(a)
+            pm.addAction(a)
+        self.precision_actions.triggered.connect(lambda a: self._set_precision(a.data()))
         mm.addSeparator()
         self._switch(
             mm, "Plot &every model's curve (Figure 5)", "all_models",
@@ -408,6 +421,13 @@ class MainWindow(WindowActions, QMainWindow):
         self._echo(self.signed, lambda: self.signed.setChecked(st.signed))
         self.views.set_diff_options(gain=float(st.gain), signed=st.signed)
 
+    def _set_precision(self, name: str):
+        try:
+            self.state.set_precision(name)
+        except CodecError as e:
+            self._show_options()
+            self.status(f"Kept {self.state.precision}: {e}")
+
     def _show_options(self):
         for name, action in self.option_actions.items():
             action.setChecked(getattr(self.state, name))
@@ -415,6 +435,8 @@ class MainWindow(WindowActions, QMainWindow):
             action.setChecked(action.data() == self.state.encoder)
         for action in self.device_actions.actions():
             action.setChecked(action.data() == self.state.device)
+        for action in self.precision_actions.actions():
+            action.setChecked(action.data() == self.state.precision)
 
     # ================================================================ opening
     @property
@@ -775,6 +797,9 @@ class MainWindow(WindowActions, QMainWindow):
             self._draw_plot()
         elif name == "encoder":
             self.status(f"LSTM encoder: {ENCODER_LABELS[value]}; re-encoding the open images.")
+        elif name == "precision":
+            self.status(f"The LSTM computes in {self.state.codec.precision if self.state.codec else value}; "
+                        "re-encoding the open images.")
         elif name == "device":
             self.status(f"The LSTM runs on {self.state.codec.device.type.upper() if self.state.codec else value}; "
                         "re-encoding the open images.")

@@ -19,6 +19,7 @@ import multiprocessing
 import os
 import queue
 import sys
+import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, TimeoutError
 from concurrent.futures.process import BrokenProcessPool
@@ -163,6 +164,7 @@ class _Thread(QThread):
         self.jobs: queue.PriorityQueue = queue.PriorityQueue()
         self.on_error = on_error
         self.current: Job | None = None
+        self.spent: dict[str, float] = {}  # seconds this thread spent on each kind of job (`what`)
 
     def run(self):
         while True:
@@ -172,6 +174,7 @@ class _Thread(QThread):
             if job.ticket.cancelled:
                 continue
             self.current = job
+            start = time.perf_counter()
             try:
                 job.run(job.ticket)
             except CodecError as e:
@@ -183,6 +186,7 @@ class _Thread(QThread):
                 self.on_error(job, f"internal error while {job.what}: {type(e).__name__}: {e}")
             finally:
                 self.current = None
+                self.spent[job.what] = self.spent.get(job.what, 0.0) + time.perf_counter() - start
 
 
 class Workers(QObject):

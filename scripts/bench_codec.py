@@ -97,6 +97,20 @@ def conv_macs(net, height: int, width: int) -> tuple[int, int, int, int]:
     return (*first, counts["enc"], counts["dec"])
 
 
+MATMUL_N = 2048
+
+
+def matmul_reference_seconds(repeat: int) -> float:
+    """Issue 45's yardstick: ten fp32 2048x2048 matmuls on this process's threads, best of `repeat`."""
+    a, b = torch.randn(MATMUL_N, MATMUL_N), torch.randn(MATMUL_N, MATMUL_N)
+    a @ b
+
+    def ten():
+        for _ in range(10):
+            a @ b
+    return best_of(repeat, ten)[0]
+
+
 def cli_seconds(args: list[str], repeat: int) -> float:
     def run():
         r = subprocess.run([sys.executable, "-m", "codec.cli", *args], cwd=ROOT, capture_output=True, text=True)
@@ -224,12 +238,35 @@ def main(argv=None) -> int:
     except CodecError as e:
         print(f"bf16: not measured: {e}")
 
+    from codec.lstm.model import int8
+    if int8.supported():
+        i8 = LSTMCodec(model, precision="int8")
+        i8.encode(px, 1)
+        fig["int8_encode_s"], (idata, irec) = best_of(a.repeat, lambda: i8.encode(px, k))
+        fig["int8_decode_s"], idec = best_of(a.repeat, lambda: i8.decode(idata))
+        assert np.array_equal(idec, irec), "the int8 decoder did not reproduce the encoder's image"
+        fig["int8_first_iteration_s"], _ = best_of(a.repeat, lambda: next(iter(i8.encode_progressive(px, k))))
+        c32, t32 = conv_share(codec, data)
+        c8, t8 = conv_share(i8, idata)
+        fig["int8_decode_conv_s"], fig["int8_decode_rest_s"] = c8, t8 - c8
+        print(f"library, int8 (the default where the CPU has VNNI; its plan: {len(int8.plan_for(model.model_id))} "
+              f"layers in bf16 or fp32): encode {fig['int8_encode_s']:.2f} s ({fig['encode_s'] / fig['int8_encode_s']:.2f}x "
+              f"fp32), decode {fig['int8_decode_s']:.2f} s ({fig['decode_s'] / fig['int8_decode_s']:.2f}x), first "
+              f"iteration {fig['int8_first_iteration_s']:.3f} s; file {len(idata) / len(data) - 1:+.2%} bytes")
+        print(f"  where a decode's time goes (CPU time, profiled): convolutions {c32:.2f} s in fp32, {c8:.2f} s in int8 "
+              f"(with quantising their inputs; {c32 / c8:.1f}x); everything else {t32 - c32:.2f} s and {t8 - c8:.2f} s")
+
     if not a.no_cli:
         with tempfile.TemporaryDirectory() as d:
             src, lstm, out = a.image, Path(d) / "x.lstm", Path(d) / "x.png"
             lstm.write_bytes(data)
-            fig["cli_encode_s"] = cli_seconds(["encode", str(src), str(Path(d) / "e.lstm"), "--force",
+            default_file = Path(d) / "e.lstm"
+            fig["reference_s"] = matmul_reference_seconds(a.repeat)
+            fig["cli_encode_s"] = cli_seconds(["encode", str(src), str(default_file), "--force",
                                                "--model", a.model], a.repeat)
+            fig["cli_decode_default_s"] = cli_seconds(["decode", str(default_file), str(out), "--force"], a.repeat)
+            from codec.lstm.bitstream import file_info
+            default_precision = file_info(default_file.read_bytes())["precision"]
             fig["cli_decode_s"] = cli_seconds(["decode", str(lstm), str(out), "--force"], a.repeat)
             fig["cli_info_s"] = cli_seconds(["info", str(lstm)], a.repeat)
             fig["torch_import_s"] = torch_import_seconds(a.repeat)
@@ -240,6 +277,13 @@ def main(argv=None) -> int:
               f"nothing else {fig['torch_import_s']:.2f} s, writing the PNG {fig['png_write_s']:.2f} s, the rest "
               f"(numpy, Pillow, the codec's modules, reading the model) {over - fig['torch_import_s'] - fig['png_write_s']:.2f} s), "
               f"info {fig['cli_info_s']:.2f} s")
+        ref = fig["reference_s"]
+        print(f"issue 45, against the reference (ten fp32 {MATMUL_N}x{MATMUL_N} matmuls, {ref:.3f} s in this run): "
+              f"lstm-codec decode of the default file ({default_precision}) "
+              f"{fig['cli_decode_default_s']:.2f} s = {fig['cli_decode_default_s'] / ref:.2f} references (bar 3.4: "
+              f"{'met' if fig['cli_decode_default_s'] / ref <= 3.4 else 'NOT met'}), of an fp32 file "
+              f"{fig['cli_decode_s'] / ref:.2f}; lstm-codec encode (the default) {fig['cli_encode_s']:.2f} s = "
+              f"{fig['cli_encode_s'] / ref:.2f} references (bar 8: {'met' if fig['cli_encode_s'] / ref <= 8 else 'NOT met'})")
 
     # the encoders besides the fast one (codec/lstm/encoders.py): quick on the whole image (issue 20:
     # at most 2x the fast encoder), thorough on a crop, with its floor at the measured peak

@@ -26,6 +26,7 @@ from codec.lstm.coder import LSTMCodec  # noqa: E402
 from codec.rd.evaluate import FIGURE_CODECS, evaluate, summary_lines  # noqa: E402
 from codec.rd.points import not_progressive  # noqa: E402
 from codec.lstm.encoders import DEFAULT_ENCODER, ENCODERS, RefineSettings, encoder_name  # noqa: E402
+from codec.lstm.options import PRECISION_CHOICES, LSTMOptions  # noqa: E402
 from codec.lstm.zoo import model_help, resolve_model  # noqa: E402
 
 
@@ -47,7 +48,8 @@ def main():
     p.add_argument("--refine-lookahead", type=int, default=1)
     p.add_argument("--resume", action="store_true",
                    help="carry on from the images an interrupted run into --out finished")
-    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="the network's arithmetic")
+    p.add_argument("--precision", choices=PRECISION_CHOICES, default=LSTMOptions().precision,
+                   help="the network's arithmetic (auto: int8 on CPUs with VNNI or AMX, fp32 elsewhere)")
     p.add_argument("--ssimulacra2", action="store_true", help="also measure SSIMULACRA2 (slow)")
     a = p.parse_args()
     model = load_model(resolve_model(a.model))

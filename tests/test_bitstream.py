@@ -71,7 +71,8 @@ def _with_header(**changes):
     (b"GIF89a" + b"\0" * 40, "not an .lstm file"),
     (b"LSTM\x01", "shorter than"),
     (_with_header(version=9), "format version 9"),
-    (_with_header(flags=4), "features"),
+    (_with_header(flags=8), "features"),
+    (_with_header(flags=6), "features"),  # bf16 and int8 at once
     (_with_header(w=0), "empty"),
     (_with_header(w=4_000_000_000, h=4_000_000_000), "megapixel"),
     (_with_header(k=0), "iteration count"),

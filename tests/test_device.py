@@ -55,3 +55,18 @@ def test_the_app_keeps_the_device_choice(tiny_model):
     assert st.codec.device.type == "cpu" and st.options().device == "cpu"
     with pytest.raises(ValueError, match="the device is one of"):
         st.set_device("tpu")
+
+
+def test_the_app_keeps_its_precision_when_the_device_cannot_run_another(tiny_model, monkeypatch):
+    from codec.base.errors import CodecError
+    from gui.state import ViewState
+    st = ViewState(tiny_model, ["jpeg"])
+    st.set_precision("fp32")
+    codec = st.codec
+
+    def refuse(*_):
+        raise CodecError("int8 runs on the CPU only; use --device cpu or --precision fp32.")
+    monkeypatch.setattr("codec.lstm.coder.check_precision", refuse)
+    with pytest.raises(CodecError, match="CPU only"):
+        st.set_precision("int8")
+    assert st.precision == "fp32" and st.codec is codec

@@ -12,6 +12,8 @@ kernel, a refactor or a new format version cannot change the pictures unnoticed.
 - tests/golden/retired/<format>/: the files of weights that once shipped under a name and
   were replaced (resources/models/retired/), moved here when they were. Never regenerated:
   each decodes through the model its header names, found by id as `lstm-codec decode` does.
+- tests/golden/<default model>-bf16.lstm, -int8.lstm: the same crop in the other precisions
+  (codec/lstm/model/int8.py), decoded by whatever precision their header names.
 - tests/golden/rd_<model>.json: the default model's per-iteration RD points on two small
   crops (bytes, bpp, PSNR, MS-SSIM), in CompressAI's shape. Re-encoding must reproduce them
   within the tolerances below.
@@ -90,6 +92,37 @@ def test_golden_files_decode_to_their_images(models, stem, model_name, entropy, 
     # every shorter prefix decodes too (the progressive promise of the format)
     for k in (1, 8):
         assert codec.decode(lstm.read_bytes(), k).shape == expected.shape
+
+
+def _runs_here(precision: str) -> bool:
+    from codec.base.errors import CodecError
+    from codec.lstm.coder import check_precision
+    try:
+        check_precision(precision, __import__("torch").device("cpu"))
+        return True
+    except CodecError:
+        return False
+
+
+# the default model's files in each precision but fp32 (whose files are above): a faster kernel
+# or a new plan must not change what an earlier int8 or bf16 file decodes to
+PRECISION_STREAMS = [(f"{zoo.DEFAULT}-{p}", p) for p in ("bf16", "int8")]
+
+
+@pytest.mark.parametrize("stem,precision", PRECISION_STREAMS)
+def test_golden_files_of_every_precision_decode_to_their_images(models, stem, precision):
+    if not _runs_here(precision):
+        pytest.skip(f"this machine cannot compute in {precision}")
+    lstm, png = GOLDEN / f"{stem}.lstm", GOLDEN / f"{stem}.png"
+    if GENERATE:
+        codec = LSTMCodec(models[zoo.DEFAULT], precision=precision)
+        data, _ = codec.encode(_stream_image(), 16)
+        lstm.write_bytes(data)
+        save_rgb(codec.decode(data), png)
+    decoder = LSTMCodec(models[zoo.DEFAULT])  # an fp32 codec: the file's flag decides
+    decoded = decoder.decode(lstm.read_bytes()).astype(int)
+    diff = np.abs(decoded - load_rgb(png).pixels.astype(int))
+    assert diff.max() <= 1, f"{stem}: {int((diff > 0).sum())} samples differ, by up to {diff.max()} levels"
 
 
 RETIRED_FILES = sorted((GOLDEN / "retired").rglob("*.lstm"))

@@ -415,6 +415,23 @@ def test_encoder_menu_reencodes_with_other_bits_that_decode(qtbot, window, photo
     assert np.array_equal(LSTMCodec(window.model).decode(t.lstm_file()), t.lstm[-1].reconstruction)
 
 
+def test_arithmetic_menu_reencodes_in_another_precision(qtbot, window, photos):
+    from codec.lstm.bitstream import file_info
+    from codec.lstm.coder import runnable_precisions
+    actions = {a.data(): a for a in window.precision_actions.actions()}
+    assert actions["auto"].isChecked() and window.state.precision == "auto"
+    assert {name for name, a in actions.items() if a.isEnabled()} == set(runnable_precisions())
+    actions["fp32"].trigger()
+    assert window.state.codec.precision == "fp32" and window.settings.value("precision") == "fp32"
+    window.open_paths([photos[0]])
+    _wait_encoded(qtbot, window)
+    assert file_info(window.state.current.session.lstm_file())["precision"] == "fp32"
+    if actions["int8"].isEnabled():
+        actions["int8"].trigger()
+        _wait_encoded(qtbot, window)
+        assert file_info(window.state.current.session.lstm_file())["precision"] == "int8"
+
+
 def test_signals_keep_the_reference_count_of_true():
     # PySide6 6.12.0 dropped a reference to True on each emit(); the app emits thousands of
     # signals in a session (every slider move, every worker result) and would abort.

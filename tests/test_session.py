@@ -55,6 +55,22 @@ def test_classical_work_goes_through_the_runner(tiny_model, small_image):
     assert calls == ["matched_sample"] + ["classical_sample"] * len(curve)
 
 
+def test_a_curve_up_to_the_plot_edge_stops_after_the_first_point_beyond_it(tiny_model, small_image):
+    """The app's first pass over a classical curve: the points beyond the plot (the priciest
+    encodes) wait; computing from where it stopped completes the same curve."""
+    s = ImageSession(small_image, "crop.png", LSTMCodec(tiny_model))
+    whole = s.classical_points("jpeg")
+    edge = sorted(p.bpp for p in whole)[len(whole) // 2]
+    first = s.classical_points("jpeg", up_to=edge)
+    assert 0 < len(first) < len(whole) and first[-1].bpp > edge and all(p.bpp <= edge for p in first[:-1])
+    rest = s.classical_points("jpeg", start=len(first))
+    assert [p.bpp for p in first + rest] == [p.bpp for p in whole]
+    s.curves["jpeg"] = first
+    assert not s.curve_is_whole("jpeg")
+    s.curves["jpeg"] = first + rest
+    assert s.curve_is_whole("jpeg")
+    assert s.plotted_bpp() >= 2.2
+
 
 def test_block_costs_account_for_the_bits_and_the_error(tiny_model, sample_pixels):
     """The bits view's numbers: per block, what the entropy coder spends (adding up to the

@@ -6,7 +6,8 @@ Layout (all integers big-endian; see docs/format.md):
     0      4     magic b"LSTM"
     4      1     format version (3; versions 1 and 2 are read too)
     5      1     flags: bit 0 (ENTROPY) = iterations are entropy-coded chunks;
-                        bit 1 (BF16) = the network ran in bfloat16 (decode in bfloat16 too)
+                        bit 1 (BF16) = the network ran in bfloat16 (decode in bfloat16 too);
+                        bit 2 (INT8) = its convolutions ran in int8 (codec/lstm/model/int8.py)
     6      4     image width in pixels
     10     4     image height in pixels
     14     1     iterations K in the encoding (1..255)
@@ -42,7 +43,9 @@ VERSION = 3  # what this version writes
 READABLE = (1, 2, 3)  # version 1: no per-iteration checksums; version 2: no learned chunks
 ENTROPY = 0x01  # flags bit: entropy-coded iterations
 BF16 = 0x02     # flags bit: the encoder's network ran in bfloat16; the decoder must too
-PRECISIONS = ("fp32", "bf16")
+INT8 = 0x04     # flags bit: the encoder's convolutions ran in int8 (its model's plan); the decoder's must too
+PRECISION_FLAGS = {"fp32": 0, "bf16": BF16, "int8": INT8}
+PRECISIONS = tuple(PRECISION_FLAGS)
 _LEN = struct.Struct(">I")
 _CRC = struct.Struct(">I")
 # An entropy-coded chunk is at least 1/64 of the plain iteration (the encoder pads a smaller
@@ -76,7 +79,7 @@ class Header:
 
     @property
     def precision(self) -> str:
-        return "bf16" if self.flags & BF16 else "fp32"
+        return next((p for p, bit in PRECISION_FLAGS.items() if bit and self.flags & bit), "fp32")
 
     @property
     def checksums(self) -> bool:
@@ -128,7 +131,7 @@ class Header:
         if self.tile < BLOCK or self.tile % BLOCK:
             raise BitstreamError(f"the file's tile size {self.tile} is not a positive multiple of {BLOCK}; "
                                  "the file is corrupt.")
-        if self.flags & ~(ENTROPY | BF16):
+        if self.flags & ~(ENTROPY | BF16 | INT8) or (self.flags & BF16 and self.flags & INT8):
             raise BitstreamError(f"the file uses features (flags {self.flags:#04x}) this version does not "
                                  "support; upgrade lstm-compare.")
 

@@ -49,6 +49,46 @@ class IterationResult:
     segment: bytes = b""       # the bytes this iteration adds to the file, less its checksum (bitstream.assemble)
 
 
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """The precision `precision` names here: "auto" is int8 on a CPU with the instructions that
+    make it fast (codec/lstm/model/int8.py), fp32 elsewhere."""
+    if precision == "auto":
+        from codec.lstm.model import int8
+        return "int8" if device.type == "cpu" and int8.fast_here() else "fp32"
+    if precision not in bitstream.PRECISIONS:
+        raise CodecError(f"precision must be auto or one of {', '.join(bitstream.PRECISIONS)}, not {precision!r}.")
+    return precision
+
+
+def runnable_precisions() -> tuple[str, ...]:
+    """The precisions (codec/lstm/options.py's choices) this machine's CPU can run."""
+    from codec.lstm.model import int8
+    from codec.lstm.options import PRECISION_CHOICES
+    ok = {"auto", "fp32"} | ({"int8"} if int8.supported() else set())
+    try:
+        check_bf16()
+        ok.add("bf16")
+    except CodecError:
+        pass
+    return tuple(p for p in PRECISION_CHOICES if p in ok)
+
+
+def check_precision(precision: str, device: torch.device, decoding: bool = False) -> None:
+    """Refuse, in a sentence, a precision this machine cannot run (`decoding`: a file's)."""
+    if precision == "bf16":
+        check_bf16("the file was encoded in bfloat16 and decodes only in bfloat16" if decoding
+                   else "--precision bf16 needs it")
+    elif precision == "int8":
+        from codec.lstm.model import int8
+        if device.type != "cpu":
+            raise CodecError(("the file was encoded in int8, which decodes" if decoding else "int8 runs")
+                             + " on the CPU only; use --device cpu" + ("." if decoding else " or --precision fp32."))
+        if not int8.supported():
+            raise CodecError("this PyTorch build has no oneDNN integer convolutions (x86 builds do)"
+                             + ("; the file was encoded in int8 and decodes only in int8." if decoding
+                                else "; encode with --precision fp32."))
+
+
 def check_bf16(why: str = "--precision bf16 needs it") -> None:
     """Refuse bfloat16 where oneDNN cannot compute it natively (it needs AVX-512 with BF16
     or AMX on x86): its fallback would be slow and need not reproduce the encoder's pixels."""
@@ -78,20 +118,21 @@ class LSTMCodec:
                  refine: RefineSettings | None = None, precision: str = "fp32", device: str = "cpu"):
         if tile % 16:
             raise ValueError("tile size must be a multiple of 16")
-        if precision not in bitstream.PRECISIONS:
-            raise CodecError(f"precision must be one of {', '.join(bitstream.PRECISIONS)}, not {precision!r}.")
-        if precision == "bf16":
-            check_bf16()
+        self.device = pick_device(device)
+        precision = resolve_precision(precision, self.device)
+        check_precision(precision, self.device)
         self.precision = precision
         tune_allocator()
         self.model = model
-        self.device = pick_device(device)
         # the loaded model stays on the CPU for everything else that uses it; a GPU gets a copy
         self.net = model.net.eval() if self.device.type == "cpu" else copy.deepcopy(model.net).eval().to(self.device)
         self.cfg = model.config
         self.tile = tile
         self.entropy = entropy
         self.refine = refine
+        self._nets = {}  # precision -> the network that computes in it (net_for)
+        # the refining encoders' search (gradient steps: float arithmetic only)
+        self.search_precision = "bf16" if precision == "bf16" else "fp32"
 
     @classmethod
     def from_options(cls, options: LSTMOptions, model: LoadedModel | None = None) -> "LSTMCodec":
@@ -114,6 +155,16 @@ class LSTMCodec:
         return self.options.spec(self.model.model_id)
 
     # -- helpers --------------------------------------------------------------------
+    def net_for(self, precision: str):
+        """The network that runs `precision`'s arithmetic: the model's own for fp32 and bf16
+        (autocast does bf16), an int8 copy made on first use with the model's plan."""
+        if precision != "int8":
+            return self.net
+        if "int8" not in self._nets:
+            from codec.lstm.model import int8
+            self._nets["int8"] = int8.quantize(self.net, int8.plan_for(self.model.model_id))
+        return self._nets["int8"]
+
     def tile_for(self, height: int, width: int) -> int:
         """The tile size this image is coded in: the codec's, or REFINE_TILE where a refining
         encoder's search over a larger tile would not fit the memory bound."""
@@ -123,7 +174,7 @@ class LSTMCodec:
         return self.tile
 
     def header(self, height: int, width: int, iterations: int) -> Header:
-        flags = (bitstream.ENTROPY if self.entropy else 0) | (bitstream.BF16 if self.precision == "bf16" else 0)
+        flags = (bitstream.ENTROPY if self.entropy else 0) | bitstream.PRECISION_FLAGS[self.precision]
         return Header(width, height, iterations, self.cfg.bits, self.tile_for(height, width), self.model.model_id,
                       flags=flags)
 
@@ -155,23 +206,29 @@ class LSTMCodec:
         many the file will hold, for refinement's lookahead). Returns the codes.
         `precision`: the file's, when decoding (the encoder's own otherwise). `values`: the
         encoder's values for this iteration if _draft computed them already."""
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=(precision or self.precision) == "bf16"):
+        precision = precision or self.precision
+        net = self.net_for(precision)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
             if codes is None:
                 y = self._values(st) if values is None else values
                 if self.refine and self.refine.refines(st.t):
                     from codec.lstm.refine import refine_bits  # here: decoding need not import MS-SSIM and scipy
-                    codes = refine_bits(self.net, st.x, y, st.recon, st.enc, st.dec, st.t,
-                                        iterations - 1 - st.t, self.refine, should_stop)
+                    # the search differentiates, so it runs the float network; the bits it picks
+                    # then go through `net`, as the decoder will run them
+                    with torch.autocast(self.device.type, dtype=torch.bfloat16,
+                                        enabled=self.search_precision == "bf16"):
+                        codes = refine_bits(self.net, st.x, y, st.recon, st.enc, st.dec, st.t,
+                                            iterations - 1 - st.t, self.refine, should_stop)
                 else:
-                    codes = self.net.binarizer.binarize(y, stochastic=False)
-            st.recon, st.dec = self.net.decode_step(codes, st.recon, st.dec, st.t)
+                    codes = net.binarizer.binarize(y, stochastic=False)
+            st.recon, st.dec = net.decode_step(codes, st.recon, st.dec, st.t)
             st.t += 1
             return codes
 
     def _values(self, st: _TileState) -> torch.Tensor:
         """The encoder's values for the tile's next iteration (its state moves on)."""
         residual = st.x if st.recon is None else st.x - st.recon
-        y, st.enc = self.net.code_values(residual, st.enc, t=st.t)
+        y, st.enc = self.net_for(self.precision).code_values(residual, st.enc, t=st.t)
         return y
 
     @torch.no_grad()
@@ -179,10 +236,10 @@ class LSTMCodec:
         """The encoder's values for the tile's next iteration and the reconstruction its own
         bits would give (the decoder's state stays): what a viewer shows while refinement
         searches. _step(values=...) then carries on from the same values."""
+        net = self.net_for(self.precision)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
             y = self._values(st)
-            return y, self.net.decode_step(self.net.binarizer.binarize(y, stochastic=False),
-                                           st.recon, st.dec, st.t)[0]
+            return y, net.decode_step(net.binarizer.binarize(y, stochastic=False), st.recon, st.dec, st.t)[0]
 
     # -- encoding -------------------------------------------------------------------
     def encode_progressive(self, pixels: np.ndarray, iterations: int | None = None,
@@ -255,8 +312,7 @@ class LSTMCodec:
         if hd.bits != self.cfg.bits:
             raise BitstreamError(f"the file has {hd.bits} bits per block, the model {self.cfg.bits}.")
         parsed.context = self.model.context
-        if hd.precision == "bf16":
-            check_bf16("the file was encoded in bfloat16 and decodes only in bfloat16")
+        check_precision(hd.precision, self.device, decoding=True)
         return parsed
 
     def decode(self, data: bytes, iterations: int | None = None,

@@ -13,6 +13,9 @@ from codec.lstm.encoders import DEFAULT_ENCODER, ENCODERS, RefineSettings, encod
 
 DEFAULT_TILE = 1024  # whole Kodak images are one tile; 24 MP photos are 24 tiles
 DEVICES = ("auto", "cpu", "cuda", "mps")  # auto: a GPU where there is one (codec/lstm/device.py)
+# the network's arithmetic (codec/lstm/bitstream.py's PRECISIONS and auto: int8 where the CPU
+# makes it fast, fp32 elsewhere; codec/lstm/coder.py resolves it)
+PRECISION_CHOICES = ("auto", "fp32", "bf16", "int8")
 
 
 @dataclass(frozen=True)
@@ -22,7 +25,7 @@ class LSTMOptions:
     model: str | None = None
     refine: RefineSettings | None = ENCODERS[DEFAULT_ENCODER]
     entropy: bool = True
-    precision: str = "fp32"
+    precision: str = "auto"
     tile: int = DEFAULT_TILE
     device: str = "auto"
 

@@ -315,14 +315,42 @@ class ImageSession:
             self.failures[key] = str(e)
             raise
 
-    def classical_points(self, key: str, should_stop: Callable[[], bool] | None = None) -> list[RDPoint] | None:
-        """The codec's RD curve on this image, computed through the runner, storing nothing;
-        None if stopped early. Raises CodecError if the codec fails on this image."""
-        calls = [(key, self.original, s) for s in get_codec(key).curve_settings]
+    def classical_points(self, key: str, should_stop: Callable[[], bool] | None = None, up_to: float | None = None,
+                         start: int = 0) -> list[RDPoint] | None:
+        """The codec's RD curve on this image from its `start`th setting on, computed through the
+        runner, storing nothing; None if stopped early. `up_to`: stop after the first point above
+        that many bpp (the settings rise in rate; the points beyond are the priciest encodes and lie
+        off the plot). Raises CodecError if the codec fails on this image."""
+        calls = [(key, self.original, s) for s in get_codec(key).curve_settings[start:]]
         mapper = getattr(self.runner, "map", None)  # a runner that spreads calls over processes
-        pts = (mapper(classical_sample, calls, should_stop) if mapper is not None
-               else run_each(self.runner, classical_sample, calls, should_stop))
-        return pts if len(pts) == len(calls) else None
+
+        def compute(calls):
+            return (mapper(classical_sample, calls, should_stop) if mapper is not None
+                    else run_each(self.runner, classical_sample, calls, should_stop))
+
+        if up_to is None:
+            pts = compute(calls)
+            return pts if len(pts) == len(calls) else None
+        step = getattr(self.runner, "CHILDREN", 1)  # as many at a time as run side by side
+        out = []
+        for i in range(0, len(calls), step):
+            pts = compute(calls[i:i + step])
+            if len(pts) < len(calls[i:i + step]):
+                return None
+            out += pts
+            if any(p.bpp > up_to for p in pts):
+                break
+        return out
+
+    def plotted_bpp(self) -> float:
+        """The rates the RD plot shows, 0 to this: the LSTM's size bound at the model's
+        iterations and a tenth more, at least 2.2 bpp."""
+        return max(2.2, self.lstm_bpp_bound(self.codec.cfg.iterations) * 1.1)
+
+    def curve_is_whole(self, key: str) -> bool:
+        """Whether the codec's curve holds every one of its settings (the app computes the
+        points beyond the plot last)."""
+        return len(self.curves.get(key, ())) == len(get_codec(key).curve_settings)
 
     def _classical_curve(self, key: str, should_stop: Callable[[], bool] | None = None) -> list[RDPoint]:
         if key not in self.curves:

@@ -31,6 +31,9 @@ class ConvLSTMCell(nn.Module):
         self.conv_in = nn.Conv2d(in_ch, 4 * hidden, kernel, stride, kernel // 2, bias=True)
         self.conv_hidden = nn.Conv2d(hidden, 4 * hidden, hidden_kernel, 1, hidden_kernel // 2, bias=False)
         self.gate = GATE_FUNCTIONS[gate]
+        # both convolutions as one module over cat(x, h), where a copy of the network runs in
+        # other arithmetic (codec/lstm/model/int8.py); None: the weights' own convolutions
+        self.joint = None
         with torch.no_grad():
             self.conv_in.bias.zero_()
             self.conv_in.bias[hidden:2 * hidden].fill_(1.0)
@@ -63,7 +66,7 @@ class ConvLSTMCell(nn.Module):
         stride-1 kernel: one convolution over cat(x, h) then does both (the decoder's
         3x3/3x3 cells), without the sum of two gate tensors. Rebuilt if a weight changes."""
         ci, ch = self.conv_in, self.conv_hidden
-        if self.stride != 1 or ci.kernel_size != ch.kernel_size:
+        if not isinstance(ci, nn.Conv2d) or self.stride != 1 or ci.kernel_size != ch.kernel_size:
             return None
         key = (ci.weight._version, ch.weight._version, ci.weight.data_ptr(), ch.weight.data_ptr())
         cached = getattr(self, "_joint", None)
@@ -78,12 +81,14 @@ class ConvLSTMCell(nn.Module):
         # the gate arithmetic and the cell state stay float32, as in training
         if h is None:
             gates = self.conv_in(x).float()
+        elif self.joint is not None:
+            gates = self.joint(torch.cat([x.float(), h], 1))
         elif (joint := self._joint_weight()) is not None:
             gates = F.conv2d(torch.cat([x, h.to(x.dtype)], 1), joint, self.conv_in.bias, 1,
                              self.conv_in.padding).float()
         else:
             gates = self.conv_in(x).float()
-            if (self.conv_hidden.kernel_size == (1, 1) and gates.shape[0] == 1 and gates.is_contiguous()
+            if (isinstance(self.conv_hidden, nn.Conv2d) and self.conv_hidden.kernel_size == (1, 1) and gates.shape[0] == 1 and gates.is_contiguous()
                     and not torch.is_autocast_enabled(gates.device.type)):
                 # a 1x1 convolution is a matrix product: BLAS adds it into the gates in one call
                 n, hw = self.hidden, h.shape[2] * h.shape[3]
