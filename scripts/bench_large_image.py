@@ -22,6 +22,7 @@ from codec.lstm.checkpoint import load_model  # noqa: E402
 from codec.lstm.coder import DEFAULT_TILE, LSTMCodec  # noqa: E402
 from codec.lstm.encoders import DEFAULT_ENCODER, ENCODERS  # noqa: E402
 from codec.imaging.imageio import load_rgb  # noqa: E402
+from codec.lstm.options import PRECISION_CHOICES, LSTMOptions  # noqa: E402
 from codec.lstm.zoo import model_help, resolve_model  # noqa: E402
 
 
@@ -36,17 +37,19 @@ def main():
     p.add_argument("--encoder", choices=list(ENCODERS), default=DEFAULT_ENCODER)
     p.add_argument("--tile", type=int, default=DEFAULT_TILE)
     p.add_argument("--model", default=None, help=model_help())
+    p.add_argument("--precision", choices=PRECISION_CHOICES, default=LSTMOptions().precision,
+                   help="the network's arithmetic (default: auto, as lstm-codec encode)")
     a = p.parse_args()
     w, h = map(int, a.size.split("x"))
     src = ROOT.parent / "shared/data/kodak/kodim23.png"
     base = load_rgb(src if src.exists() else ROOT / "resources/samples/coffee.png").pixels
     reps = (-(-h // base.shape[0]), -(-w // base.shape[1]), 1)
     img = np.ascontiguousarray(np.tile(base, reps)[:h, :w])
-    codec = LSTMCodec(load_model(resolve_model(a.model)), a.tile, refine=ENCODERS[a.encoder])
+    codec = LSTMCodec(load_model(resolve_model(a.model)), a.tile, refine=ENCODERS[a.encoder], precision=a.precision)
     t0 = time.perf_counter()
     codec.encode(base, a.iterations)
     kodak = (time.perf_counter() - t0) / (base.shape[0] * base.shape[1]) * 1e6
-    print(f"{a.encoder} encoder, {a.iterations} iterations: {kodak:.2f} s per megapixel on the "
+    print(f"{a.encoder} encoder, {codec.precision}, {a.iterations} iterations: {kodak:.2f} s per megapixel on the "
           f"{base.shape[1]}x{base.shape[0]} picture")
     print(f"image {w}x{h} ({w * h / 1e6:.1f} MP), {img.nbytes / 1e6:.0f} MB as RGB, "
           f"tiles of {codec.tile_for(h, w)} pixels")

@@ -6,7 +6,7 @@ from codec.lstm.checkpoint import load_model
 from codec.lstm.zoo import default_model_path
 from codec.cli import main
 from codec.lstm.coder import LSTMCodec
-from codec.lstm.encoders import DEFAULT_ENCODER, ENCODERS
+from codec.lstm.options import LSTMOptions
 from codec.imaging.imageio import load_rgb
 from conftest import kodak_dir, needs_shared
 
@@ -21,7 +21,7 @@ def test_kodak_round_trip_prefix_and_size(tmp_path, capsys):
     assert 0.6 * plain < len(data) < 0.9 * plain  # entropy-coded: about a quarter below the plain bits
     assert main(["info", str(out)]) == 0
     assert "768" in capsys.readouterr().out
-    codec = LSTMCodec(load_model(default_model_path()), refine=ENCODERS[DEFAULT_ENCODER])  # the CLI's default
+    codec = LSTMCodec.from_options(LSTMOptions(), load_model(default_model_path()))  # the CLI's default
     full = codec.decode(data)
     _, rec = codec.encode(load_rgb(src).pixels, 3)
     assert np.array_equal(full, rec)

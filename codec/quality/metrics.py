@@ -207,23 +207,55 @@ def msssim_and_ssim(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 
 def ssimulacra2(a: np.ndarray, b: np.ndarray) -> float:
     """SSIMULACRA2 of a reconstruction `b` of `a` (100: identical; about 90 visually lossless,
-    70 high, 50 medium, 30 low quality), by the `ssimulacra2` package (numpy/scipy, no
-    weights to download). About 0.3 s for a Kodak image: the app computes it on request, in
-    the background. The package blurs with scipy's Gaussian where libjxl's tool uses a
-    recursive one, so scores may differ slightly from the reference implementation's."""
+    70 high, 50 medium, 30 low quality), by the `ssimulacra2` package's functions (numpy/scipy,
+    no weights to download), composed as its compute_ssimulacra2 composes them, on the arrays
+    (not through PNG files) and with the original's side (its colour conversions and 2 of the 5
+    blurs per scale) computed once per original, as for MS-SSIM: the same score, 1.6x faster
+    for an original's second and later reconstructions. The package blurs with scipy's Gaussian
+    where libjxl's tool uses a recursive one, so scores may differ slightly from the reference
+    implementation's."""
     _check(a, b)
     if min(a.shape[:2]) < 8:
         raise ValueError("SSIMULACRA2 needs images of at least 8x8 pixels")
-    from ssimulacra2 import compute_ssimulacra2
-    import io
-    from PIL import Image
+    from ssimulacra2 import ssimulacra2 as s2
+    scores = s2.Msssim()
+    linear = s2.srgb_to_linear(b.astype(np.float64))
+    for scale, (x, mu1, sigma1_sq) in enumerate(_ssimulacra2_reference(a)):
+        if scale:
+            linear = s2.downsample(linear, 2, 2)
+        y = s2.make_positive_xyb(s2.linear_rgb_to_xyb(linear))
+        sigma2_sq, sigma12, mu2 = s2.blur_image(y * y), s2.blur_image(x * y), s2.blur_image(y)
+        level = s2.MsssimScale()
+        level.avg_ssim = s2.ssim_map(mu1, mu2, sigma1_sq, sigma2_sq, sigma12)
+        level.avg_edgediff = s2.edge_diff_map(x, mu1, y, mu2)
+        scores.scales.append(level)
+    return float(scores.score())
 
-    def png(x):
-        buf = io.BytesIO()
-        Image.fromarray(x).save(buf, "PNG", compress_level=0)  # the package reads files
-        buf.seek(0)
-        return buf
-    return float(compute_ssimulacra2(png(a), png(b)))
+
+def _ssimulacra2_reference(a: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The original's side of SSIMULACRA2 per scale: (its XYB picture, blurred, blurred square),
+    for the scales the package computes (it stops below 8 pixels), kept for the last few
+    originals."""
+    key = f"{content_key(a)}-ssimulacra2"
+    with _REFERENCES_LOCK:
+        hit = _REFERENCES.pop(key, None)
+        if hit is not None:
+            _REFERENCES[key] = hit
+            return hit
+    from ssimulacra2 import ssimulacra2 as s2
+    linear, levels = s2.srgb_to_linear(a.astype(np.float64)), []
+    for scale in range(s2.kNumScales):
+        if scale:
+            linear = s2.downsample(linear, 2, 2)
+        x = s2.make_positive_xyb(s2.linear_rgb_to_xyb(linear))
+        if x.shape[0] < 8 or x.shape[1] < 8:
+            break
+        levels.append((x, s2.blur_image(x), s2.blur_image(x * x)))
+    with _REFERENCES_LOCK:
+        _REFERENCES[key] = levels
+        while len(_REFERENCES) > 4:
+            _REFERENCES.pop(next(iter(_REFERENCES)))
+    return levels
 
 
 def msssim_db(value: float) -> float:
