@@ -92,3 +92,27 @@ def test_ssimulacra2_orders_qualities():
     harsh = np.clip(a.astype(int) + rng.integers(-40, 41, a.shape), 0, 255).astype(np.uint8)
     assert ssimulacra2(a, a) == pytest.approx(100.0)
     assert 100 > ssimulacra2(a, mild) > ssimulacra2(a, harsh)
+
+
+@pytest.mark.parametrize("shape", [(64, 96), (37, 53), (200, 130)])
+def test_ssimulacra2_equals_the_packages_own_score(shape, sample_pixels):
+    """Computed from the package's functions with the original's side kept (codec/quality/metrics.py):
+    the package's compute_ssimulacra2 on PNG files gives the same number, for a first and a
+    second reconstruction of one original."""
+    import io
+
+    from PIL import Image
+    from ssimulacra2 import compute_ssimulacra2
+
+    from codec.classical import get_codec
+    from codec.quality.metrics import ssimulacra2
+
+    def png(x):
+        buf = io.BytesIO()
+        Image.fromarray(x).save(buf, "PNG")
+        buf.seek(0)
+        return buf
+    a = np.ascontiguousarray(sample_pixels[:shape[0], :shape[1]])
+    for q in (10, 60):
+        b = get_codec("jpeg").encode(a, q).reconstruction
+        assert ssimulacra2(a, b) == compute_ssimulacra2(png(a), png(b))
