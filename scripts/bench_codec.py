@@ -171,6 +171,18 @@ def training_conv_share(weights: Path, steps: int = 6) -> tuple[float, float]:
     return conv / steps, (total - conv) / steps
 
 
+def precision_figures(fig: dict, model, precision: str, px, k: int, repeat: int):
+    """Library encode, decode and first iteration in `precision` into fig[<precision>_...];
+    returns the codec and its file (whose decode must be the encoder's picture)."""
+    codec = LSTMCodec(model, precision=precision)
+    codec.encode(px, 1)
+    fig[f"{precision}_encode_s"], (data, rec) = best_of(repeat, lambda: codec.encode(px, k))
+    fig[f"{precision}_decode_s"], dec = best_of(repeat, lambda: codec.decode(data))
+    assert np.array_equal(dec, rec), f"the {precision} decoder did not reproduce the encoder's image"
+    fig[f"{precision}_first_iteration_s"], _ = best_of(repeat, lambda: next(iter(codec.encode_progressive(px, k))))
+    return codec, data
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--image", type=Path, default=KODIM23 if KODIM23.exists() else SAMPLE)
@@ -219,12 +231,7 @@ def main(argv=None) -> int:
     from codec.base.errors import CodecError
     try:
         check_bf16()
-        bf = LSTMCodec(model, precision="bf16")
-        bf.encode(px, 1)
-        fig["bf16_encode_s"], (bdata, brec) = best_of(a.repeat, lambda: bf.encode(px, k))
-        fig["bf16_decode_s"], bdec = best_of(a.repeat, lambda: bf.decode(bdata))
-        assert np.array_equal(bdec, brec), "the bf16 decoder did not reproduce the encoder's image"
-        fig["bf16_first_iteration_s"], _ = best_of(a.repeat, lambda: next(iter(bf.encode_progressive(px, k))))
+        bf, bdata = precision_figures(fig, model, "bf16", px, k, a.repeat)
         print(f"library, bf16: encode {fig['bf16_encode_s']:.2f} s ({fig['encode_s'] / fig['bf16_encode_s']:.2f}x "
               f"fp32), decode {fig['bf16_decode_s']:.2f} s ({fig['decode_s'] / fig['bf16_decode_s']:.2f}x), "
               f"first iteration {fig['bf16_first_iteration_s']:.3f} s; file {len(bdata) / len(data) - 1:+.2%} bytes")
@@ -240,12 +247,7 @@ def main(argv=None) -> int:
 
     from codec.lstm.model import int8
     if int8.supported():
-        i8 = LSTMCodec(model, precision="int8")
-        i8.encode(px, 1)
-        fig["int8_encode_s"], (idata, irec) = best_of(a.repeat, lambda: i8.encode(px, k))
-        fig["int8_decode_s"], idec = best_of(a.repeat, lambda: i8.decode(idata))
-        assert np.array_equal(idec, irec), "the int8 decoder did not reproduce the encoder's image"
-        fig["int8_first_iteration_s"], _ = best_of(a.repeat, lambda: next(iter(i8.encode_progressive(px, k))))
+        i8, idata = precision_figures(fig, model, "int8", px, k, a.repeat)
         c32, t32 = conv_share(codec, data)
         c8, t8 = conv_share(i8, idata)
         fig["int8_decode_conv_s"], fig["int8_decode_rest_s"] = c8, t8 - c8

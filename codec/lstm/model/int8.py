@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 import json
 import warnings
-from functools import lru_cache
+from functools import lru_cache, partial
 
 import torch
 import torch.nn.functional as F
@@ -108,33 +108,22 @@ class Int8Conv(nn.Module):
             [1, 1], 1, 1.0, 0, torch.float32, "relu" if self.relu else "none", [], "")
 
 
-class Bf16Conv(nn.Module):
-    """A convolution in bfloat16, float32 in and out: the fallback for a layer int8 harms."""
+class FloatConv(nn.Module):
+    """A convolution in bfloat16 or float32, float32 in and out: where int8 harms a layer."""
 
-    def __init__(self, weight, bias, stride: int, padding: int, relu: bool = False):
+    def __init__(self, weight, bias, stride: int, padding: int, relu: bool = False, dtype=torch.float32):
         super().__init__()
-        self.weight = weight.detach().bfloat16()
-        self.bias = None if bias is None else bias.detach().bfloat16()
+        self.dtype = dtype
+        self.weight = weight.detach().to(dtype)
+        self.bias = None if bias is None else bias.detach().to(dtype)
         self.stride, self.padding, self.relu = stride, padding, relu
 
     def forward(self, x):
-        y = F.conv2d(x.bfloat16(), self.weight, self.bias, self.stride, self.padding).float()
+        y = F.conv2d(x.to(self.dtype), self.weight, self.bias, self.stride, self.padding).float()
         return y.relu_() if self.relu else y
 
 
-class Fp32Conv(nn.Module):
-    def __init__(self, weight, bias, stride: int, padding: int, relu: bool = False):
-        super().__init__()
-        self.weight = weight.detach().float()
-        self.bias = None if bias is None else bias.detach().float()
-        self.stride, self.padding, self.relu = stride, padding, relu
-
-    def forward(self, x):
-        y = F.conv2d(x.float(), self.weight, self.bias, self.stride, self.padding)
-        return y.relu_() if self.relu else y
-
-
-_CONVS = {"int8": Int8Conv, "bf16": Bf16Conv, "fp32": Fp32Conv}
+_CONVS = {"int8": Int8Conv, "bf16": partial(FloatConv, dtype=torch.bfloat16), "fp32": FloatConv}
 
 
 def transposed_as_conv(weight: torch.Tensor) -> torch.Tensor:
