@@ -173,9 +173,11 @@ def layer_names(net: nn.Module) -> list[str]:
     for name, m in net.named_modules():
         if isinstance(m, ConvLSTMCell):
             joint = m._joint_weight() is not None
-            names += [f"{name}.conv_in", f"{name}.joint"] if joint else [f"{name}.conv_in", f"{name}.conv_hidden"]
-        elif isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) and not name.split(".")[-1].startswith("conv_"):
-            names.append(name)
+            names += [f"{name}.conv_in", f"{name}.joint" if joint else f"{name}.conv_hidden"]
+            continue
+        for child_name, child in m.named_children():
+            if isinstance(child, (nn.Conv2d, nn.ConvTranspose2d)):
+                names.append(f"{name}.{child_name}".lstrip("."))
     return names
 
 
@@ -213,9 +215,11 @@ def quantize(net: nn.Module, plan: dict[str, str] | None = None, default: str = 
                     layers[i] = _conv(layer, prec(f"{name}.main.{i}"), relu)
             m.main = nn.Sequential(*layers)
             m.skip = ShuffledConv(m.skip, prec(f"{name}.skip"))
-    for parent in q.modules():
+    # the plain convolutions left (the stem, binarizer, head and tail; a cell's are done above)
+    for parent_name, parent in list(q.named_modules()):
+        if isinstance(parent, ConvLSTMCell):
+            continue
         for child_name, child in list(parent.named_children()):
-            if isinstance(child, nn.Conv2d) and not child_name.startswith("conv_"):
-                full = next(n for n, mod in q.named_modules() if mod is child)
-                setattr(parent, child_name, _conv(child, prec(full)))
+            if isinstance(child, nn.Conv2d):
+                setattr(parent, child_name, _conv(child, prec(f"{parent_name}.{child_name}".lstrip("."))))
     return q
