@@ -30,7 +30,7 @@ from codec.lstm.options import LSTMOptions
 from codec.imaging.region import region_for
 from codec.base.runtime import release_free_memory
 from codec.quality import registry
-from codec.rd.session import ImageSession, measure_blocks, quality_of
+from codec.rd.session import ImageSession, measure_blocks
 from codec.rd.verdict import VERDICT_SCALES
 
 from .state import Entry, ViewState
@@ -448,7 +448,7 @@ class Scheduler(QObject):
         recs = [p.reconstruction for p in todo]
 
         def run(t):
-            values = quality_of(s.original, recs, [metric.id], should_stop=lambda: t.cancelled)
+            values = s.quality_of(recs, [metric.id], should_stop=lambda: t.cancelled)
             self._got_metric.emit(visit, s, metric.id, todo, values)
 
         self.workers.submit("classic", run, visit.ticket, priority=priority, what=f"measuring {metric.label}")

@@ -98,3 +98,22 @@ def test_block_costs_account_for_the_bits_and_the_error(tiny_model, sample_pixel
     plain = ImageSession(img, "x", LSTMCodec(tiny_model, entropy=False))
     list(plain.run_lstm(1))
     assert np.all(plain.block_costs(1)[0] == 32)
+
+
+def test_a_slow_metric_is_spread_over_the_runners_processes(tiny_model, small_image):
+    """ImageSession.quality_of hands each reconstruction to the runner's map (the app's two
+    child processes); a metric the other process does not know is measured here instead."""
+    from codec.rd.session import measured_if_known, quality_of
+
+    class Spreading:
+        calls = 0
+
+        def map(self, fn, calls, should_stop=None):
+            Spreading.calls += len(calls)
+            return [fn(*args) for args in calls]
+
+    s = ImageSession(small_image, "crop.png", LSTMCodec(tiny_model), runner=Spreading())
+    recs = [np.clip(small_image.astype(int) + d, 0, 255).astype(np.uint8) for d in (3, 9)]
+    assert s.quality_of(recs, ["psnr-rgb"]) == quality_of(small_image, recs, ["psnr-rgb"])
+    assert Spreading.calls == 2
+    assert measured_if_known(small_image, recs[0], ["no-such-metric"]) is None

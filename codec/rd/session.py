@@ -151,6 +151,14 @@ def measure_blocks(original: np.ndarray, chunk: bytes | None, codes: np.ndarray,
     return spent, block_mse(original, before) - block_mse(original, after)
 
 
+def measured_if_known(original: np.ndarray, reconstruction: np.ndarray, metric_ids) -> dict[str, float] | None:
+    """registry.measure, or None where this process's metric table lacks one of the metrics. A
+    module-level function, so a runner can send it to another process."""
+    if not set(metric_ids) <= set(registry.ids()):
+        return None
+    return registry.measure(original, reconstruction, metric_ids)
+
+
 def quality_of(original: np.ndarray, reconstructions: list[np.ndarray], metric_ids,
                should_stop: Callable[[], bool] | None = None) -> list[dict[str, float]]:
     """`metric_ids` of each reconstruction (SSIMULACRA2: about 0.3 s each at Kodak's size),
@@ -341,6 +349,18 @@ class ImageSession:
             if any(p.bpp > up_to for p in pts):
                 break
         return out
+
+    def quality_of(self, reconstructions: list[np.ndarray], metric_ids,
+                   should_stop: Callable[[], bool] | None = None) -> list[dict[str, float]]:
+        """`metric_ids` of each reconstruction of this image (quality_of), through the runner:
+        spread over its processes where it has several (a slow metric's many samples)."""
+        mapper = getattr(self.runner, "map", None)
+        if mapper is None:
+            return quality_of(self.original, reconstructions, metric_ids, should_stop)
+        ids = tuple(metric_ids)
+        out = mapper(measured_if_known, [(self.original, r, ids) for r in reconstructions], should_stop)
+        # a metric the other process does not know (registered at run time, here only): here
+        return [v if v is not None else registry.measure(self.original, r, ids) for v, r in zip(out, reconstructions)]
 
     def plotted_bpp(self) -> float:
         """The rates the RD plot shows, 0 to this: the LSTM's size bound at the model's
