@@ -268,7 +268,11 @@ class ViewState:
         precision = settings.value("precision", self.precision)
         self.precision = precision if precision in PRECISION_CHOICES else LSTMOptions().precision
         if self.model is not None:
-            self.codec = self.make_codec(self.model)
+            try:
+                self.codec = self.make_codec(self.model)
+            except CodecError:  # saved on a machine that could (a GPU, bfloat16): the defaults here
+                self.device, self.precision = "auto", LSTMOptions().precision
+                self.codec = self.make_codec(self.model)
         codec = settings.value("classical", settings.value("codec", self.classical))  # "codec": its older name
         self.classical = codec if codec in self.classical_codecs else self.classical_codecs[0]
         self.iteration = max(1, min(int(settings.value("iteration", 2)), self.iterations))

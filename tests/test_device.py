@@ -70,3 +70,18 @@ def test_the_app_keeps_its_precision_when_the_device_cannot_run_another(tiny_mod
     with pytest.raises(CodecError, match="CPU only"):
         st.set_precision("int8")
     assert st.precision == "fp32" and st.codec is codec
+
+
+def test_settings_saved_where_a_gpu_was_open_with_the_defaults_here(tiny_model, monkeypatch):
+    from gui.state import ViewState
+
+    class Saved:
+        values = {"device": "cuda", "precision": "int8"}
+
+        def value(self, key, default=None, type=None):
+            return self.values.get(key, default)
+    if "cuda" in device.available():
+        pytest.skip("this machine has a CUDA device")
+    st = ViewState(tiny_model, ["jpeg"])
+    st.load(Saved())
+    assert st.device == "auto" and st.codec.device.type in device.available()
