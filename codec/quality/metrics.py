@@ -113,28 +113,35 @@ def _reference(a: np.ndarray, win: int, c2: float) -> list[_Scale]:
     """The first image's side of MS-SSIM, per scale. The app and the evaluations compare one
     original with many reconstructions; its side is computed once (2 of SSIM's 5
     filterings) and kept for the last few originals."""
-    key = f"{content_key(a)}-{win}-{c2}"
-    with _REFERENCES_LOCK:
-        hit = _REFERENCES.pop(key, None)
-        if hit is not None:
-            _REFERENCES[key] = hit  # most recently used last
-            return hit
-    x, w, levels = a.astype(np.float64).transpose(2, 0, 1), _gauss_window(win), []
-    for scale in range(len(SCALE_WEIGHTS)):
-        mu = _blur(x, w)
-        mu_sq = mu * mu
-        levels.append(_Scale(x, mu, mu_sq, _blur(x * x, w) - mu_sq + c2))
-        if scale < len(SCALE_WEIGHTS) - 1:
-            x = _avg_pool(x)
-    with _REFERENCES_LOCK:
-        _REFERENCES[key] = levels
-        while len(_REFERENCES) > 4:
-            _REFERENCES.pop(next(iter(_REFERENCES)))
-    return levels
+    def compute():
+        x, w, levels = a.astype(np.float64).transpose(2, 0, 1), _gauss_window(win), []
+        for scale in range(len(SCALE_WEIGHTS)):
+            mu = _blur(x, w)
+            mu_sq = mu * mu
+            levels.append(_Scale(x, mu, mu_sq, _blur(x * x, w) - mu_sq + c2))
+            if scale < len(SCALE_WEIGHTS) - 1:
+                x = _avg_pool(x)
+        return levels
+    return _kept(f"{content_key(a)}-{win}-{c2}", compute)
 
 
 _REFERENCES: dict[str, list] = {}
 _REFERENCES_LOCK = threading.Lock()
+
+
+def _kept(key: str, compute):
+    """compute(), kept under `key` for the last few originals (most recently used last)."""
+    with _REFERENCES_LOCK:
+        hit = _REFERENCES.pop(key, None)
+        if hit is not None:
+            _REFERENCES[key] = hit
+            return hit
+    value = compute()
+    with _REFERENCES_LOCK:
+        _REFERENCES[key] = value
+        while len(_REFERENCES) > 4:
+            _REFERENCES.pop(next(iter(_REFERENCES)))
+    return value
 
 
 def _ms_ssim(a: np.ndarray, b: np.ndarray, win: int, data_range: float = 255.0) -> tuple[float, float]:
@@ -236,26 +243,19 @@ def _ssimulacra2_reference(a: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, 
     """The original's side of SSIMULACRA2 per scale: (its XYB picture, blurred, blurred square),
     for the scales the package computes (it stops below 8 pixels), kept for the last few
     originals."""
-    key = f"{content_key(a)}-ssimulacra2"
-    with _REFERENCES_LOCK:
-        hit = _REFERENCES.pop(key, None)
-        if hit is not None:
-            _REFERENCES[key] = hit
-            return hit
     from ssimulacra2 import ssimulacra2 as s2
-    linear, levels = s2.srgb_to_linear(a.astype(np.float64)), []
-    for scale in range(s2.kNumScales):
-        if scale:
-            linear = s2.downsample(linear, 2, 2)
-        x = s2.make_positive_xyb(s2.linear_rgb_to_xyb(linear))
-        if x.shape[0] < 8 or x.shape[1] < 8:
-            break
-        levels.append((x, s2.blur_image(x), s2.blur_image(x * x)))
-    with _REFERENCES_LOCK:
-        _REFERENCES[key] = levels
-        while len(_REFERENCES) > 4:
-            _REFERENCES.pop(next(iter(_REFERENCES)))
-    return levels
+
+    def compute():
+        linear, levels = s2.srgb_to_linear(a.astype(np.float64)), []
+        for scale in range(s2.kNumScales):
+            if scale:
+                linear = s2.downsample(linear, 2, 2)
+            x = s2.make_positive_xyb(s2.linear_rgb_to_xyb(linear))
+            if x.shape[0] < 8 or x.shape[1] < 8:
+                break
+            levels.append((x, s2.blur_image(x), s2.blur_image(x * x)))
+        return levels
+    return _kept(f"{content_key(a)}-ssimulacra2", compute)
 
 
 def msssim_db(value: float) -> float:

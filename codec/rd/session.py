@@ -330,35 +330,32 @@ class ImageSession:
         that many bpp (the settings rise in rate; the points beyond are the priciest encodes and lie
         off the plot). Raises CodecError if the codec fails on this image."""
         calls = [(key, self.original, s) for s in get_codec(key).curve_settings[start:]]
-        mapper = getattr(self.runner, "map", None)  # a runner that spreads calls over processes
-
-        def compute(calls):
-            return (mapper(classical_sample, calls, should_stop) if mapper is not None
-                    else run_each(self.runner, classical_sample, calls, should_stop))
-
-        if up_to is None:
-            pts = compute(calls)
-            return pts if len(pts) == len(calls) else None
-        step = getattr(self.runner, "CHILDREN", 1)  # as many at a time as run side by side
+        # all at once, or with up_to as many at a time as run side by side
+        step = max(1, len(calls)) if up_to is None else getattr(self.runner, "CHILDREN", 1)
         out = []
         for i in range(0, len(calls), step):
-            pts = compute(calls[i:i + step])
-            if len(pts) < len(calls[i:i + step]):
+            chunk = calls[i:i + step]
+            pts = self._run_all(classical_sample, chunk, should_stop)
+            if len(pts) < len(chunk):
                 return None
             out += pts
-            if any(p.bpp > up_to for p in pts):
+            if up_to is not None and any(p.bpp > up_to for p in pts):
                 break
         return out
+
+    def _run_all(self, fn, calls, should_stop: Callable[[], bool] | None = None) -> list:
+        """[fn(*args) for args in calls] through the runner, spread over its processes where it
+        has several (its `map`), stopping early with the results so far."""
+        mapper = getattr(self.runner, "map", None)
+        return (mapper(fn, calls, should_stop) if mapper is not None
+                else run_each(self.runner, fn, calls, should_stop))
 
     def quality_of(self, reconstructions: list[np.ndarray], metric_ids,
                    should_stop: Callable[[], bool] | None = None) -> list[dict[str, float]]:
         """`metric_ids` of each reconstruction of this image (quality_of), through the runner:
         spread over its processes where it has several (a slow metric's many samples)."""
-        mapper = getattr(self.runner, "map", None)
-        if mapper is None:
-            return quality_of(self.original, reconstructions, metric_ids, should_stop)
         ids = tuple(metric_ids)
-        out = mapper(measured_if_known, [(self.original, r, ids) for r in reconstructions], should_stop)
+        out = self._run_all(measured_if_known, [(self.original, r, ids) for r in reconstructions], should_stop)
         # a metric the other process does not know (registered at run time, here only): here
         return [v if v is not None else registry.measure(self.original, r, ids) for v, r in zip(out, reconstructions)]
 

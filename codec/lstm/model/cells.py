@@ -88,7 +88,8 @@ class ConvLSTMCell(nn.Module):
                              self.conv_in.padding).float()
         else:
             gates = self.conv_in(x).float()
-            if (isinstance(self.conv_hidden, nn.Conv2d) and self.conv_hidden.kernel_size == (1, 1) and gates.shape[0] == 1 and gates.is_contiguous()
+            if (isinstance(self.conv_hidden, nn.Conv2d) and self.conv_hidden.kernel_size == (1, 1)
+                    and gates.shape[0] == 1 and gates.is_contiguous()
                     and not torch.is_autocast_enabled(gates.device.type)):
                 # a 1x1 convolution is a matrix product: BLAS adds it into the gates in one call
                 n, hw = self.hidden, h.shape[2] * h.shape[3]

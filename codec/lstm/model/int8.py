@@ -8,7 +8,7 @@ The LSTM state and the gate arithmetic stay float32, as in bf16. A transposed co
 (kernel 4, stride 2, padding 1) runs as the 3x3 convolution it equals, with four times the
 output channels, followed by a pixel shuffle: oneDNN has no integer transposed convolution.
 
-Which layers run in int8 is a plan per model (INT8_PLANS, chosen on training photos by
+Which layers run in int8 is a plan per model (PLANS_FILE, chosen on training photos by
 scripts/calibrate_int8.py): a layer that costs rate-distortion stays bf16 or fp32. The plan
 is part of what an int8 file means, like the weights: a file decodes only with the plan
 that encoded it, so a model's plan never changes once files exist (a new plan needs a new
@@ -33,7 +33,6 @@ LAYER_PRECISIONS = ("int8", "bf16", "fp32")
 PLANS_FILE = MODELS_DIR / "int8_plans.json"  # model id -> {layer: precision} where not int8
 
 
-
 @lru_cache(maxsize=None)
 def _plans() -> dict:
     try:
@@ -54,6 +53,7 @@ def supported() -> bool:
             and hasattr(torch.ops.onednn, "qconv2d_pointwise"))
 
 
+@lru_cache(maxsize=None)
 def fast_here() -> bool:
     """Whether this CPU has the dot-product instructions that make int8 fast (AVX-512 VNNI,
     AVX-VNNI or AMX): where int8 is the default precision."""
@@ -181,9 +181,9 @@ def layer_names(net: nn.Module) -> list[str]:
     return names
 
 
-def quantize(net: nn.Module, plan: dict[str, str] | None = None, default: str = "int8") -> nn.Module:
+def quantize(net: nn.Module, plan: dict[str, str] | None = None) -> nn.Module:
     """An inference-only copy of `net` whose layers run in the precision `plan` gives them by
-    name (layer_names), `default` for the others. The original is left as it is."""
+    name (layer_names), int8 the others. The original is left as it is."""
     plan = dict(plan or {})
     unknown = set(plan) - set(layer_names(net))
     if unknown or not set(plan.values()) <= set(LAYER_PRECISIONS):
@@ -193,7 +193,7 @@ def quantize(net: nn.Module, plan: dict[str, str] | None = None, default: str = 
         p.requires_grad_(False)
 
     def prec(name):
-        return plan.get(name, default)
+        return plan.get(name, "int8")
 
     for name, m in list(q.named_modules()):
         if isinstance(m, ConvLSTMCell):
