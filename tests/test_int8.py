@@ -109,3 +109,20 @@ def test_int8_on_a_gpu_is_refused_in_a_sentence(tiny_model):
         check_precision("int8", torch.device("cuda"))
     with pytest.raises(CodecError, match="decodes on the CPU only"):
         check_precision("int8", torch.device("cuda"), decoding=True)
+
+
+def test_an_image_one_block_wide_codes_in_every_precision_this_cpu_runs():
+    # oneDNN's bf16 strided convolution gave NaN where the encoder's last cell is one column
+    # wide (a 16-pixel-wide image or tile) on CPUs with AMX; the default model is the one
+    # whose channel counts reached it
+    from codec.lstm.checkpoint import load_model
+    from codec.lstm.coder import runnable_precisions
+    from codec.lstm.zoo import resolve_model
+    model = load_model(resolve_model(None))
+    rng = np.random.default_rng(0)
+    image = (rng.random((48, 16, 3)) * 64 + 96).astype(np.uint8)
+    fp32 = LSTMCodec(model).encode(image, 2)[1].astype(int)
+    for precision in set(runnable_precisions()) - {"auto"}:
+        data, rec = LSTMCodec(model, precision=precision).encode(image, 2)
+        assert np.array_equal(LSTMCodec(model).decode(data), rec)
+        assert np.abs(rec.astype(int) - fp32).mean() < 2.0, precision

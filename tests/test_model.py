@@ -123,3 +123,16 @@ def test_configs_without_residual_gain_keep_their_dict_and_so_their_model_id():
     gained = ModelConfig(residual_gain=True)
     assert gained.to_dict()["residual_gain"] is True
     assert ModelConfig.from_dict(gained.to_dict()) == gained
+
+
+@pytest.mark.parametrize("width", [1, 2, 5])
+def test_a_strided_cell_gives_the_plain_convolution_on_inputs_a_column_or_two_wide(width):
+    # the one-column case is computed on padded input (oneDNN's bf16 kernels get it wrong)
+    torch.manual_seed(0)
+    cell = ConvLSTMCell(8, 6, 3, 2, 1)
+    x = torch.randn(1, 8, 7, width)
+    with torch.no_grad():
+        expected = torch.nn.functional.conv2d(x, cell.conv_in.weight, cell.conv_in.bias, 2, 1)
+        assert torch.allclose(cell._input_conv(x), expected, atol=1e-6)
+    h, _ = cell(x, cell.init_state())
+    assert h.shape == (1, 6, 4, (width + 1) // 2)

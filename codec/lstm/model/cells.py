@@ -48,7 +48,7 @@ class ConvLSTMCell(nn.Module):
         if not torch.is_grad_enabled():
             return self._infer(x, state)
         h, c = state
-        gates = self.conv_in(x)
+        gates = self._input_conv(x)
         if h is not None:
             gates = gates + self.conv_hidden(h)
         i, f, g, o = gates.chunk(4, dim=1)
@@ -59,6 +59,16 @@ class ConvLSTMCell(nn.Module):
         c = i * g if c is None else f * c.float() + i * g
         h = o * torch.tanh(c)
         return h, (h, c)
+
+    def _input_conv(self, x):
+        """conv_in(x). oneDNN's bfloat16 kernels on CPUs with AMX return garbage or NaN for a
+        strided 3x3 convolution whose output is one column wide (the encoder's last cell, on an
+        image or tile 16 pixels wide): on more zero columns, whose output is dropped, it is
+        the same convolution and comes out right."""
+        if self.stride == 1 or x.shape[-1] > self.stride:
+            return self.conv_in(x)
+        # `stride` more columns make exactly one more output column
+        return self.conv_in(F.pad(x, (0, self.stride)))[..., :-1]
 
     # -- inference (no autograd): the same arithmetic, fewer passes over memory ---------
     def _joint_weight(self) -> torch.Tensor | None:
@@ -80,14 +90,14 @@ class ConvLSTMCell(nn.Module):
         # .float(): under bfloat16 (the codec's bf16 precision) the convolutions give bf16;
         # the gate arithmetic and the cell state stay float32, as in training
         if h is None:
-            gates = self.conv_in(x).float()
+            gates = self._input_conv(x).float()
         elif self.joint is not None:
             gates = self.joint(torch.cat([x.float(), h], 1))
         elif (joint := self._joint_weight()) is not None:
             gates = F.conv2d(torch.cat([x, h.to(x.dtype)], 1), joint, self.conv_in.bias, 1,
                              self.conv_in.padding).float()
         else:
-            gates = self.conv_in(x).float()
+            gates = self._input_conv(x).float()
             if (isinstance(self.conv_hidden, nn.Conv2d) and self.conv_hidden.kernel_size == (1, 1)
                     and gates.shape[0] == 1 and gates.is_contiguous()
                     and not torch.is_autocast_enabled(gates.device.type)):
