@@ -153,3 +153,26 @@ def test_a_refining_encoder_shows_the_networks_own_bits_as_a_draft_first(tiny_mo
     assert [k for k, _ in shown] == [1] and shown[0][1].shape == small_image.shape
     assert np.array_equal(shown[0][1], LSTMCodec(tiny_model, tile=32).encode(small_image, 1)[1])
     assert all(np.array_equal(a.codes, b.codes) for a, b in zip(with_drafts, plain))
+
+
+def test_the_search_scores_in_float32_under_bfloat16_autocast(sample_pixels):
+    # bf16's variances cancel to noise: the search kept a third of its gain before this
+    x = torch.from_numpy(sample_pixels[:96, :128].astype(np.float32) / 255 - 0.5).permute(2, 0, 1)[None]
+    recon = (x + 0.02 * torch.randn_like(x)).clamp(-0.5, 0.5)
+    expected = Distortion(x)(recon)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        under_autocast = Distortion(x)(recon)
+    assert under_autocast.dtype == torch.float32 and torch.allclose(under_autocast, expected, rtol=1e-6)
+
+
+def test_int8_codecs_search_in_bfloat16_only_where_it_is_native(monkeypatch):
+    from codec.base.errors import CodecError
+    from codec.lstm import coder
+    assert coder.search_precision("fp32") == "fp32" and coder.search_precision("bf16") == "bf16"
+
+    def no_bf16(why=""):
+        raise CodecError("no bf16 here")
+    monkeypatch.setattr(coder, "check_bf16", no_bf16)
+    assert coder.search_precision("int8") == "fp32"
+    monkeypatch.setattr(coder, "check_bf16", lambda why="": None)
+    assert coder.search_precision("int8") == "bf16"

@@ -89,6 +89,22 @@ def check_precision(precision: str, device: torch.device, decoding: bool = False
                                 else "; encode with --precision fp32."))
 
 
+def search_precision(precision: str) -> str:
+    """The refining encoders' search arithmetic (gradient steps, float only) for a codec in
+    `precision`: bf16 for bf16, and for int8 where the CPU computes bf16 natively (the same
+    BD-rate on training photos at 0.8x float32's time, research/search_precision.py); fp32
+    otherwise. The decoder never sees it: the bits found go through the codec's own network."""
+    if precision == "bf16":
+        return "bf16"
+    if precision == "int8":
+        try:
+            check_bf16()
+            return "bf16"
+        except CodecError:
+            pass
+    return "fp32"
+
+
 def check_bf16(why: str = "--precision bf16 needs it") -> None:
     """Refuse bfloat16 where oneDNN cannot compute it natively (it needs AVX-512 with BF16
     or AMX on x86): its fallback would be slow and need not reproduce the encoder's pixels."""
@@ -131,8 +147,7 @@ class LSTMCodec:
         self.entropy = entropy
         self.refine = refine
         self._nets = {}  # precision -> the network that computes in it (net_for)
-        # the refining encoders' search (gradient steps: float arithmetic only)
-        self.search_precision = "bf16" if precision == "bf16" else "fp32"
+        self.search_precision = search_precision(precision)
 
     @classmethod
     def from_options(cls, options: LSTMOptions, model: LoadedModel | None = None) -> "LSTMCodec":

@@ -14,8 +14,8 @@ Why the lookahead: greedy refinement (lookahead 0, lr 0.05) lifted iteration 1 o
 256x256 crop of kodim01 from 0.785 to 0.812 MS-SSIM but left the decoder's state where the
 next iterations did worse (0.9752 instead of 0.9798 at 16); with one iteration of lookahead
 and lr 0.02 every iteration gained (0.813 at 1, 0.9812 at 16); 20 steps gained more at
-first and less at the end, lookahead 2 more at the end for 1.5x the time, and bf16
-autocast lost a third of the gain for 1.3x the speed. Cost: each step runs
+first and less at the end, lookahead 2 more at the end for 1.5x the time. Under bf16
+autocast the search keeps its gain as long as MS-SSIM stays float32 (Distortion). Cost: each step runs
 1 + lookahead iterations of the network forwards and backwards, so the default (10 steps,
 lookahead 1, patience 4) makes encoding about 70 times slower on Kodak (median 358 s
 instead of 4.97 s per image on 2 cores); decoding speed is unchanged. Kodak, 24
@@ -41,12 +41,18 @@ class Distortion:
     def __init__(self, x: torch.Tensor):
         self.x = x
         win = msssim_window(x.shape[2], x.shape[3])
-        self._msssim = MSSSIMTo(x + 0.5, win) if win else None
+        # float32 whatever the network's arithmetic, here and below: SSIM's variances are
+        # differences of near-equal means, which bfloat16 cancels to noise (a search under
+        # bf16 autocast kept 1.09 of float32's 3.56 BD-rate points, research/search_precision.py)
+        with torch.autocast(x.device.type, enabled=False):
+            self._msssim = MSSSIMTo(x + 0.5, win) if win else None
 
     def __call__(self, recon: torch.Tensor) -> torch.Tensor:
-        if self._msssim is None:
-            return (recon - self.x).abs().mean()
-        return self._msssim((recon + 0.5).clamp(0, 1))
+        with torch.autocast(recon.device.type, enabled=False):
+            recon = recon.float()
+            if self._msssim is None:
+                return (recon - self.x).abs().mean()
+            return self._msssim((recon + 0.5).clamp(0, 1))
 
 
 _TIE = 1e-5  # float32 MS-SSIM strays from float64 by far less; closer calls are rescored exactly
