@@ -49,7 +49,7 @@ def test_search_goes_on_until_a_candidate_keeps_the_stream_progressive(tiny_mode
     s = RefineSettings(steps=3, lookahead=1, patience=3)
     # every candidate improves on iteration 1, but its lookahead iteration never improves on it
     scores = iter(v for _ in range(100) for v in (0.5, 0.6))
-    monkeypatch.setattr(refine, "_scored", lambda r, x, exact=False: 1.0 if r is prev else next(scores))
+    monkeypatch.setattr(refine, "_scored", lambda r, x, exact=False: 1.0 if torch.equal(r, prev) else next(scores))
     refine_bits(net, x, y, prev, enc, dec, 1, 5, s)
     assert len(calls) == 2 * (3 * 3 + 1)  # all patience x steps, each with its lookahead
     # a monotone candidate at once: the search stops after `steps`

@@ -112,6 +112,10 @@ def refine_bits(net, x, y, prev_recon, enc_state, dec_state, t: int, later: int,
     10 steps alone iterations 14 and 15 found none and the 16th then fell, 0.988245 ->
     0.988196; with up to 40, 0.988302 -> 0.988366 -> 0.988397)."""
     sign = net.binarizer.binarize  # sign(u), gradient straight through to u
+    if x.device.type == "cpu":
+        # oneDNN's own layout: no reorder before and after each convolution, forwards and
+        # backwards (a 1280x640 crop, 2 iterations: 1.28x in bf16, 1.19x in float32)
+        x, y, prev_recon, enc_state, dec_state = _channels_last((x, y, prev_recon, enc_state, dec_state))
     ahead = min(s.lookahead, later)
     score = Distortion(x)
     judge = _Judge(prev_recon, score)
@@ -147,4 +151,14 @@ def refine_bits(net, x, y, prev_recon, enc_state, dec_state, t: int, later: int,
             # gradient for u only: the weights stay as they are
             (u.grad,) = torch.autograd.grad(loss, u)
             opt.step()
-    return next((bits for _, bits in (best[True], best[False]) if bits is not None), own_bits)
+    bits = next((bits for _, bits in (best[True], best[False]) if bits is not None), own_bits)
+    return bits.contiguous()
+
+
+def _channels_last(tree):
+    """Every 4-d tensor in nested lists and tuples in channels-last memory layout."""
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(_channels_last(t) for t in tree)
+    if isinstance(tree, torch.Tensor) and tree.dim() == 4:
+        return tree.contiguous(memory_format=torch.channels_last)
+    return tree
