@@ -46,6 +46,18 @@ def test_match_bpp(img, key):
     assert m.best.bpp > target * 0.6  # close, not just "something below"
 
 
+@pytest.mark.parametrize("key", ["jpeg", "webp", "avif"])  # quality settings (JPEG 2000's is a rate)
+def test_a_match_starting_from_the_curve_finds_the_same_setting_for_fewer_encodes(img, key):
+    if key not in available_codecs():
+        pytest.skip(f"{key} missing from this Pillow")
+    known = {r.setting: r.bpp for r in rd_curve(key, img)}
+    for target in (0.4, 0.75, 1.5):
+        cold, warm = match_bpp(key, img, target), match_bpp(key, img, target, known=known)
+        assert warm.best.bpp <= target or warm.below is None
+        assert warm.best.bpp == pytest.approx(cold.best.bpp, rel=0.03)
+        assert warm.tried < cold.tried
+
+
 def test_unknown_codec():
     with pytest.raises(CodecError, match="unknown codec"):
         rd_curve("bpg", np.zeros((8, 8, 3), np.uint8))

@@ -28,11 +28,14 @@ class Match:
         return self.below or self.closest
 
 
-def match_bpp(codec: str, pixels: np.ndarray, target_bpp: float, max_steps: int = 14) -> Match:
+def match_bpp(codec: str, pixels: np.ndarray, target_bpp: float, max_steps: int = 14,
+              known: dict | None = None) -> Match:
     """Bisection on the codec's setting for the target bpp.
 
     Sizes grow with the setting almost everywhere but not strictly (encoders have small
-    non-monotonic steps), so after bisection the neighbours are checked too."""
+    non-monotonic steps), so after bisection the neighbours are checked too. `known`: the bpp
+    of this image at some settings (its RD curve): the bisection starts between the two that
+    bracket the target instead of across the whole range."""
     c = get_codec(codec)
     cache: dict = {}
 
@@ -42,7 +45,7 @@ def match_bpp(codec: str, pixels: np.ndarray, target_bpp: float, max_steps: int 
             cache[s] = c.encode(pixels, s)
         return cache[s]
 
-    lo, hi = c.low, c.high
+    lo, hi = _bracket(c.low, c.high, target_bpp, known or {})
     if c.integer:
         while hi - lo > 1 and len(cache) < max_steps:
             mid = (lo + hi) // 2
@@ -75,3 +78,11 @@ def match_bpp(codec: str, pixels: np.ndarray, target_bpp: float, max_steps: int 
     best_below = max(below, key=lambda r: r.bpp) if below else None
     closest = min(results, key=lambda r: abs(r.bpp - target_bpp))
     return Match(target_bpp, best_below, closest, len(cache))
+
+
+def _bracket(low, high, target_bpp: float, known: dict) -> tuple:
+    """The settings between which the target bpp lies, from the known (setting: bpp) pairs;
+    the codec's whole range where they do not bracket it in order."""
+    lo = max((s for s, b in known.items() if b <= target_bpp and low <= s <= high), default=low)
+    hi = min((s for s, b in known.items() if b > target_bpp and low <= s <= high), default=high)
+    return (lo, hi) if lo < hi else (low, high)

@@ -112,13 +112,14 @@ def _measured_and_cached(cache: SampleCache, image: str, original: np.ndarray, r
     return s
 
 
-def matched_sample(key: str, original: np.ndarray, target_bpp: float) -> RDPoint:
+def matched_sample(key: str, original: np.ndarray, target_bpp: float, known: dict | None = None) -> RDPoint:
     """The classical codec at `target_bpp` (not above it when it can), measured; the
-    setting found is cached on disk with the sample, so a second time costs one decode."""
+    setting found is cached on disk with the sample, so a second time costs one decode.
+    `known`: the codec's bpp on this image at some settings (match_bpp starts from them)."""
     cache, image, c = SampleCache.default(), content_key(original), get_codec(key)
     setting = cache.get_match(image, key, target_bpp, c.library())
     if setting is None:
-        best = match_bpp(key, original, target_bpp).best
+        best = match_bpp(key, original, target_bpp, known=known).best
         s = _measured_and_cached(cache, image, original, best)
         cache.put_match(image, key, target_bpp, c.library(), best.setting)  # after its sample
         return s
@@ -378,8 +379,10 @@ class ImageSession:
         return self.curves[key]
 
     def matched_point(self, key: str, target_bpp: float) -> RDPoint:
-        """The classical codec at `target_bpp`, computed through the runner, storing nothing."""
-        return self.runner(matched_sample, key, self.original, target_bpp)
+        """The classical codec at `target_bpp`, computed through the runner, storing nothing;
+        the bisection starts from the codec's curve where it is in."""
+        known = {p.setting: p.bpp for p in self.curves.get(key, ())}
+        return self.runner(matched_sample, key, self.original, target_bpp, known)
 
     def match(self, key: str, iteration: int) -> RDPoint:
         """The classical codec at the bpp of LSTM iteration `iteration` (not above it when it
