@@ -34,6 +34,14 @@ def test_an_int8_convolution_is_close_to_the_float_one():
     assert torch.equal(relu(x), q(x).clamp_min(0))
 
 
+def test_a_quantized_tensors_bytes_are_its_int_repr_without_a_copy():
+    x = torch.randn(1, 8, 5, 7).contiguous(memory_format=torch.channels_last)
+    q = torch.quantize_per_tensor(x, 0.02, 128, torch.quint8)
+    b = int8._bytes_of(q)
+    assert b.dtype == torch.uint8 and torch.equal(b, q.int_repr())
+    assert b.is_contiguous(memory_format=torch.channels_last) and b.data_ptr() == q.data_ptr()
+
+
 @needs_int8
 def test_the_int8_copy_leaves_the_network_alone_and_follows_its_plan(tiny_model):
     net = tiny_model.net
