@@ -47,6 +47,7 @@ def match_bpp(codec: str, pixels: np.ndarray, target_bpp: float, max_steps: int 
 
     lo, hi = _bracket(c.low, c.high, target_bpp, known or {})
     if c.integer:
+        lo, hi = int(lo), int(hi)  # a curve's settings may come back as floats
         while hi - lo > 1 and len(cache) < max_steps:
             mid = (lo + hi) // 2
             if enc(mid).bpp <= target_bpp:
