@@ -65,11 +65,12 @@ class MSSSIMTo:
     def similarity(self, image: torch.Tensor) -> torch.Tensor:
         """MS-SSIM per image and channel, (N, C): pytorch-msssim's before its mean over channels."""
         c1, c2 = K1 ** 2, K2 ** 2
-        c = image.shape[1]
+        n = image.shape[0]
         factors = []
         for i, (x, mu_x, var_x) in enumerate(self.scales):
-            blurred = self._blur(torch.cat([image, image * image, image * x], 1))
-            mu, e_sq, e_xy = blurred[:, :c], blurred[:, c:2 * c], blurred[:, 2 * c:]
+            # the three maps one after another in the batch: whole blocks to copy in any layout
+            blurred = self._blur(torch.cat([image, image * image, image * x], 0))
+            mu, e_sq, e_xy = blurred.split(n)
             mu_sq = mu * mu
             cs_map = (2 * (e_xy - mu * mu_x) + c2) / (e_sq - mu_sq + var_x + c2)
             if i < len(self.scales) - 1:
