@@ -193,10 +193,15 @@ class RDPlot(pg.PlotWidget):
             split = disagreement(found, "the LSTM", label)
             trained = [f"trained for {self._trained_for.split(' (')[0]}"] if self._trained_for else []
             if text and (others or split):
-                text += "<br>" + " · ".join(trained + others + (["the metrics disagree in sign"] if split else []))
+                text += "<br>" + "<br>".join(_lines(trained + others + (["the metrics disagree in sign"] if split else [])))
         if text != self._title:  # a title change relays the plot out: only on change
             self._title = text
             self.setTitle(text or None, color="#cccccc", size="9pt")
+            if text:  # pyqtgraph gives a title 30 pixels, two lines: as many as it has
+                item = self.plotItem
+                height = max(30.0, item.titleLabel.item.boundingRect().height())
+                item.titleLabel.setMaximumHeight(height)
+                item.layout.setRowFixedHeight(0, height)
 
     @staticmethod
     def _short(v, label: str) -> str:
@@ -238,3 +243,18 @@ class RDPlot(pg.PlotWidget):
             x = points[0].pos().x()
             k = min(range(len(lstm)), key=lambda i: abs(lstm[i].bpp - x)) + 1
             self.iterationClicked.emit(k)
+
+
+TITLE_LINE = 120  # characters: the title's second line fits a plot about 850 pixels wide
+
+
+def _lines(parts: list[str], width: int = TITLE_LINE) -> list[str]:
+    """Parts joined with " · " into lines of at most `width` characters (a part longer than
+    that gets a line of its own): a long verdict wraps instead of running off the plot."""
+    lines: list[str] = []
+    for part in parts:
+        if lines and len(lines[-1]) + 3 + len(part) <= width:
+            lines[-1] += " · " + part
+        else:
+            lines.append(part)
+    return lines

@@ -834,3 +834,13 @@ def test_a_view_switched_before_its_first_picture_still_fits_the_image(qtbot):
     v.set_original(np.zeros((73, 143, 3), np.uint8))
     v.set_mode("side")
     qtbot.waitUntil(lambda: v.current_view_box().viewRect().contains(QRectF(0.5, 0.5, 142, 72)), timeout=3000)
+
+
+def test_the_verdicts_second_line_wraps_instead_of_running_off_the_plot():
+    from gui.rdplot import _lines
+    parts = ["trained for MS-SSIM", "SSIMULACRA2 -9.7% (the LSTM's curve ends at 54.4, JPEG's reaches 87.7)",
+             "PSNR (dB) +43.4% (the LSTM's curve ends at 32.9, JPEG's reaches 41.3)", "the metrics disagree in sign"]
+    lines = _lines(parts, width=120)
+    assert len(lines) == 2 and all(len(line) <= 120 for line in lines)
+    assert " · ".join(lines) == " · ".join(parts)  # nothing lost, the order kept
+    assert _lines(["x" * 200]) == ["x" * 200]
