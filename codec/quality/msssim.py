@@ -6,7 +6,7 @@ of every SSIM statistic (its Gaussian-blurred mean and variance at each scale) i
 each time, so it is computed once here, and the candidate's three blurred maps (R, R², R·X)
 go through one depthwise convolution per direction instead of pytorch-msssim's ten.
 Same definition as pytorch-msssim (its window, constants, weights and relu; tests check
-value and gradient against it): at Kodak's size the forward and backward pass take 3.2x
+value and gradient against it): at Kodak's size the forward and backward pass take about 3x
 less time (`python -m codec.quality.msssim` prints the comparison on this machine).
 """
 from __future__ import annotations
