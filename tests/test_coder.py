@@ -3,7 +3,7 @@ import pytest
 
 from codec.lstm import bitstream
 from codec.lstm.bitstream import file_info
-from codec.lstm.coder import LSTMCodec
+from codec.lstm.coder import LSTMCodec, bf16_native
 from codec.base.errors import BitstreamError, CodecError
 
 
@@ -111,9 +111,7 @@ def test_bad_checkpoints(tmp_path):
         load_model(tmp_path / "missing.pt")
 
 
-needs_bf16 = pytest.mark.skipif(
-    not getattr(__import__("torch").ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)(),
-    reason="this CPU has no native bfloat16")
+needs_bf16 = pytest.mark.skipif(not bf16_native(), reason="this CPU has no native bfloat16")
 
 
 @needs_bf16

@@ -166,13 +166,9 @@ def test_the_search_scores_in_float32_under_bfloat16_autocast(sample_pixels):
 
 
 def test_int8_codecs_search_in_bfloat16_only_where_it_is_native(monkeypatch):
-    from codec.base.errors import CodecError
     from codec.lstm import coder
     assert coder.search_precision("fp32") == "fp32" and coder.search_precision("bf16") == "bf16"
-
-    def no_bf16(why=""):
-        raise CodecError("no bf16 here")
-    monkeypatch.setattr(coder, "check_bf16", no_bf16)
+    monkeypatch.setattr(coder, "bf16_native", lambda: False)
     assert coder.search_precision("int8") == "fp32"
-    monkeypatch.setattr(coder, "check_bf16", lambda why="": None)
+    monkeypatch.setattr(coder, "bf16_native", lambda: True)
     assert coder.search_precision("int8") == "bf16"

@@ -103,7 +103,8 @@ def test_block_costs_account_for_the_bits_and_the_error(tiny_model, sample_pixel
 def test_a_slow_metric_is_spread_over_the_runners_processes(tiny_model, small_image):
     """ImageSession.quality_of hands each reconstruction to the runner's map (the app's two
     child processes); a metric the other process does not know is measured here instead."""
-    from codec.rd.session import measured_if_known, quality_of
+    from codec.quality import registry
+    from codec.rd.session import measured_if_known
 
     class Spreading:
         calls = 0
@@ -114,6 +115,6 @@ def test_a_slow_metric_is_spread_over_the_runners_processes(tiny_model, small_im
 
     s = ImageSession(small_image, "crop.png", LSTMCodec(tiny_model), runner=Spreading())
     recs = [np.clip(small_image.astype(int) + d, 0, 255).astype(np.uint8) for d in (3, 9)]
-    assert s.quality_of(recs, ["psnr-rgb"]) == quality_of(small_image, recs, ["psnr-rgb"])
+    assert s.quality_of(recs, ["psnr-rgb"]) == [registry.measure(small_image, r, ["psnr-rgb"]) for r in recs]
     assert Spreading.calls == 2
     assert measured_if_known(small_image, recs[0], ["no-such-metric"]) is None

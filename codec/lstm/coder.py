@@ -64,12 +64,7 @@ def runnable_precisions() -> tuple[str, ...]:
     """The precisions (codec/lstm/options.py's choices) this machine's CPU can run."""
     from codec.lstm.model import int8
     from codec.lstm.options import PRECISION_CHOICES
-    ok = {"auto", "fp32"} | ({"int8"} if int8.supported() else set())
-    try:
-        check_bf16()
-        ok.add("bf16")
-    except CodecError:
-        pass
+    ok = {"auto", "fp32"} | ({"int8"} if int8.supported() else set()) | ({"bf16"} if bf16_native() else set())
     return tuple(p for p in PRECISION_CHOICES if p in ok)
 
 
@@ -94,22 +89,19 @@ def search_precision(precision: str) -> str:
     `precision`: bf16 for bf16, and for int8 where the CPU computes bf16 natively (the same
     BD-rate on training photos at 0.8x float32's time, research/search_precision.py); fp32
     otherwise. The decoder never sees it: the bits found go through the codec's own network."""
-    if precision == "bf16":
-        return "bf16"
-    if precision == "int8":
-        try:
-            check_bf16()
-            return "bf16"
-        except CodecError:
-            pass
-    return "fp32"
+    return "bf16" if precision == "bf16" or (precision == "int8" and bf16_native()) else "fp32"
+
+
+def bf16_native() -> bool:
+    """Whether oneDNN computes bfloat16 natively here (AVX-512 with BF16, or AMX, on x86)."""
+    supported = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+    return torch.backends.mkldnn.is_available() and supported is not None and bool(supported())
 
 
 def check_bf16(why: str = "--precision bf16 needs it") -> None:
-    """Refuse bfloat16 where oneDNN cannot compute it natively (it needs AVX-512 with BF16
-    or AMX on x86): its fallback would be slow and need not reproduce the encoder's pixels."""
-    supported = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
-    if not (torch.backends.mkldnn.is_available() and supported is not None and supported()):
+    """Refuse bfloat16 where oneDNN cannot compute it natively: its fallback would be slow and
+    need not reproduce the encoder's pixels."""
+    if not bf16_native():
         raise CodecError(f"this CPU cannot compute in bfloat16 ({why}); encode with --precision fp32, "
                          "or decode on a CPU with AVX-512 BF16 or AMX.")
 

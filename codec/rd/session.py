@@ -160,14 +160,6 @@ def measured_if_known(original: np.ndarray, reconstruction: np.ndarray, metric_i
     return registry.measure(original, reconstruction, metric_ids)
 
 
-def quality_of(original: np.ndarray, reconstructions: list[np.ndarray], metric_ids,
-               should_stop: Callable[[], bool] | None = None) -> list[dict[str, float]]:
-    """`metric_ids` of each reconstruction (SSIMULACRA2: about 0.3 s each at Kodak's size),
-    stopping early (with the values so far) once should_stop() turns True."""
-    return run_each(run_here, registry.measure, [(original, r, tuple(metric_ids)) for r in reconstructions],
-                    should_stop)
-
-
 class ImageSession:
     def __init__(self, pixels: np.ndarray, name: str, codec: LSTMCodec, notes=(), runner: Runner = run_here,
                  region: Region | None = None):
@@ -353,8 +345,9 @@ class ImageSession:
 
     def quality_of(self, reconstructions: list[np.ndarray], metric_ids,
                    should_stop: Callable[[], bool] | None = None) -> list[dict[str, float]]:
-        """`metric_ids` of each reconstruction of this image (quality_of), through the runner:
-        spread over its processes where it has several (a slow metric's many samples)."""
+        """`metric_ids` of each reconstruction of this image (SSIMULACRA2: about 0.3 s each at
+        Kodak's size), through the runner: spread over its processes where it has several (a slow
+        metric's many samples), stopping early with the values so far."""
         ids = tuple(metric_ids)
         out = self._run_all(measured_if_known, [(self.original, r, ids) for r in reconstructions], should_stop)
         # a metric the other process does not know (registered at run time, here only): here
