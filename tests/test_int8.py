@@ -70,10 +70,21 @@ def test_int8_files_say_so_and_decode_to_the_encoders_picture(tiny_model, small_
 
 
 @needs_int8
-def test_a_refining_encoder_in_int8_writes_files_that_decode_to_its_picture(tiny_model, small_image):
+def test_a_refining_encoder_in_int8_writes_files_that_decode_to_its_picture(tiny_model, small_image, monkeypatch):
+    from codec.lstm import refine
     from codec.lstm.encoders import ENCODERS
     codec = LSTMCodec(tiny_model, precision="int8", refine=ENCODERS["quick"])
     data, rec = codec.encode(small_image, 3)
+    assert np.array_equal(LSTMCodec(tiny_model).decode(data), rec)
+    # the guard's search on every iteration after the first two: its candidates are decoded
+    # in int8 (the search itself runs in a float network), and the one sent decodes the same
+    offered = []
+    real_check, real_offer = refine.Guard.check, refine.Guard.offer
+    monkeypatch.setattr(refine.Guard, "check", lambda self, prev, c: real_check(self, prev, c) and False)
+    monkeypatch.setattr(refine.Guard, "offer", lambda self, c: offered.append(c) or real_offer(self, c))
+    data, rec = codec.encode(small_image, 5)
+    assert offered and all(bits.is_contiguous() and set(bits.unique().tolist()) <= {-1.0, 1.0}
+                           for bits, _, _ in offered)
     assert np.array_equal(LSTMCodec(tiny_model).decode(data), rec)
 
 

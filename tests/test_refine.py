@@ -172,3 +172,32 @@ def test_int8_codecs_search_in_bfloat16_only_where_it_is_native(monkeypatch):
     assert coder.search_precision("int8") == "fp32"
     monkeypatch.setattr(coder, "bf16_native", lambda: True)
     assert coder.search_precision("int8") == "bf16"
+
+
+def test_the_guard_searches_only_where_the_encoders_own_bits_would_lower_quality(tiny_model, small_image,
+                                                                                  monkeypatch):
+    guarded = RefineSettings(steps=2, lookahead=0, first=1, guard=True)
+    assert [guarded.guards(t) for t in range(4)] == [False, True, True, True]  # iteration 1 is searched anyway
+    assert not RefineSettings(steps=2, first=1).guards(2) and not RefineSettings(guard=True).guards(2)
+    searched, checked = [], []
+    real_search, real_check = refine.refine_bits, refine.Guard.check
+
+    def search(net, x, y, prev, enc, dec, t, later, s, should_stop=None, score=None, confirm=None):
+        searched.append((t, s))
+        return real_search(net, x, y, prev, enc, dec, t, later, s, should_stop, score, confirm)
+
+    def check(self, prev, candidate):
+        real_check(self, prev, candidate)
+        checked.append(len(checked) + 1)
+        return len(checked) % 3 != 2  # in each encode, the encoder's own bits at iteration 3 fall
+
+    monkeypatch.setattr(refine, "refine_bits", search)
+    monkeypatch.setattr(refine.Guard, "check", check)
+    codec = LSTMCodec(tiny_model, refine=guarded)
+    results = list(codec.encode_progressive(small_image, 4))
+    assert checked == [1, 2, 3]  # iterations 2, 3 and 4, one tile
+    assert [t for t, _ in searched] == [0, 2]  # iteration 1 (refined), then 3 (guarded)
+    assert searched[1][1] == guarded.until_better() and searched[1][1].steps == 1 and searched[1][1].patience == 2 * 4
+    data, rec = codec.encode(small_image, 4)  # the same bits tile-major; a plain decoder reads them
+    assert np.array_equal(rec, results[-1].reconstruction)
+    assert np.array_equal(LSTMCodec(tiny_model).decode(data), rec)

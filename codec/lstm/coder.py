@@ -114,6 +114,7 @@ class _TileState:
         self.enc, self.dec = net.init_states(shape, device)
         self.recon = None
         self.t = 0  # iterations done
+        self.guard = None  # the encoder's check of its own bits (codec/lstm/refine.py's Guard), made on first use
 
 
 class LSTMCodec:
@@ -228,9 +229,36 @@ class LSTMCodec:
                                             iterations - 1 - st.t, self.refine, should_stop)
                 else:
                     codes = net.binarizer.binarize(y, stochastic=False)
+                    if self.refine and self.refine.guards(st.t):
+                        return self._guarded(st, net, y, codes, iterations, should_stop)
             st.recon, st.dec = net.decode_step(codes, st.recon, st.dec, st.t)
             st.t += 1
             return codes
+
+    def _guarded(self, st: _TileState, net, y: torch.Tensor, codes: torch.Tensor, iterations: int,
+                 should_stop: Callable[[], bool] | None) -> torch.Tensor:
+        """Advance the tile with the encoder's own bits `codes`, unless the decoder's picture
+        with them would be worse than the iteration before: then with the best of the bits a
+        short search meets, as the decoder computes them (RefineSettings.guard;
+        codec/lstm/refine.py's Guard)."""
+        from codec.lstm.refine import Guard, refine_bits
+        if st.guard is None:
+            st.guard = Guard(st.x)
+
+        def decoded(bits):  # in the codec's own arithmetic and layout, also when the search asks
+            bits = bits.contiguous()
+            with torch.no_grad(), torch.autocast(self.device.type, dtype=torch.bfloat16,
+                                                 enabled=self.precision == "bf16"):
+                return (bits, *net.decode_step(bits, st.recon, st.dec, st.t))
+
+        if not st.guard.check(st.recon, decoded(codes)):
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.search_precision == "bf16"):
+                refine_bits(self.net, st.x, y, st.recon, st.enc, st.dec, st.t, iterations - 1 - st.t,
+                            self.refine.until_better(), should_stop, score=st.guard.score,
+                            confirm=lambda bits: st.guard.offer(decoded(bits)))
+        codes, st.recon, st.dec = st.guard.done()
+        st.t += 1
+        return codes
 
     def _values(self, st: _TileState) -> torch.Tensor:
         """The encoder's values for the tile's next iteration (its state moves on)."""

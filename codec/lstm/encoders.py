@@ -5,7 +5,7 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -17,6 +17,8 @@ class RefineSettings:
     #                       on up to patience x steps (the late iterations, where gains are tiny)
     first: int = 0        # refine iterations 1..first only, the later ones get the encoder's own
     #                       bits (0: every iteration)
+    guard: bool = False   # where the encoder's own bits for a later iteration would lower the
+    #                       picture's MS-SSIM, search one step at a time until bits that raise it
 
     def __post_init__(self):
         if self.steps < 1 or self.lookahead < 0 or not self.lr > 0 or self.patience < 1 or self.first < 0:
@@ -26,6 +28,16 @@ class RefineSettings:
         """Whether iteration t (0-based) is refined."""
         return not self.first or t < self.first
 
+    def guards(self, t: int) -> bool:
+        """Whether iteration t (0-based), sent with the encoder's own bits, is checked (and
+        searched where those bits would lower the picture's quality)."""
+        return self.guard and not self.refines(t) and t > 0
+
+    def until_better(self) -> "RefineSettings":
+        """The guard's search: one step at a time, stopping at the first bits that raise the
+        picture's quality, within the same budget of steps."""
+        return replace(self, steps=1, patience=self.steps * self.patience, first=0, guard=False)
+
 
 # The encoders of the LSTM codec by name (the one place the names live): which bits to send
 # for the same decoder. Chosen on training photos (research/refine_budget.md; docs/model.md,
@@ -34,12 +46,12 @@ class RefineSettings:
 # thirtieth of its cost.
 ENCODERS: dict[str, RefineSettings | None] = {
     "fast": None,  # the encoder network's own bits
-    "quick": RefineSettings(steps=3, lookahead=0, lr=0.05, first=2),  # 1.6x the fast encoder's time
+    "quick": RefineSettings(steps=3, lookahead=0, lr=0.05, first=2, guard=True),
     "thorough": RefineSettings(),
 }
 ENCODER_LABELS = {
     "fast": "Fast: the encoder network's own bits",
-    "quick": "Quick refinement: better bits for the first two iterations",
+    "quick": "Quick refinement: better bits for the first two iterations, and wherever the encoder's own would lower quality",
     "thorough": "Thorough refinement: better bits for every iteration (slow)",
 }
 DEFAULT_ENCODER = "quick"

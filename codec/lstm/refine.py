@@ -73,10 +73,11 @@ class _Judge:
     previous iteration's (None: nothing to improve on), judged in float32 and, where two
     scores are within _TIE, again exactly."""
 
-    def __init__(self, prev_recon, dist: Distortion):
+    def __init__(self, prev_recon, dist: Distortion, floor: float | None = None):
         self.dist, self.prev = dist, prev_recon
         self.floor = ({False: math.inf, True: math.inf} if prev_recon is None
-                      else {False: _scored(prev_recon, dist)})
+                      else {False: _scored(prev_recon, dist) if floor is None else floor})
+        self.scores: list[float] = []  # float32 scores of the reconstructions last judged
 
     def _floor(self, exact):
         if exact not in self.floor:
@@ -88,19 +89,25 @@ class _Judge:
             return [True]  # the first iteration improves on nothing: no score needed
         for exact in (False, True):
             chain = [self._floor(exact)] + [_scored(r, self.dist, exact) for r in recons]
+            if not exact:
+                self.scores = chain[1:]
             pairs = list(zip(chain, chain[1:]))
             if exact or all(abs(a - b) >= _TIE for a, b in pairs if math.isfinite(a)):
                 return [b < a for a, b in pairs]
 
 
 def refine_bits(net, x, y, prev_recon, enc_state, dec_state, t: int, later: int,
-                s: RefineSettings, should_stop=None) -> torch.Tensor:
+                s: RefineSettings, should_stop=None, score: Distortion | None = None,
+                confirm=None) -> torch.Tensor:
     """Bits (1, C, h, w) of +-1 to send at iteration t (0-based).
 
     x: the tile; y: the encoder's values for iteration t; prev_recon, dec_state: the
     decoder before iteration t; enc_state: the encoder after iteration t; later: how many
     iterations the file holds after this one (the lookahead stops there); should_stop():
-    return the best bits so far now (a cancelled encode need not finish the search).
+    return the best bits so far now (a cancelled encode need not finish the search); score:
+    the tile's Distortion, if the caller has it; confirm(bits): whether the decoder that
+    reads the file agrees that bits improve on iteration t - 1, where it computes otherwise
+    than `net` (int8): a candidate counts only if it does.
 
     Which bits: the lowest loss among candidates whose 8-bit reconstruction improves on
     iteration t - 1 *and* whose lookahead iterations each improve on the one before
@@ -115,7 +122,7 @@ def refine_bits(net, x, y, prev_recon, enc_state, dec_state, t: int, later: int,
         # oneDNN's own layout: no reorder around each convolution, forwards and backwards
         x, y, prev_recon, enc_state, dec_state = _channels_last((x, y, prev_recon, enc_state, dec_state))
     ahead = min(s.lookahead, later)
-    score = Distortion(x)
+    score = score or Distortion(x)
     judge = _Judge(prev_recon, score)
     own_bits = None
     best = {True: (math.inf, None), False: (math.inf, None)}  # monotone? -> (loss, bits)
@@ -138,7 +145,7 @@ def refine_bits(net, x, y, prev_recon, enc_state, dec_state, t: int, later: int,
             value = loss.item()
             if value < best[True][0]:
                 better = judge.improvements(recons)
-                if better[0]:
+                if better[0] and (confirm is None or confirm(bits.detach())):
                     monotone = all(better[1:])
                     for tier in {monotone, False}:
                         if value < best[tier][0]:
@@ -151,6 +158,41 @@ def refine_bits(net, x, y, prev_recon, enc_state, dec_state, t: int, later: int,
             opt.step()
     bits = next((bits for _, bits in (best[True], best[False]) if bits is not None), own_bits)
     return bits.contiguous()
+
+
+class Guard:
+    """One tile's check of the iterations the encoder sends with its own bits (RefineSettings.
+    guard): whether the decoder's picture with them improves on the iteration before, judged
+    as refine_bits judges (8-bit, float32, exactly where close). The model's last iterations
+    lower MS-SSIM on most photos with the encoder's own bits; a short search finds bits that
+    raise it on most tiles (research/guard.py). Each check costs one float32 MS-SSIM of the
+    tile, and the score it finds is the next check's floor."""
+
+    def __init__(self, x: torch.Tensor):
+        self.score = Distortion(x)
+        self._floor: tuple | None = None  # (the reconstruction last kept, its score)
+
+    def check(self, prev_recon: torch.Tensor, candidate: tuple) -> bool:
+        """Whether the candidate (bits, reconstruction, decoder state) improves on prev_recon;
+        it is kept, the best so far for this iteration."""
+        known = self._floor[1] if self._floor is not None and self._floor[0] is prev_recon else None
+        self._judge = _Judge(prev_recon, self.score, known)
+        better = self._judge.improvements([candidate[1]])[0]
+        self.kept, self._kept_score = candidate, self._judge.scores[0]
+        return better
+
+    def offer(self, candidate: tuple) -> bool:
+        """Whether another candidate for the same iteration improves on the iteration before;
+        it is kept where it scores better than the one kept."""
+        better = self._judge.improvements([candidate[1]])[0]
+        if self._judge.scores[0] < self._kept_score:
+            self.kept, self._kept_score = candidate, self._judge.scores[0]
+        return better
+
+    def done(self) -> tuple:
+        """The candidate kept: the one sent, its score the next check's floor."""
+        self._floor = (self.kept[1], self._kept_score)
+        return self.kept
 
 
 def _channels_last(tree):
