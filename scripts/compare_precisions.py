@@ -1,6 +1,6 @@
 """Two evaluations of the same model in two precisions, image by image (issue 45's check).
 
-    python scripts/compare_precisions.py docs/results/verdicts-proposed docs/results/verdicts-proposed-int8
+    python scripts/compare_precisions.py docs/results/verdicts-proposed-quick docs/results/verdicts-proposed-int8
 
 Reads each folder's per_image.csv (`lstm-codec eval` / scripts/kodak_bars.py) and prints the
 LSTM's BD-rate against JPEG in each (from bd_rate.json, MS-SSIM dB), the difference in points,

@@ -43,7 +43,8 @@ class RefineSettings:
 # for the same decoder. Chosen on training photos (research/refine_budget.md; docs/model.md,
 # "What the encoder buys"), never on Kodak: the first two iterations carry most of a
 # BD-rate's weight, and a few steps there buy most of what the thorough search buys at a
-# thirtieth of its cost.
+# thirtieth of its cost. The quick encoder's guard keeps the later iterations raising the
+# picture's quality where the encoder's own bits would lower it (research/guard.py).
 ENCODERS: dict[str, RefineSettings | None] = {
     "fast": None,  # the encoder network's own bits
     "quick": RefineSettings(steps=3, lookahead=0, lr=0.05, first=2, guard=True),
@@ -51,7 +52,7 @@ ENCODERS: dict[str, RefineSettings | None] = {
 }
 ENCODER_LABELS = {
     "fast": "Fast: the encoder network's own bits",
-    "quick": "Quick refinement: better bits for the first two iterations, and wherever the encoder's own would lower quality",
+    "quick": "Quick refinement: better bits for the first two iterations, and for any later one that would lower quality",
     "thorough": "Thorough refinement: better bits for every iteration (slow)",
 }
 DEFAULT_ENCODER = "quick"
