@@ -170,28 +170,31 @@ class Guard:
 
     def __init__(self, x: torch.Tensor):
         self.score = Distortion(x)
-        self._floor: tuple | None = None  # (the reconstruction last kept, its score)
+        self._floor: tuple | None = None  # (the reconstruction last sent, its score)
+        self._judge: _Judge | None = None  # this iteration's
+        self.kept, self._rank = None, None  # this iteration's best candidate; (improves?, -score)
 
     def check(self, prev_recon: torch.Tensor, candidate: tuple) -> bool:
         """Whether the candidate (bits, reconstruction, decoder state) improves on prev_recon;
         it is kept, the best so far for this iteration."""
         known = self._floor[1] if self._floor is not None and self._floor[0] is prev_recon else None
         self._judge = _Judge(prev_recon, self.score, known)
-        better = self._judge.improvements([candidate[1]])[0]
-        self.kept, self._kept_score = candidate, self._judge.scores[0]
-        return better
+        self.kept = None
+        return self.offer(candidate)
 
     def offer(self, candidate: tuple) -> bool:
         """Whether another candidate for the same iteration improves on the iteration before;
-        it is kept where it scores better than the one kept."""
+        it is kept if it is better than the one kept: improving where that one does not, or
+        else scoring better."""
         better = self._judge.improvements([candidate[1]])[0]
-        if self._judge.scores[0] < self._kept_score:
-            self.kept, self._kept_score = candidate, self._judge.scores[0]
+        rank = (better, -self._judge.scores[0])
+        if self.kept is None or rank > self._rank:
+            self.kept, self._rank = candidate, rank
         return better
 
     def done(self) -> tuple:
         """The candidate kept: the one sent, its score the next check's floor."""
-        self._floor = (self.kept[1], self._kept_score)
+        self._floor = (self.kept[1], -self._rank[1])
         return self.kept
 
 
