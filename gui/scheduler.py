@@ -81,9 +81,8 @@ class OtherCodecs:
 
 
 # Imported lazily by what they serve, but on every first opening: bjontegaard (with matplotlib
-# and scipy, 0.6 s) by the BD-rate readout, which runs on the GUI thread; and torch._dynamo
-# (0.9 s), which torch.optim imports on first use, in the refining encoders.
-IMPORTED_AHEAD = ("bjontegaard", "torch._dynamo")
+# and scipy, 0.6 s) by the BD-rate readout, which runs on the GUI thread.
+IMPORTED_AHEAD = ("bjontegaard",)
 
 
 def settle_start_up() -> None:

@@ -201,3 +201,36 @@ def test_the_guard_searches_only_where_the_encoders_own_bits_would_lower_quality
     data, rec = codec.encode(small_image, 4)  # the same bits tile-major; a plain decoder reads them
     assert np.array_equal(rec, results[-1].reconstruction)
     assert np.array_equal(LSTMCodec(tiny_model).decode(data), rec)
+
+
+def test_a_refining_encode_leaves_torch_dynamo_unimported(tiny_model_path, tmp_path, sample_pixels):
+    """torch.optim.Adam's first step imports torch._dynamo (0.9 s of every encoding process);
+    the search's Adam is the same update through torch.optim.adam's functional form."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    np.save(tmp_path / "img.npy", np.ascontiguousarray(sample_pixels[:48, :64]))
+    script = (
+        "import sys, numpy as np\n"
+        "from codec.lstm.checkpoint import load_model\n"
+        "from codec.lstm.coder import LSTMCodec\n"
+        "from codec.lstm.encoders import RefineSettings\n"
+        f"codec = LSTMCodec(load_model({str(tiny_model_path)!r}), refine=RefineSettings(steps=2))\n"
+        f"codec.encode(np.load({str(tmp_path / 'img.npy')!r}), 2)\n"
+        "print('torch._dynamo' in sys.modules)\n")
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                       cwd=str(Path(__file__).resolve().parent.parent))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_the_searchs_adam_step_is_torch_optims():
+    u = torch.randn(1, 8, 4, 4, generator=torch.Generator().manual_seed(0))
+    ours, theirs = u.clone().requires_grad_(True), u.clone().requires_grad_(True)
+    step, opt = refine._AdamStep(ours, 0.05), torch.optim.Adam([theirs], lr=0.05)
+    for k in range(3):
+        grad = torch.randn(u.shape, generator=torch.Generator().manual_seed(k + 1))
+        step(grad)
+        theirs.grad = grad.clone()
+        opt.step()
+        assert torch.equal(ours, theirs)
