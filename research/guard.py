@@ -7,6 +7,11 @@ On centre crops of training photos (never Kodak), 16 iterations, in each precisi
 encoder with and without its guard. Prints how many (photo, iteration) pairs lower MS-SSIM
 (8-bit reconstructions, as the evaluation measures it) with each, the mean MS-SSIM (dB) at the
 last iteration and at the curve's highest, and the encode time.
+
+2026-12-07, six crops: int8 11 falls -> 0 at 1.32x the time (3 left, all at the 16th
+iteration, while the guard trusted the float search's judgement instead of decoding its
+candidates in int8), fp32 9 -> 0 at 1.24x; int8's mean MS-SSIM at the last iteration
+17.327 -> 17.368 dB.
 """
 from __future__ import annotations
 
